@@ -1,0 +1,466 @@
+#include "engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <set>
+#include <tuple>
+#include <unordered_set>
+
+#include "line_index.h"
+#include "registry.h"
+#include "suppression.h"
+
+namespace oomlint::checks {
+
+namespace {
+
+// Symbol ids of the kinds the engine itself looks at, computed once.
+struct EngineSymbols {
+  std::vector<uint8_t> model_kinds;  // 1 where SemanticModel::enter wants the node
+  std::vector<uint8_t> function_kinds;
+  std::vector<uint8_t> comment_kinds;
+
+  EngineSymbols() {
+    const TSLanguage* lang = ts::python();
+    uint32_t n = ts_language_symbol_count(lang);
+    model_kinds.assign(n, 0);
+    function_kinds.assign(n, 0);
+    comment_kinds.assign(n, 0);
+    for (uint32_t s = 0; s < n; ++s) {
+      if (ts_language_symbol_type(lang, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
+      std::string_view name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
+      if (name == "import_statement" || name == "import_from_statement" || name == "assignment" ||
+          name == "augmented_assignment" || name == "function_definition" ||
+          name == "class_definition") {
+        model_kinds[s] = 1;
+      }
+      if (name == "function_definition" || name == "lambda") function_kinds[s] = 1;
+      if (name == "comment") comment_kinds[s] = 1;
+    }
+  }
+};
+
+const EngineSymbols& engine_symbols() {
+  static const EngineSymbols symbols;
+  return symbols;
+}
+
+bool edits_overlap(const Edit& a, const Edit& b) {
+  if (a.start == a.end && b.start == b.end) return a.start == b.start;
+  return a.start < b.end && b.start < a.end;
+}
+
+std::string apply_edits(std::string_view text, std::vector<Edit> edits) {
+  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) {
+    return a.start > b.start;
+  });
+  std::string out(text);
+  for (const auto& e : edits) {
+    if (e.start > e.end || e.end > out.size()) continue;
+    out.replace(e.start, e.end - e.start, e.text);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Severity s) {
+  switch (s) {
+    case Severity::Error: return "error";
+    case Severity::Warning: return "warning";
+    case Severity::Info: return "info";
+  }
+  return "warning";
+}
+
+std::string_view to_string(Applicability a) {
+  return a == Applicability::Safe ? "safe" : "unsafe";
+}
+
+DiagnosticBuilder Context::report(uint32_t start, uint32_t end, std::string message) {
+  if (!rule_) return DiagnosticBuilder(nullptr);
+  const RuleMeta& m = rule_->meta();
+  Diagnostic d;
+  d.code = std::string(m.code);
+  d.slug = std::string(m.slug);
+  d.section = std::string(m.section);
+  d.severity = m.severity;
+  d.message = std::move(message);
+  d.start = start;
+  d.end = end;
+  diagnostics_.push_back(std::move(d));
+  return DiagnosticBuilder(&diagnostics_.back());
+}
+
+Node Context::enclosing_function() const {
+  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
+    if (it->is("function_definition")) return *it;
+  }
+  return Node();
+}
+
+Node Context::enclosing_loop(Node node) const {
+  Node child = node;
+  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); child = *it, ++it) {
+    std::string_view k = it->kind();
+    if (k == "function_definition" || k == "lambda" || k == "class_definition") return Node();
+    if (k == "for_statement") {
+      // The iterable is evaluated once, before the loop.
+      if (it->field("right") == child) continue;
+      return *it;
+    }
+    if (k == "while_statement") {
+      return *it;
+    }
+    if (k == "list_comprehension" || k == "set_comprehension" || k == "dictionary_comprehension" ||
+        k == "generator_expression") {
+      return *it;
+    }
+  }
+  return Node();
+}
+
+bool Context::is_step_loop(Node loop) const {
+  if (loop.null()) return false;
+  auto cached = step_loops_.find(loop.start());
+  if (cached != step_loops_.end()) return cached->second;
+  bool result = false;
+  if (loop.is("for_statement")) {
+    std::string_view iter = text(loop.field("right"));
+    result = iter.find("loader") != std::string_view::npos ||
+             iter.find("Loader") != std::string_view::npos ||
+             iter.find("batches") != std::string_view::npos;
+  }
+  Node body = loop.field("body");
+  std::vector<Node> stack;
+  if (!body.null()) stack.push_back(body);
+  while (!result && !stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    std::string_view k = n.kind();
+    if (k == "for_statement" || k == "while_statement" || k == "function_definition" ||
+        k == "class_definition" || k == "lambda") {
+      continue;
+    }
+    if (k == "call") {
+      Node f = SemanticModel::callee(n);
+      if (f.is("attribute")) {
+        std::string_view m = text(f.field("attribute"));
+        std::string_view obj = text(f.field("object"));
+        if (m == "backward") result = true;
+        if (m == "step" && (obj.find("optim") != std::string_view::npos ||
+                            obj.find("opt") != std::string_view::npos ||
+                            obj.find("scaler") != std::string_view::npos)) {
+          result = true;
+        }
+      }
+    }
+    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) stack.push_back(n.named_child(i));
+  }
+  step_loops_[loop.start()] = result;
+  return result;
+}
+
+std::vector<Node> Context::decorators(Node function_def) const {
+  std::vector<Node> out;
+  // The decorated_definition is the function's parent; look for it in the ancestors first.
+  Node parent;
+  for (size_t i = ancestors_.size(); i-- > 0;) {
+    if (ancestors_[i] == function_def) {
+      if (i > 0) parent = ancestors_[i - 1];
+      break;
+    }
+  }
+  if (parent.null()) parent = function_def.parent();
+  if (!parent.is("decorated_definition")) return out;
+  for (uint32_t i = 0, n = parent.named_child_count(); i < n; ++i) {
+    Node d = parent.named_child(i);
+    if (d.is("decorator") && d.named_child_count() > 0) out.push_back(d.named_child(0));
+  }
+  return out;
+}
+
+namespace {
+bool is_no_grad_expr(const SemanticModel& m, Node e) {
+  // torch.no_grad(), torch.inference_mode(), torch.set_grad_enabled(False), or the bare
+  // decorator forms @torch.no_grad / @torch.inference_mode.
+  Node target = e.is("call") ? SemanticModel::callee(e) : e;
+  auto q = m.qualified_name(target);
+  if (!q) return false;
+  if (*q == "torch.no_grad" || *q == "torch.inference_mode" || *q == "torch.autograd.no_grad" ||
+      *q == "torch.autograd.grad_mode.no_grad" || *q == "torch.autograd.grad_mode.inference_mode") {
+    if (*q != "torch.no_grad" && e.is("call")) {
+      // inference_mode(False) turns it off.
+      Node mode = SemanticModel::positional(e, 0);
+      if (SemanticModel::bool_value(mode) == false) return false;
+    }
+    return true;
+  }
+  if ((*q == "torch.set_grad_enabled" || *q == "torch.autograd.set_grad_enabled") && e.is("call")) {
+    return SemanticModel::bool_value(SemanticModel::positional(e, 0)) == false;
+  }
+  return false;
+}
+}  // namespace
+
+bool Context::in_no_grad() const {
+  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
+    if (it->is("with_statement")) {
+      Node clause = Node();
+      for (uint32_t i = 0, n = it->named_child_count(); i < n; ++i) {
+        if (it->named_child(i).is("with_clause")) clause = it->named_child(i);
+      }
+      for (uint32_t i = 0, n = clause.null() ? 0 : clause.named_child_count(); i < n; ++i) {
+        Node item = clause.named_child(i);
+        Node value = item.field("value");
+        if (value.is("as_pattern")) value = value.named_child(0);
+        if (is_no_grad_expr(model_, value)) return true;
+      }
+    } else if (it->is("function_definition")) {
+      for (Node d : decorators(*it)) {
+        if (is_no_grad_expr(model_, d)) return true;
+      }
+      // A nested function inherits nothing at definition time; stop at the function boundary
+      // unless the function is itself inside a no_grad block (closures defined and called there).
+    }
+  }
+  return false;
+}
+
+bool Context::in_except_handler(std::initializer_list<std::string_view> exceptions) const {
+  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
+    if (it->is("function_definition")) return false;
+    if (!it->is("except_clause")) continue;
+    for (uint32_t i = 0, n = it->named_child_count(); i < n; ++i) {
+      Node c = it->named_child(i);
+      if (c.is("block")) break;
+      std::vector<Node> candidates;
+      if (c.is("as_pattern")) c = c.named_child(0);
+      if (c.is("tuple") || c.is("parenthesized_expression")) {
+        for (uint32_t j = 0, m = c.named_child_count(); j < m; ++j) candidates.push_back(c.named_child(j));
+      } else {
+        candidates.push_back(c);
+      }
+      for (Node e : candidates) {
+        auto q = model_.qualified_name(e);
+        if (!q) continue;
+        for (auto want : exceptions) {
+          if (*q == want) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+Engine::Engine(Settings settings) : settings_(std::move(settings)) {
+  for (const Rule* r : all_rules()) {
+    if (settings_.is_enabled(r->meta().code)) rules_.push_back(r);
+  }
+  const TSLanguage* lang = ts::python();
+  uint32_t n = ts_language_symbol_count(lang);
+  rules_by_symbol_.assign(n, {});
+  for (uint32_t s = 0; s < n; ++s) {
+    if (ts_language_symbol_type(lang, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
+    std::string_view name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      for (auto kind : rules_[i]->node_kinds()) {
+        if (kind == name) rules_by_symbol_[s].push_back(i);
+      }
+    }
+  }
+}
+
+Engine::~Engine() = default;
+
+bool Engine::may_match(std::string_view text) const {
+  for (const Rule* r : rules_) {
+    auto needs = r->needs();
+    if (needs.empty()) return true;
+    for (auto token : needs) {
+      if (!token.empty() && memmem(text.data(), text.size(), token.data(), token.size())) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) const {
+  if (rules_.empty() || (!no_prefilter && !may_match(text))) return {};
+  ts::Parser parser;
+  ts::Tree tree = parser.parse(text);
+  if (!tree) return {};
+  return check(text, tree);
+}
+
+std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tree,
+                                      const std::atomic<bool>* cancel) const {
+  const EngineSymbols& sym = engine_symbols();
+  Node root = tree.root();
+  if (root.null()) return {};
+  SemanticModel model(text);
+  model.prescan_module(root);
+  Context cx(text, model, settings_);
+  cx.set_rule_count(rules_.size());
+  std::vector<Node>& ancestors = cx.ancestor_stack();
+  std::vector<Node> functions;  // innermost function definitions
+  std::vector<Node> comments;
+
+  TSTreeCursor cursor = ts_tree_cursor_new(root.raw());
+  size_t visited = 0;
+  bool cancelled = false;
+  for (;;) {
+    Node node(ts_tree_cursor_current_node(&cursor));
+    TSSymbol s = node.symbol();
+    if (s < sym.model_kinds.size()) {
+      if (sym.model_kinds[s]) {
+        model.enter(node, functions.empty() ? Node() : functions.back());
+      }
+      if (sym.comment_kinds[s]) comments.push_back(node);
+    }
+    if (s < rules_by_symbol_.size()) {
+      for (size_t i : rules_by_symbol_[s]) {
+        cx.set_rule(rules_[i], i);
+        rules_[i]->check(node, cx);
+      }
+    }
+    if (cancel && (++visited & 1023) == 0 && cancel->load(std::memory_order_relaxed)) {
+      cancelled = true;
+      break;
+    }
+    if (ts_tree_cursor_goto_first_child(&cursor)) {
+      ancestors.push_back(node);
+      if (s < sym.function_kinds.size() && sym.function_kinds[s] && node.is("function_definition")) {
+        functions.push_back(node);
+      }
+      continue;
+    }
+    bool done = false;
+    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
+      if (!ts_tree_cursor_goto_parent(&cursor)) {
+        done = true;
+        break;
+      }
+      if (!functions.empty() && ancestors.back() == functions.back()) functions.pop_back();
+      ancestors.pop_back();
+    }
+    if (done) break;
+  }
+  ts_tree_cursor_delete(&cursor);
+
+  ancestors.clear();
+  if (!cancelled) {
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      cx.set_rule(rules_[i], i);
+      rules_[i]->finish(cx);
+    }
+  }
+
+  std::vector<Diagnostic> out = std::move(cx.diagnostics());
+  LineIndex lines(text);
+  Suppressions sup(text, lines, comments);
+  std::erase_if(out, [&](const Diagnostic& d) { return sup.suppressed(d); });
+  for (auto& d : out) {
+    d.start = std::min<uint32_t>(d.start, static_cast<uint32_t>(text.size()));
+    d.end = std::clamp<uint32_t>(d.end, d.start, static_cast<uint32_t>(text.size()));
+    d.start_pos = {lines.line_of(d.start) + 1, lines.codepoint_column(d.start) + 1};
+    d.end_pos = {lines.line_of(d.end) + 1, lines.codepoint_column(d.end) + 1};
+  }
+  std::sort(out.begin(), out.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    return std::tie(a.start, a.code, a.end) < std::tie(b.start, b.code, b.end);
+  });
+  // Two subscriptions of one rule can report the same range twice; keep one.
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const Diagnostic& a, const Diagnostic& b) {
+                          return a.start == b.start && a.end == b.end && a.code == b.code &&
+                                 a.message == b.message;
+                        }),
+            out.end());
+  return out;
+}
+
+size_t count_syntax_errors(const ts::Tree& tree) {
+  Node root = tree.root();
+  if (root.null() || !root.has_error()) return 0;
+  size_t count = 0;
+  TSTreeCursor cursor = ts_tree_cursor_new(root.raw());
+  for (;;) {
+    Node n(ts_tree_cursor_current_node(&cursor));
+    if (n.is_error() || n.is_missing()) ++count;
+    if (n.has_error() && ts_tree_cursor_goto_first_child(&cursor)) continue;
+    bool done = false;
+    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
+      if (!ts_tree_cursor_goto_parent(&cursor)) {
+        done = true;
+        break;
+      }
+    }
+    if (done) break;
+  }
+  ts_tree_cursor_delete(&cursor);
+  return count;
+}
+
+FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
+  FixOutcome outcome;
+  ts::Parser parser;
+  std::set<std::tuple<std::string, uint32_t, std::string>> rejected;
+  auto key = [](const Diagnostic& d) {
+    std::string edits;
+    for (const auto& e : d.fix->edits) {
+      edits += std::to_string(e.start) + ":" + std::to_string(e.end) + ":" + e.text + "\n";
+    }
+    return std::make_tuple(d.code, d.start, edits);
+  };
+  for (int round = 0; round < 10; ++round) {
+    ts::Tree tree = parser.parse(text);
+    size_t errors_before = count_syntax_errors(tree);
+    auto diags = engine.check(text, tree);
+    std::vector<const Diagnostic*> candidates;
+    for (const auto& d : diags) {
+      if (!d.fix || d.fix->edits.empty()) continue;
+      if (d.fix->applicability == Applicability::Unsafe && !unsafe) continue;
+      if (rejected.count(key(d))) continue;
+      candidates.push_back(&d);
+    }
+    if (candidates.empty()) break;
+    std::vector<Edit> taken;
+    std::vector<const Diagnostic*> chosen;
+    for (const Diagnostic* d : candidates) {
+      bool clash = false;
+      for (const auto& e : d->fix->edits) {
+        for (const auto& t : taken) clash = clash || edits_overlap(e, t);
+      }
+      if (clash) continue;
+      taken.insert(taken.end(), d->fix->edits.begin(), d->fix->edits.end());
+      chosen.push_back(d);
+    }
+    std::string candidate = apply_edits(text, taken);
+    if (count_syntax_errors(parser.parse(candidate)) <= errors_before) {
+      text = std::move(candidate);
+      outcome.applied += chosen.size();
+      continue;
+    }
+    // Some fix breaks the syntax: apply them one at a time and drop the bad ones.
+    size_t applied_here = 0;
+    for (const Diagnostic* d : chosen) {
+      std::string one = apply_edits(text, d->fix->edits);
+      if (count_syntax_errors(parser.parse(one)) <= errors_before) {
+        ++applied_here;
+        ++outcome.applied;
+        text = std::move(one);
+        break;  // offsets of the other fixes are stale now: recheck in the next round
+      }
+      rejected.insert(key(*d));
+      ++outcome.rejected;
+    }
+    if (applied_here == 0 && rejected.empty()) break;
+  }
+  outcome.remaining = engine.check(text);
+  outcome.text = std::move(text);
+  return outcome;
+}
+
+}  // namespace oomlint::checks

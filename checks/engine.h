@@ -1,0 +1,61 @@
+// The protocol-free core: text (and optionally an already parsed tree) in, diagnostics with fixes
+// out. One depth-first traversal dispatches each node to the rules subscribed to its kind.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "diagnostic.h"
+#include "rule.h"
+#include "settings.h"
+#include "ts.h"
+
+namespace oomlint::checks {
+
+class Engine {
+ public:
+  explicit Engine(Settings settings);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  const Settings& settings() const { return settings_; }
+  // Enabled rules, sorted by code.
+  const std::vector<const Rule*>& rules() const { return rules_; }
+
+  // Prefilter: false when no enabled rule can match `text` (no need to parse it).
+  bool may_match(std::string_view text) const;
+
+  // Checks `text` (parses it; skips files that cannot match unless `no_prefilter`).
+  std::vector<Diagnostic> check(std::string_view text, bool no_prefilter = false) const;
+  // Checks `text` with its tree (the LSP path, where the tree is kept and reparsed incrementally).
+  // `cancel` is polled between nodes; a cancelled check returns what it has so far.
+  std::vector<Diagnostic> check(std::string_view text, const ts::Tree& tree,
+                                const std::atomic<bool>* cancel = nullptr) const;
+
+ private:
+  Settings settings_;
+  std::vector<const Rule*> rules_;
+  // rules_by_symbol_[symbol] = indices into rules_
+  std::vector<std::vector<size_t>> rules_by_symbol_;
+  std::vector<size_t> module_rules_;
+};
+
+struct FixOutcome {
+  std::string text;         // the fixed text
+  size_t applied = 0;       // fixes applied, over all rounds
+  size_t rejected = 0;      // fixes dropped because they would break the syntax
+  std::vector<Diagnostic> remaining;  // diagnostics in the fixed text
+};
+
+// Applies fixes until nothing changes (at most 10 rounds). Unsafe fixes only when `unsafe`.
+// A fix that would add a syntax error is dropped. Overlapping fixes wait for the next round.
+FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe);
+
+// Number of ERROR and MISSING nodes in a tree.
+size_t count_syntax_errors(const ts::Tree& tree);
+
+}  // namespace oomlint::checks

@@ -1,0 +1,340 @@
+#include "model.h"
+
+#include <charconv>
+
+namespace oomlint::checks {
+
+namespace {
+
+bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+std::string_view last_part(std::string_view qualified) {
+  auto dot = qualified.rfind('.');
+  return dot == std::string_view::npos ? qualified : qualified.substr(dot + 1);
+}
+
+// Names that people give to the loss function object in training scripts.
+bool looks_like_loss_fn_name(std::string_view name) {
+  return name == "criterion" || name == "loss_fn" || name == "loss_func" ||
+         name == "loss_function" || name == "compute_loss" || name == "loss_fct" ||
+         name == "lossfn" || (name.ends_with("_loss") && !name.starts_with("get_")) ||
+         name.ends_with("_criterion");
+}
+
+// torch.nn.functional functions that return a loss tensor.
+bool is_functional_loss(std::string_view fn) {
+  return fn.find("loss") != std::string_view::npos || fn == "cross_entropy" ||
+         fn == "binary_cross_entropy" || fn == "binary_cross_entropy_with_logits" ||
+         fn == "kl_div";
+}
+
+// Methods that take a tensor off the autograd graph or out of the GPU.
+bool is_graph_breaking_method(std::string_view m) {
+  return m == "item" || m == "detach" || m == "cpu" || m == "tolist" || m == "numpy" ||
+         m == "detach_" || m == "backward";
+}
+
+// Methods that keep a loss a loss (same graph, new view or reduction).
+bool is_graph_keeping_method(std::string_view m) {
+  return m == "mean" || m == "sum" || m == "clone" || m == "to" || m == "float" ||
+         m == "squeeze" || m == "unsqueeze" || m == "view" || m == "reshape" || m == "cuda" ||
+         m == "half" || m == "bfloat16" || m == "double" || m == "abs" || m == "sqrt" ||
+         m == "mul" || m == "div" || m == "add";
+}
+
+}  // namespace
+
+std::optional<std::string> SemanticModel::qualified_name(Node expr) const {
+  std::vector<std::string_view> parts;
+  Node n = expr;
+  while (n.is("attribute")) {
+    parts.push_back(text(n.field("attribute")));
+    n = n.field("object");
+  }
+  if (!n.is("identifier")) return std::nullopt;
+  auto it = bindings_.find(std::string(text(n)));
+  if (it == bindings_.end()) return std::nullopt;
+  std::string out = it->second;
+  for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
+    out += '.';
+    out += *p;
+  }
+  return out;
+}
+
+std::optional<std::string> SemanticModel::callee_name(Node call) const {
+  if (!call.is("call")) return std::nullopt;
+  return qualified_name(callee(call));
+}
+
+bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view> names) const {
+  auto q = callee_name(call);
+  if (!q) return false;
+  for (auto n : names) {
+    if (*q == n) return true;
+  }
+  return false;
+}
+
+bool SemanticModel::imports(std::string_view prefix) const {
+  for (const auto& [local, qualified] : bindings_) {
+    if (qualified == prefix ||
+        (qualified.size() > prefix.size() && qualified.starts_with(prefix) &&
+         qualified[prefix.size()] == '.')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Node SemanticModel::keyword(Node call, std::string_view name) const {
+  Node args = arguments(call);
+  if (!args.is("argument_list")) return Node();
+  for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
+    Node a = args.named_child(i);
+    if (a.is("keyword_argument") && text(a.field("name")) == name) return a.field("value");
+  }
+  return Node();
+}
+
+Node SemanticModel::positional(Node call, uint32_t index) {
+  Node args = arguments(call);
+  if (!args.is("argument_list")) return Node();
+  uint32_t seen = 0;
+  for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
+    Node a = args.named_child(i);
+    if (a.is("keyword_argument") || a.is("comment")) continue;
+    if (a.is("list_splat") || a.is("dictionary_splat")) return Node();
+    if (seen++ == index) return a;
+  }
+  return Node();
+}
+
+std::string_view SemanticModel::callee_tail(Node call) const {
+  Node f = callee(call);
+  if (f.is("attribute")) return text(f.field("attribute"));
+  if (f.is("identifier")) return text(f);
+  return {};
+}
+
+Node SemanticModel::receiver(Node call) {
+  Node f = callee(call);
+  return f.is("attribute") ? f.field("object") : Node();
+}
+
+std::optional<std::string_view> SemanticModel::string_value(Node n) const {
+  if (!n.is("string")) return std::nullopt;
+  uint32_t begin = 0, end = 0;
+  for (uint32_t i = 0, c = n.child_count(); i < c; ++i) {
+    Node ch = n.child(i);
+    if (ch.is("interpolation")) return std::nullopt;
+    if (ch.is("string_start")) begin = ch.end();
+    if (ch.is("string_end")) end = ch.start();
+  }
+  if (begin == 0 || end < begin) return std::nullopt;
+  Node start = n.child(0);
+  std::string_view prefix = text(start);
+  for (char c : prefix) {
+    if (c == 'f' || c == 'F' || c == 'b' || c == 'B') return std::nullopt;
+  }
+  return source_.substr(begin, end - begin);
+}
+
+std::optional<bool> SemanticModel::bool_value(Node n) {
+  if (n.is("true")) return true;
+  if (n.is("false")) return false;
+  return std::nullopt;
+}
+
+std::optional<long long> SemanticModel::int_value(Node n) const {
+  if (!n.is("integer")) return std::nullopt;
+  std::string digits;
+  for (char c : text(n)) {
+    if (c != '_') digits += c;
+  }
+  int base = 10;
+  std::string_view v = digits;
+  if (v.size() > 2 && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+    base = 16;
+    v.remove_prefix(2);
+  }
+  long long out = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out, base);
+  if (ec != std::errc() || ptr != v.data() + v.size()) return std::nullopt;
+  return out;
+}
+
+bool SemanticModel::is_loss_callee(Node f) const {
+  if (f.is("call")) {
+    // nn.CrossEntropyLoss()(logits, y)
+    auto q = callee_name(f);
+    return q && q->starts_with("torch.nn.") && ends_with(*q, "Loss");
+  }
+  if (auto q = qualified_name(f)) {
+    if (q->starts_with("torch.nn.functional.")) return is_functional_loss(last_part(*q));
+    return false;  // some other imported callable: not known to return a loss
+  }
+  std::string key(text(f));
+  if (loss_fn_names_.count(key)) return loss_fn_names_.at(key);
+  std::string_view tail = f.is("attribute") ? text(f.field("attribute")) : text(f);
+  if (!f.is("attribute") && !f.is("identifier")) return false;
+  return looks_like_loss_fn_name(tail);
+}
+
+bool SemanticModel::is_loss_name(std::string_view name) const {
+  std::string key = std::to_string(current_scope_) + ":" + std::string(name);
+  auto it = loss_names_.find(key);
+  return it != loss_names_.end() && it->second;
+}
+
+bool SemanticModel::is_loss_expr(Node e) const {
+  if (e.null()) return false;
+  std::string_view kind = e.kind();
+  if (kind == "parenthesized_expression") return is_loss_expr(e.named_child(0));
+  if (kind == "identifier") return is_loss_name(text(e));
+  if (kind == "attribute") {
+    // outputs.loss; not self.loss / args.loss, which are attributes of the user's own objects.
+    if (text(e.field("attribute")) != "loss") return false;
+    Node obj = e.field("object");
+    if (!obj.is("identifier")) return false;
+    std::string_view o = text(obj);
+    return o != "self" && o != "args" && o != "config" && o != "cfg" && o != "hparams" &&
+           o != "opt" && o != "options";
+  }
+  if (kind == "subscript") {
+    auto key = string_value(e.field("subscript"));
+    return key && *key == "loss" && !e.field("value").is("subscript");
+  }
+  if (kind == "unary_operator") return is_loss_expr(e.field("argument"));
+  if (kind == "binary_operator") {
+    std::string_view op = text(e.field("operator"));
+    if (op != "+" && op != "-" && op != "*" && op != "/") return false;
+    return is_loss_expr(e.field("left")) || is_loss_expr(e.field("right"));
+  }
+  if (kind == "call") {
+    Node f = callee(e);
+    if (f.is("identifier")) {
+      std::string_view name = text(f);
+      if (name == "float" || name == "int" || name == "round" || name == "str") return false;
+    }
+    if (f.is("attribute")) {
+      std::string_view m = text(f.field("attribute"));
+      if (is_graph_breaking_method(m)) return false;
+      if (is_graph_keeping_method(m) && is_loss_expr(f.field("object"))) return true;
+    }
+    return is_loss_callee(f);
+  }
+  return false;
+}
+
+void SemanticModel::bind(std::string_view local, std::string qualified) {
+  bindings_[std::string(local)] = std::move(qualified);
+}
+
+void SemanticModel::bind_import(Node stmt) {
+  if (stmt.is("import_statement")) {
+    for (uint32_t i = 0, n = stmt.named_child_count(); i < n; ++i) {
+      Node c = stmt.named_child(i);
+      if (c.is("dotted_name")) {
+        // `import torch.nn` binds `torch`
+        std::string_view full = text(c);
+        std::string_view root = full.substr(0, full.find('.'));
+        bind(root, std::string(root));
+      } else if (c.is("aliased_import")) {
+        bind(text(c.field("alias")), std::string(text(c.field("name"))));
+      }
+    }
+    return;
+  }
+  if (stmt.is("import_from_statement")) {
+    Node module = stmt.field("module_name");
+    if (!module.is("dotted_name")) return;  // relative imports never name torch & co.
+    std::string mod(text(module));
+    for (uint32_t i = 0, n = stmt.named_child_count(); i < n; ++i) {
+      Node c = stmt.named_child(i);
+      if (c == module) continue;
+      if (c.is("dotted_name")) {
+        bind(text(c), mod + "." + std::string(text(c)));
+      } else if (c.is("aliased_import")) {
+        bind(text(c.field("alias")), mod + "." + std::string(text(c.field("name"))));
+      }
+    }
+  }
+}
+
+void SemanticModel::prescan_module(Node module) {
+  // Module-level imports, including those inside top-level if/try blocks.
+  std::vector<Node> stack{module};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
+      Node s = n.named_child(i);
+      std::string_view k = s.kind();
+      if (k == "import_statement" || k == "import_from_statement") {
+        bind_import(s);
+      } else if (k == "if_statement" || k == "try_statement" || k == "block" ||
+                 k == "else_clause" || k == "elif_clause" || k == "except_clause" ||
+                 k == "finally_clause") {
+        stack.push_back(s);
+      }
+    }
+  }
+}
+
+void SemanticModel::record_assignment(Node a, Node function) {
+  Node left = a.field("left");
+  Node right = a.field("right");
+  if (right.null()) return;
+  current_scope_ = function.null() ? 0 : function.start();
+  if (left.is("identifier")) {
+    std::string name(text(left));
+    std::string key = std::to_string(current_scope_) + ":" + name;
+    bool loss = is_loss_expr(right);
+    if (a.is("augmented_assignment")) loss = loss || is_loss_name(name);
+    loss_names_[key] = loss;
+    if (a.is("assignment")) {
+      // Rebinding an imported name shadows it; `ec = torch.cuda.empty_cache` aliases it.
+      if (right.is("attribute") || right.is("identifier")) {
+        if (auto q = qualified_name(right)) {
+          bind(name, *q);
+        } else {
+          bindings_.erase(name);
+        }
+      } else {
+        bindings_.erase(name);
+      }
+    }
+  }
+  if ((left.is("identifier") || left.is("attribute")) && a.is("assignment")) {
+    // criterion = nn.CrossEntropyLoss() / self.loss_fn = F.cross_entropy
+    bool loss_fn = false;
+    if (right.is("call")) {
+      auto q = callee_name(right);
+      loss_fn = q && q->starts_with("torch.nn.") && ends_with(*q, "Loss");
+    } else if (auto q = qualified_name(right)) {
+      loss_fn = q->starts_with("torch.nn.functional.") && is_functional_loss(last_part(*q));
+    }
+    std::string key(text(left));
+    if (loss_fn) {
+      loss_fn_names_[key] = true;
+    } else if (loss_fn_names_.count(key)) {
+      loss_fn_names_[key] = false;
+    }
+  }
+}
+
+void SemanticModel::enter(Node node, Node function) {
+  current_scope_ = function.null() ? 0 : function.start();
+  std::string_view k = node.kind();
+  if (k == "import_statement" || k == "import_from_statement") {
+    bind_import(node);
+  } else if (k == "assignment" || k == "augmented_assignment") {
+    record_assignment(node, function);
+  } else if ((k == "function_definition" || k == "class_definition") && function.null()) {
+    // A module-level definition shadows an imported name of the same spelling.
+    bindings_.erase(std::string(text(node.field("name"))));
+  }
+}
+
+}  // namespace oomlint::checks

@@ -1,0 +1,87 @@
+// The source model the rules share: what names resolve to (imports and aliases), which names
+// hold a loss tensor, and helpers for calls and their arguments. It is filled during the one
+// traversal of the tree (imports at module level are pre-scanned so that functions defined
+// above their imports still resolve).
+#pragma once
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "ts.h"
+
+namespace oomlint::checks {
+
+using ts::Node;
+
+class SemanticModel {
+ public:
+  explicit SemanticModel(std::string_view source) : source_(source) {}
+
+  std::string_view text(Node n) const { return n.text(source_); }
+  std::string_view source() const { return source_; }
+
+  // Qualified name of an expression made of an imported name and attributes:
+  // with `import torch as T`, `T.cuda.empty_cache` -> "torch.cuda.empty_cache"; with
+  // `from torch.cuda import empty_cache as ec`, `ec` -> "torch.cuda.empty_cache".
+  // Returns nullopt when the root name is not bound by an import (a local variable, a
+  // function of the user's own, a parameter...).
+  std::optional<std::string> qualified_name(Node expr) const;
+  // qualified_name of a call's callee.
+  std::optional<std::string> callee_name(Node call) const;
+  // True when `call` is a call whose callee resolves to one of `names`.
+  bool is_call_to(Node call, std::initializer_list<std::string_view> names) const;
+  // True when some import binds a module or name under `prefix` ("torch", "transformers").
+  bool imports(std::string_view prefix) const;
+
+  // Loss dataflow: does this expression evaluate to a loss tensor that still carries its graph?
+  // Recognises loss calls (`F.cross_entropy`, `torch.nn.functional.*_loss`, an instance of a
+  // torch.nn `*Loss` class, `criterion(...)`, `loss_fn(...)`), `outputs.loss`,
+  // `outputs["loss"]`, names bound to any of these, and arithmetic on them. `.item()`,
+  // `.detach()`, `.cpu()`, `float()` and friends end it.
+  bool is_loss_expr(Node expr) const;
+  bool is_loss_name(std::string_view name) const;
+
+  // Call helpers. `call` is a `call` node.
+  static Node callee(Node call) { return call.field("function"); }
+  static Node arguments(Node call) { return call.field("arguments"); }
+  // Value of keyword argument `name`, or a null node.
+  Node keyword(Node call, std::string_view name) const;
+  // The i-th positional argument (0-based), or a null node.
+  static Node positional(Node call, uint32_t i);
+  // The final attribute name of a callee (`x.y.backward` -> "backward"), or the identifier.
+  std::string_view callee_tail(Node call) const;
+  // The object a method is called on (`opt.step()` -> `opt`), or a null node.
+  static Node receiver(Node call);
+  // The unquoted value of a plain string literal (no f-string interpolation), or nullopt.
+  std::optional<std::string_view> string_value(Node n) const;
+  // Literal True/False, or nullopt.
+  static std::optional<bool> bool_value(Node n);
+  // Integer literal value, or nullopt.
+  std::optional<long long> int_value(Node n) const;
+
+  // ---- driven by the engine during the traversal ----
+  void prescan_module(Node module);
+  // Called for every node in pre-order before rules see it. `function` is the innermost
+  // enclosing function definition (null at module level).
+  void enter(Node node, Node function);
+
+ private:
+  void bind_import(Node stmt);
+  void bind(std::string_view local, std::string qualified);
+  void record_assignment(Node assignment, Node function);
+  bool is_loss_callee(Node callee) const;
+
+  std::string_view source_;
+  std::unordered_map<std::string, std::string> bindings_;
+  // Names assigned a loss tensor, keyed by the start byte of the enclosing function (0 at module
+  // level) and the name.
+  std::unordered_map<std::string, bool> loss_names_;
+  std::unordered_map<std::string, bool> loss_fn_names_;  // names bound to a loss module/function
+  uint32_t current_scope_ = 0;
+};
+
+}  // namespace oomlint::checks

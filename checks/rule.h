@@ -1,0 +1,134 @@
+// The rule API. A rule is a stateless object shared by all threads: it names the node kinds it
+// wants, the byte tokens a file must contain for it to possibly match, and checks one node at a
+// time through a Context. It never walks the tree itself.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "diagnostic.h"
+#include "model.h"
+#include "settings.h"
+#include "ts.h"
+
+namespace oomlint::checks {
+
+struct RuleMeta {
+  std::string_view code;     // "OOM203"
+  std::string_view slug;     // "empty-cache-in-loop"
+  std::string_view section;  // "M20" (or "M9/M10")
+  Severity severity;
+  FixAvailability fix;
+  std::string_view summary;  // one line, for tables and `oomlint rule --all`
+};
+
+class Context;
+
+// Per-file scratch space of one rule (for rules that decide at the end of the file).
+struct RuleState {
+  virtual ~RuleState() = default;
+};
+
+class Rule {
+ public:
+  virtual ~Rule() = default;
+  virtual const RuleMeta& meta() const = 0;
+  // Grammar node kinds this rule is called for, e.g. {"call"}. "module" is the whole file.
+  virtual std::span<const std::string_view> node_kinds() const = 0;
+  // A file that contains none of these byte strings is never checked by this rule (prefilter).
+  // Empty means "always check".
+  virtual std::span<const std::string_view> needs() const = 0;
+  virtual void check(Node node, Context& cx) const = 0;
+  // Called once after the traversal; for rules that need the whole file.
+  virtual void finish(Context&) const {}
+};
+
+// Adds the fix to a reported diagnostic.
+class DiagnosticBuilder {
+ public:
+  explicit DiagnosticBuilder(Diagnostic* d) : d_(d) {}
+  DiagnosticBuilder& fix(std::string title, Applicability a, std::vector<Edit> edits) {
+    if (d_) d_->fix = Fix{std::move(title), a, std::move(edits)};
+    return *this;
+  }
+
+ private:
+  Diagnostic* d_;
+};
+
+class Context {
+ public:
+  Context(std::string_view source, const SemanticModel& model, const Settings& settings)
+      : source_(source), model_(model), settings_(settings) {}
+
+  std::string_view source() const { return source_; }
+  std::string_view text(Node n) const { return n.text(source_); }
+  const SemanticModel& model() const { return model_; }
+  const Settings& settings() const { return settings_; }
+
+  // Ancestors of the node being checked, outermost first (the module is first). Empty in finish().
+  std::span<const Node> ancestors() const { return ancestors_; }
+  Node parent() const { return ancestors_.empty() ? Node() : ancestors_.back(); }
+
+  // Innermost enclosing function definition, or null.
+  Node enclosing_function() const;
+  // Innermost loop (for, while, or comprehension) around the node in the same function, or null.
+  // A node in the iterable of a `for` is not inside that loop.
+  Node enclosing_loop(Node node) const;
+  // A loop that runs training or evaluation steps: its own body (not a nested loop's) calls
+  // `.backward(...)` or an optimizer's / scaler's `.step(...)`, or it iterates over a data loader
+  // (the iterable's text names a loader or batches). An epoch loop around a step loop is not one.
+  bool is_step_loop(Node loop) const;
+  // Inside `with torch.no_grad()` / `torch.inference_mode()` / `torch.set_grad_enabled(False)`,
+  // or in a function decorated with one of them.
+  bool in_no_grad() const;
+  // Inside an `except` clause that catches one of the given qualified exception names.
+  bool in_except_handler(std::initializer_list<std::string_view> exceptions) const;
+  // Decorators of a function_definition (its decorated_definition parent), as expressions.
+  std::vector<Node> decorators(Node function_def) const;
+
+  DiagnosticBuilder report(Node node, std::string message) {
+    return report(node.start(), node.end(), std::move(message));
+  }
+  DiagnosticBuilder report(uint32_t start, uint32_t end, std::string message);
+
+  template <class T>
+  T& state() {
+    if (!states_[rule_index_]) states_[rule_index_] = std::make_unique<T>();
+    return static_cast<T&>(*states_[rule_index_]);
+  }
+
+  // ---- used by the engine ----
+  void set_rule(const Rule* rule, size_t index) {
+    rule_ = rule;
+    rule_index_ = index;
+  }
+  void set_rule_count(size_t n) { states_.resize(n); }
+  std::vector<Node>& ancestor_stack() { return ancestors_; }
+  std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
+
+ private:
+  std::string_view source_;
+  const SemanticModel& model_;
+  const Settings& settings_;
+  const Rule* rule_ = nullptr;
+  size_t rule_index_ = 0;
+  std::vector<Node> ancestors_;
+  std::vector<Diagnostic> diagnostics_;
+  std::vector<std::unique_ptr<RuleState>> states_;
+  mutable std::unordered_map<uint32_t, bool> step_loops_;
+};
+
+}  // namespace oomlint::checks
+
+// Registers a rule type: put it at the end of the rule's .cpp. The build scans checks/rules/*.cpp
+// for this macro and generates the registry, so adding a rule needs no other edit.
+#define OOMLINT_REGISTER_RULE(Type)                          \
+  const ::oomlint::checks::Rule& oomlint_rule_##Type() {     \
+    static const Type instance;                              \
+    return instance;                                         \
+  }

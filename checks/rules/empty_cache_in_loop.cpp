@@ -1,0 +1,68 @@
+// OOM203 empty-cache-in-loop (M20): torch.cuda.empty_cache() inside a training/eval step loop.
+#include <array>
+
+#include "fix_helpers.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM203",
+    .slug = "empty-cache-in-loop",
+    .section = "M20",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Sometimes,
+    .summary = "`torch.cuda.empty_cache()` called on every training or evaluation step",
+};
+constexpr std::array<std::string_view, 1> kKinds{"call"};
+constexpr std::array<std::string_view, 1> kNeeds{"empty_cache"};
+
+// Inside `if step % N == 0:` the call is deliberately periodic (what HF's
+// torch_empty_cache_steps does); that is a choice, not the every-step mistake.
+bool is_periodic(const Context& cx, Node loop) {
+  auto anc = cx.ancestors();
+  for (size_t i = anc.size(); i-- > 0 && !(anc[i] == loop);) {
+    Node n = anc[i];
+    if (n.is("if_statement") || n.is("elif_clause")) {
+      std::string_view cond = cx.text(n.field("condition"));
+      if (cond.find('%') != std::string_view::npos) return true;
+    }
+  }
+  return false;
+}
+
+class EmptyCacheInLoop final : public Rule {
+ public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node call, Context& cx) const override {
+    if (!cx.model().is_call_to(call, {"torch.cuda.empty_cache", "torch.cuda.memory.empty_cache"})) {
+      return;
+    }
+    Node loop = cx.enclosing_loop(call);
+    if (loop.null() || !cx.is_step_loop(loop)) return;
+    // Recovery after an OOM (or any error) is the one place where freeing the cache is the point.
+    for (Node a : cx.ancestors()) {
+      if (a.is("except_clause")) return;
+    }
+    if (is_periodic(cx, loop)) return;
+    auto d = cx.report(call,
+                       "`empty_cache()` runs on every step: it frees no live tensor, only hands "
+                       "cached blocks back to the driver, and slows each step (M20)");
+    Node stmt = cx.parent();
+    if (stmt.is("expression_statement") && stmt.named_child_count() == 1) {
+      if (auto edits = delete_statement(cx.source(), stmt)) {
+        d.fix("Remove the `empty_cache()` call", Applicability::Unsafe, std::move(*edits));
+      }
+    }
+  }
+};
+
+}  // namespace
+}  // namespace oomlint::checks
+
+using oomlint::checks::EmptyCacheInLoop;
+OOMLINT_REGISTER_RULE(EmptyCacheInLoop)

@@ -1,0 +1,101 @@
+// Thin RAII wrappers over the tree-sitter C API for the Python grammar.
+#pragma once
+
+#include <tree_sitter/api.h>
+
+#include <cstdint>
+#include <string_view>
+
+namespace oomlint::ts {
+
+const TSLanguage* python();
+
+// A node is a cheap value; it is valid while its Tree lives.
+class Node {
+ public:
+  Node() : node_{} {}
+  explicit Node(TSNode n) : node_(n) {}
+
+  bool null() const { return ts_node_is_null(node_); }
+  explicit operator bool() const { return !null(); }
+  TSSymbol symbol() const { return ts_node_symbol(node_); }
+  std::string_view kind() const { return ts_node_type(node_); }
+  bool is(std::string_view k) const { return !null() && kind() == k; }
+  bool named() const { return ts_node_is_named(node_); }
+  bool has_error() const { return ts_node_has_error(node_); }
+  bool is_error() const { return ts_node_is_error(node_); }
+  bool is_missing() const { return ts_node_is_missing(node_); }
+  uint32_t start() const { return ts_node_start_byte(node_); }
+  uint32_t end() const { return ts_node_end_byte(node_); }
+  uint32_t child_count() const { return ts_node_child_count(node_); }
+  uint32_t named_child_count() const { return ts_node_named_child_count(node_); }
+  Node child(uint32_t i) const { return Node(ts_node_child(node_, i)); }
+  Node named_child(uint32_t i) const { return Node(ts_node_named_child(node_, i)); }
+  Node field(std::string_view name) const {
+    return Node(ts_node_child_by_field_name(node_, name.data(), static_cast<uint32_t>(name.size())));
+  }
+  Node next_named_sibling() const { return Node(ts_node_next_named_sibling(node_)); }
+  Node prev_named_sibling() const { return Node(ts_node_prev_named_sibling(node_)); }
+  Node parent() const { return Node(ts_node_parent(node_)); }  // O(depth): prefer ancestors
+  std::string_view text(std::string_view source) const {
+    uint32_t s = start(), e = end();
+    if (e > source.size() || s > e) return {};
+    return source.substr(s, e - s);
+  }
+  const char* field_name_for_child(uint32_t i) const {
+    return ts_node_field_name_for_child(node_, i);
+  }
+  TSNode raw() const { return node_; }
+  bool operator==(const Node& o) const { return ts_node_eq(node_, o.node_); }
+
+ private:
+  TSNode node_;
+};
+
+class Tree {
+ public:
+  Tree() = default;
+  explicit Tree(TSTree* t) : tree_(t) {}
+  Tree(Tree&& o) noexcept : tree_(o.tree_) { o.tree_ = nullptr; }
+  Tree& operator=(Tree&& o) noexcept {
+    if (this != &o) {
+      reset();
+      tree_ = o.tree_;
+      o.tree_ = nullptr;
+    }
+    return *this;
+  }
+  Tree(const Tree&) = delete;
+  Tree& operator=(const Tree&) = delete;
+  ~Tree() { reset(); }
+
+  Tree clone() const { return Tree(tree_ ? ts_tree_copy(tree_) : nullptr); }
+  Node root() const { return tree_ ? Node(ts_tree_root_node(tree_)) : Node(); }
+  void edit(const TSInputEdit& e) { if (tree_) ts_tree_edit(tree_, &e); }
+  TSTree* raw() const { return tree_; }
+  explicit operator bool() const { return tree_ != nullptr; }
+
+ private:
+  void reset() {
+    if (tree_) ts_tree_delete(tree_);
+    tree_ = nullptr;
+  }
+  TSTree* tree_ = nullptr;
+};
+
+class Parser {
+ public:
+  Parser();
+  ~Parser();
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  // Parses `text`; pass the edited previous tree to reparse incrementally. Returns an empty Tree
+  // only if tree-sitter gives up (cancelled), which callers treat as "no tree".
+  Tree parse(std::string_view text, const Tree* old = nullptr);
+
+ private:
+  TSParser* parser_;
+};
+
+}  // namespace oomlint::ts
