@@ -1,0 +1,121 @@
+-- Drives headless Neovim (0.7+) with editors/nvim against the real `oomlint server`.
+-- Env: OOMLINT_BINARY, OOMLINT_SOURCE_DIR, OOMLINT_NVIM_PROJECT (a project made by nvim_lsp.sh).
+-- Exits 0 when every check passed, 1 otherwise; prints one line per check.
+
+local failures = 0
+local function check(ok, what, detail)
+  if ok then
+    print("ok   " .. what)
+  else
+    failures = failures + 1
+    print("FAIL " .. what .. (detail and (": " .. detail) or ""))
+  end
+end
+
+local function finish()
+  print(string.format("nvim: %d failed", failures))
+  vim.cmd(failures == 0 and "qall!" or "cquit! 1")
+end
+
+local ok_all, err = pcall(function()
+  local project = assert(os.getenv("OOMLINT_NVIM_PROJECT"), "OOMLINT_NVIM_PROJECT unset")
+  local binary = assert(os.getenv("OOMLINT_BINARY"), "OOMLINT_BINARY unset")
+  local source = assert(os.getenv("OOMLINT_SOURCE_DIR"), "OOMLINT_SOURCE_DIR unset")
+  vim.opt.runtimepath:prepend(source .. "/editors/nvim")
+  vim.cmd("filetype on")
+
+  local oomlint = require("oomlint")
+  oomlint.setup({ cmd = { binary, "server" } })
+
+  local file = project .. "/src/train.py"
+  vim.cmd("edit " .. vim.fn.fnameescape(file))
+  local buf = vim.api.nvim_get_current_buf()
+  check(vim.bo[buf].filetype == "python", "the fixture is a python buffer")
+
+  -- 1. The server starts with the root found from pyproject.toml.
+  local client
+  vim.wait(10000, function()
+    for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
+      if c.name == "oomlint" then
+        client = c
+      end
+    end
+    return client ~= nil and client.initialized
+  end, 50)
+  check(client ~= nil, "an oomlint client is attached to the buffer")
+  if client == nil then
+    return
+  end
+  check(client.config.root_dir == project, "root_dir is the directory of pyproject.toml",
+    tostring(client.config.root_dir))
+
+  -- 2. Diagnostics arrive, with the expected codes and positions (0-based line, byte column).
+  local function oomlint_diagnostics()
+    local out = {}
+    for _, d in ipairs(vim.diagnostic.get(buf)) do
+      if d.source == "oomlint" then
+        local code = d.code or (d.user_data and d.user_data.lsp and d.user_data.lsp.code)
+        table.insert(out, { code = code, lnum = d.lnum, col = d.col })
+      end
+    end
+    table.sort(out, function(a, b)
+      return a.lnum < b.lnum
+    end)
+    return out
+  end
+  vim.wait(20000, function()
+    return #oomlint_diagnostics() >= 2
+  end, 50)
+  local got = oomlint_diagnostics()
+  local expected = {
+    { code = "OOM203", lnum = 8, col = 8 },
+    { code = "OOM203", lnum = 14, col = 12 },
+  }
+  check(vim.deep_equal(got, expected), "diagnostics: OOM203 at 9:9 and 15:13", vim.inspect(got))
+
+  -- 3. A quick fix through vim.lsp.buf.code_action, choosing the item as a user would.
+  local offered = {}
+  vim.ui.select = function(items, opts, on_choice)
+    local pick
+    for i, item in ipairs(items) do
+      local title = opts.format_item and opts.format_item(item) or tostring(item)
+      table.insert(offered, title)
+      if pick == nil and title:find("empty_cache", 1, true) then
+        pick = i
+      end
+    end
+    on_choice(pick and items[pick] or nil, pick)
+  end
+  vim.api.nvim_win_set_cursor(0, { 9, 8 })
+  local before = table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n")
+  vim.lsp.buf.code_action()
+  vim.wait(10000, function()
+    return table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), "\n") ~= before
+  end, 50)
+  check(#offered > 0, "code actions are offered on the diagnostic's line", vim.inspect(offered))
+  local lines = vim.api.nvim_buf_get_lines(buf, 0, -1, false)
+  local want = vim.fn.readfile(project .. "/expected_after_fix.py")
+  check(vim.deep_equal(lines, want), "the quick fix removed the empty_cache() call",
+    "\n" .. table.concat(lines, "\n"))
+
+  -- 4. The edit reaches the server: the fixed line's diagnostic goes away.
+  vim.wait(20000, function()
+    return #oomlint_diagnostics() == 1
+  end, 50)
+  got = oomlint_diagnostics()
+  check(vim.deep_equal(got, { { code = "OOM203", lnum = 13, col = 12 } }),
+    "after the edit one OOM203 is left, one line up", vim.inspect(got))
+
+  -- 5. Settings pushed with workspace/didChangeConfiguration reach the server.
+  oomlint.update_settings({ ignore = { "OOM203" } })
+  vim.wait(20000, function()
+    return #oomlint_diagnostics() == 0
+  end, 50)
+  check(#oomlint_diagnostics() == 0, "ignore = { 'OOM203' } clears the diagnostics",
+    vim.inspect(oomlint_diagnostics()))
+end)
+
+if not ok_all then
+  check(false, "the test script ran to the end", tostring(err))
+end
+finish()
