@@ -28,8 +28,12 @@ apt_install() {
   [ "$(id -u)" = 0 ] || fail "missing Debian packages ${missing[*]} (run as root or install them)"
   echo "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # ctest -j runs several of these scripts at once: one apt-get at a time.
+  (
+    flock -w 600 9 || fail "waited too long for the apt lock"
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
+  ) 9>/var/lock/oomlint-apt.lock || fail "apt-get install ${missing[*]}"
 }
 
 # node and npm, from Debian when absent.

@@ -65,7 +65,8 @@ end
 
 local function server_settings()
   local s = M.config.settings or {}
-  local out = {}
+  -- An empty dict, so that no settings encode as {} and not as [].
+  local out = vim.empty_dict()
   for key, value in pairs(s) do
     -- An empty select list would turn every rule off; leave it to the config file instead.
     if not (type(value) == "table" and vim.tbl_isempty(value)) then
@@ -90,9 +91,33 @@ local function client_config(root)
   }
 end
 
+-- Client methods became `client:method()` in Neovim 0.11; older versions take `client.method()`.
+local colon_methods = vim.fn.has("nvim-0.11") == 1
+local function call(client, method, ...)
+  if colon_methods then
+    return client[method](client, ...)
+  end
+  return client[method](...)
+end
+
+-- The oomlint clients, of one buffer or of all.
+local function oomlint_clients(bufnr)
+  if vim.lsp.get_clients ~= nil then
+    return vim.lsp.get_clients({ name = "oomlint", bufnr = bufnr })
+  end
+  local out = {}
+  local all = bufnr and vim.lsp.buf_get_clients(bufnr) or vim.lsp.get_active_clients()
+  for _, client in pairs(all) do
+    if client.name == "oomlint" then
+      table.insert(out, client)
+    end
+  end
+  return out
+end
+
 local function usable(id)
   local client = id and vim.lsp.get_client_by_id(id)
-  return client ~= nil and not client.is_stopped()
+  return client ~= nil and not call(client, "is_stopped")
 end
 
 --- Starts (or reuses) the server for `bufnr` and attaches it. Returns the client id.
@@ -128,16 +153,6 @@ function M.attach(bufnr)
   return id
 end
 
-local function oomlint_clients(bufnr)
-  local out = {}
-  for _, client in pairs(vim.lsp.buf_get_clients(bufnr)) do
-    if client.name == "oomlint" then
-      table.insert(out, client)
-    end
-  end
-  return out
-end
-
 --- Applies the server's source.fixAll.oomlint action (every safe fix) to `bufnr`.
 --- Returns the number of edits applied.
 function M.fix_all(bufnr, timeout_ms)
@@ -150,7 +165,7 @@ function M.fix_all(bufnr, timeout_ms)
       range = { start = { line = 0, character = 0 }, ["end"] = { line = last, character = 0 } },
       context = { diagnostics = {}, only = { FIX_ALL_KIND } },
     }
-    local response = client.request_sync("textDocument/codeAction", params, timeout_ms or 5000, bufnr)
+    local response = call(client, "request_sync", "textDocument/codeAction", params, timeout_ms or 5000, bufnr)
     if response and response.err then
       vim.notify("oomlint: " .. tostring(response.err.message), vim.log.levels.ERROR)
     end
@@ -168,33 +183,46 @@ end
 --- started later.
 function M.update_settings(settings)
   M.config.settings = settings or {}
-  for _, client in pairs(vim.lsp.get_active_clients()) do
-    if client.name == "oomlint" then
-      client.config.settings = { oomlint = server_settings() }
-      client.notify("workspace/didChangeConfiguration", { settings = { oomlint = server_settings() } })
-    end
+  for _, client in ipairs(oomlint_clients(nil)) do
+    client.config.settings = { oomlint = server_settings() }
+    call(client, "notify", "workspace/didChangeConfiguration", { settings = { oomlint = server_settings() } })
   end
 end
 
 --- Stops the servers and starts them again for the Python buffers.
 function M.restart()
+  -- Every buffer the plugin is for, also those whose server died.
   local bufs = {}
-  for _, client in pairs(vim.lsp.get_active_clients()) do
-    if client.name == "oomlint" then
-      for b, _ in pairs(client.attached_buffers or {}) do
-        table.insert(bufs, b)
-      end
-      client.stop()
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(b) and vim.tbl_contains(M.config.filetypes, vim.bo[b].filetype) then
+      table.insert(bufs, b)
     end
   end
+  local ids = {}
+  for _, client in ipairs(oomlint_clients(nil)) do
+    table.insert(ids, client.id)
+    vim.lsp.stop_client(client.id)
+  end
   clients_by_root = {}
-  vim.defer_fn(function()
+  -- Start the new servers once the old ones are gone (vim.lsp.start would reuse a dying one).
+  local waited = 0
+  local function again()
+    local alive = false
+    for _, id in ipairs(ids) do
+      alive = alive or vim.lsp.get_client_by_id(id) ~= nil
+    end
+    if alive and waited < 5000 then
+      waited = waited + 100
+      vim.defer_fn(again, 100)
+      return
+    end
     for _, b in ipairs(bufs) do
       if vim.api.nvim_buf_is_valid(b) then
         M.attach(b)
       end
     end
-  end, 500)
+  end
+  again()
 end
 
 function M.setup(opts)

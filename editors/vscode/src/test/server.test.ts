@@ -8,6 +8,9 @@ import { after, before, describe, it } from "node:test";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import {
+  CodeAction,
+  CodeActionKind,
+  CodeActionRequest,
   DidChangeConfigurationNotification,
   DidOpenTextDocumentNotification,
   Diagnostic,
@@ -21,6 +24,8 @@ import {
   ShutdownRequest,
   StreamMessageReader,
   StreamMessageWriter,
+  TextEdit,
+  WorkspaceEdit,
   createMessageConnection,
 } from "vscode-languageserver-protocol/node";
 
@@ -133,6 +138,30 @@ async function pull(s: Session): Promise<Diagnostic[]> {
   return (report as FullDocumentDiagnosticReport).items;
 }
 
+function editsFromDocumentChanges(edit: WorkspaceEdit, uri: string): TextEdit[] {
+  const out: TextEdit[] = [];
+  for (const change of edit.documentChanges ?? []) {
+    if ("textDocument" in change && change.textDocument.uri === uri) {
+      for (const e of change.edits) out.push(e as TextEdit);
+    }
+  }
+  return out;
+}
+
+// Applies LSP text edits to ASCII text (so UTF-16 columns are byte columns).
+function applyEdits(text: string, edits: TextEdit[]): string {
+  const starts = [0];
+  for (let i = 0; i < text.length; i++) if (text[i] === "\n") starts.push(i + 1);
+  const offset = (p: { line: number; character: number }) =>
+    p.line < starts.length ? starts[p.line] + p.character : text.length;
+  const sorted = [...edits].sort((a, b) => offset(b.range.start) - offset(a.range.start));
+  let out = text;
+  for (const e of sorted) {
+    out = out.slice(0, offset(e.range.start)) + e.newText + out.slice(offset(e.range.end));
+  }
+  return out;
+}
+
 function codes(items: Diagnostic[]): string[] {
   return items.map((d) => String(d.code)).sort();
 }
@@ -157,6 +186,26 @@ describe("extension settings against the real server", () => {
     assert.deepEqual(d.range.start, { line: 8, character: 8 });
     assert.equal(d.source, "oomlint");
     assert.match(d.codeDescription?.href ?? "", /OOM203/);
+  });
+
+  it("offers a quick fix for OOM203 whose edit removes the call", async () => {
+    const d = (await pull(plain)).find((x) => x.code === "OOM203");
+    assert.ok(d);
+    // What VS Code sends for the light bulb: the range and the diagnostics under the cursor.
+    const actions =
+      (await plain.conn.sendRequest(CodeActionRequest.type, {
+        textDocument: { uri: URI },
+        range: d.range,
+        context: { diagnostics: [d], only: [CodeActionKind.QuickFix], triggerKind: 1 },
+      })) ?? [];
+    const fix = actions.find(
+      (a): a is CodeAction => "kind" in a && a.kind === "quickfix" && /empty_cache/.test(a.title),
+    );
+    assert.ok(fix?.edit, `no quick fix among ${JSON.stringify(actions.map((a) => a.title))}`);
+    const edits = fix.edit.changes?.[URI] ?? editsFromDocumentChanges(fix.edit, URI);
+    const lines = SOURCE.split("\n");
+    lines.splice(8, 1);
+    assert.equal(applyEdits(SOURCE, edits), lines.join("\n"));
   });
 
   it("drops OOM203 after oomlint.ignore changes (workspace/didChangeConfiguration)", async () => {

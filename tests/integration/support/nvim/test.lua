@@ -113,6 +113,46 @@ local ok_all, err = pcall(function()
   end, 50)
   check(#oomlint_diagnostics() == 0, "ignore = { 'OOM203' } clears the diagnostics",
     vim.inspect(oomlint_diagnostics()))
+
+  -- 6. Clearing the settings brings the diagnostic back.
+  oomlint.update_settings({})
+  vim.wait(20000, function()
+    return #oomlint_diagnostics() == 1
+  end, 50)
+  check(#oomlint_diagnostics() == 1, "clearing the settings brings OOM203 back",
+    vim.inspect(oomlint_diagnostics()))
+
+  -- 7. :OomlintRestart stops the server and attaches a new one to the buffer.
+  local old_id = client.id
+  vim.cmd("OomlintRestart")
+  local new_client
+  vim.wait(20000, function()
+    for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
+      if c.name == "oomlint" and c.id ~= old_id and c.initialized then
+        new_client = c
+      end
+    end
+    return new_client ~= nil
+  end, 50)
+  check(new_client ~= nil, ":OomlintRestart attaches a new server")
+  check(vim.lsp.get_client_by_id(old_id) == nil, "the old server is gone")
+  if new_client ~= nil then
+    vim.wait(20000, function()
+      for _, d in ipairs(vim.diagnostic.get(buf)) do
+        if d.source == "oomlint" and d.namespace == vim.lsp.diagnostic.get_namespace(new_client.id) then
+          return true
+        end
+      end
+      return false
+    end, 50)
+    local from_new = 0
+    for _, d in ipairs(vim.diagnostic.get(buf, { namespace = vim.lsp.diagnostic.get_namespace(new_client.id) })) do
+      if d.source == "oomlint" then
+        from_new = from_new + 1
+      end
+    end
+    check(from_new == 1, "the new server publishes the diagnostic", tostring(from_new))
+  end
 end)
 
 if not ok_all then
