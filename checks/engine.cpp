@@ -206,7 +206,9 @@ bool is_no_grad_expr(const SemanticModel& m, Node e) {
 
 bool Context::in_no_grad() const {
   for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
-    if (it->is("with_statement")) {
+    // Only the body of a `with` is inside it, not its `with` clause; the ancestor just below the
+    // with_statement tells which.
+    if (it->is("with_statement") && it != ancestors_.rbegin() && std::prev(it)->is("block")) {
       Node clause = Node();
       for (uint32_t i = 0, n = it->named_child_count(); i < n; ++i) {
         if (it->named_child(i).is("with_clause")) clause = it->named_child(i);
@@ -254,10 +256,17 @@ bool Context::in_except_handler(std::initializer_list<std::string_view> exceptio
   return false;
 }
 
-Engine::Engine(Settings settings) : settings_(std::move(settings)) {
-  for (const Rule* r : all_rules()) {
+Engine::Engine(Settings settings)
+    : Engine(std::move(settings), std::vector<const Rule*>(all_rules().begin(), all_rules().end())) {}
+
+Engine::Engine(Settings settings, std::vector<const Rule*> rules) : settings_(std::move(settings)) {
+  for (const Rule* r : rules) {
     if (settings_.is_enabled(r->meta().code)) rules_.push_back(r);
   }
+  build_dispatch();
+}
+
+void Engine::build_dispatch() {
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
   rules_by_symbol_.assign(n, {});

@@ -18,6 +18,8 @@ namespace oomlint::checks {
 class Engine {
  public:
   explicit Engine(Settings settings);
+  // An engine over a given rule set (tests); `settings` still selects among them.
+  Engine(Settings settings, std::vector<const Rule*> rules);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -41,7 +43,7 @@ class Engine {
   std::vector<const Rule*> rules_;
   // rules_by_symbol_[symbol] = indices into rules_
   std::vector<std::vector<size_t>> rules_by_symbol_;
-  std::vector<size_t> module_rules_;
+  void build_dispatch();
 };
 
 struct FixOutcome {

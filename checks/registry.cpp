@@ -45,4 +45,20 @@ std::string rule_url(std::string_view code) {
   return std::string(generated::docs_url()) + std::string(code) + ".md";
 }
 
+std::string rules_markdown_table() {
+  std::string out = "| Code | Name | Guide | Severity | Fix | What it finds |\n";
+  out += "|---|---|---|---|---|---|\n";
+  for (const Rule* r : sorted_rules()) {
+    const RuleMeta& m = r->meta();
+    std::string_view fix = m.fix == FixAvailability::Always      ? "yes"
+                           : m.fix == FixAvailability::Sometimes ? "sometimes"
+                                                                 : "no";
+    out += "| [" + std::string(m.code) + "](docs/rules/" + std::string(m.code) + ".md) | `" +
+           std::string(m.slug) + "` | " + std::string(m.section) + " | " +
+           std::string(to_string(m.severity)) + " | " + std::string(fix) + " | " +
+           std::string(m.summary) + " |\n";
+  }
+  return out;
+}
+
 }  // namespace oomlint::checks

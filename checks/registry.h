@@ -2,6 +2,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "rule.h"
@@ -16,5 +17,7 @@ const Rule* find_rule(std::string_view code_or_slug);
 std::string_view rule_doc(std::string_view code);
 // Where the rule's page is published (used for links in diagnostics).
 std::string rule_url(std::string_view code);
+// The README's rule table (Markdown), generated from the registry.
+std::string rules_markdown_table();
 
 }  // namespace oomlint::checks

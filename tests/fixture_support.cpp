@@ -29,6 +29,26 @@ std::vector<std::filesystem::path> fixture_files() {
   return out;
 }
 
+void apply_test_options(const std::string& options, checks::Settings& settings) {
+  std::istringstream opts(options);
+  std::string kv;
+  while (opts >> kv) {
+    auto eq = kv.find('=');
+    std::string key = kv.substr(0, eq), value = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    if (key == "target_gpu") {
+      auto gpu = checks::parse_target_gpu(value);
+      if (!gpu) throw std::runtime_error("bad target_gpu " + value);
+      settings.target_gpu = *gpu;
+    } else if (key == "eval_accumulation_steps") {
+      settings.eval_accumulation_steps = std::stoi(value);
+    } else if (key == "gpu_memory_gb") {
+      settings.gpu_memory_bytes = std::stoull(value) * 1000ULL * 1000ULL * 1000ULL;
+    } else {
+      throw std::runtime_error("unknown test option " + key);
+    }
+  }
+}
+
 Fixture load_fixture(const std::filesystem::path& path) {
   Fixture f;
   f.path = path;
@@ -41,23 +61,7 @@ Fixture load_fixture(const std::filesystem::path& path) {
   while (std::getline(lines, line)) {
     ++no;
     if (no == 1 && line.rfind("# oomlint-test:", 0) == 0) {
-      std::istringstream opts(line.substr(15));
-      std::string kv;
-      while (opts >> kv) {
-        auto eq = kv.find('=');
-        std::string key = kv.substr(0, eq), value = eq == std::string::npos ? "" : kv.substr(eq + 1);
-        if (key == "target_gpu") {
-          auto gpu = checks::parse_target_gpu(value);
-          if (!gpu) throw std::runtime_error("bad target_gpu in " + path.string());
-          f.settings.target_gpu = *gpu;
-        } else if (key == "eval_accumulation_steps") {
-          f.settings.eval_accumulation_steps = std::stoi(value);
-        } else if (key == "gpu_memory_gb") {
-          f.settings.gpu_memory_bytes = std::stoull(value) * 1000ULL * 1000ULL * 1000ULL;
-        } else {
-          throw std::runtime_error("unknown fixture option " + key + " in " + path.string());
-        }
-      }
+      apply_test_options(line.substr(15), f.settings);
       continue;
     }
     auto pos = line.find("# expect:");

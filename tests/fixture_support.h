@@ -27,6 +27,8 @@ struct Fixture {
 };
 
 Fixture load_fixture(const std::filesystem::path& path);
+// Applies "key=value key=value" test options (target_gpu, eval_accumulation_steps, gpu_memory_gb).
+void apply_test_options(const std::string& options, checks::Settings& settings);
 // All fixture files (not the .fixed.py ones), sorted.
 std::vector<std::filesystem::path> fixture_files();
 

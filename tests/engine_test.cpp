@@ -1,0 +1,248 @@
+// The engine and the source model, through small rules defined here.
+#include <catch2/catch.hpp>
+
+#include <array>
+
+#include "engine.h"
+#include "fix_helpers.h"
+#include "rule.h"
+#include "ts.h"
+
+using namespace oomlint::checks;
+using oomlint::ts::Node;
+
+namespace {
+
+constexpr std::array<std::string_view, 1> kCall{"call"};
+constexpr std::array<std::string_view, 0> kNone{};
+
+// Reports every call whose callee resolves to a qualified name, with what the model knows of it.
+class ProbeRule final : public Rule {
+ public:
+  const RuleMeta& meta() const override {
+    static constexpr RuleMeta m{"OOM999", "probe-rule", "M20", Severity::Info,
+                                FixAvailability::None, "test probe"};
+    return m;
+  }
+  std::span<const std::string_view> node_kinds() const override { return kCall; }
+  std::span<const std::string_view> needs() const override { return kNone; }
+  void check(Node call, Context& cx) const override {
+    auto q = cx.model().callee_name(call);
+    if (!q) return;
+    std::string msg = *q;
+    if (!cx.enclosing_loop(call).null()) msg += " loop";
+    if (cx.is_step_loop(cx.enclosing_loop(call))) msg += " step";
+    if (cx.in_no_grad()) msg += " nograd";
+    cx.report(call, msg);
+  }
+};
+
+// Reports `bad(...)` calls with a fix replacing them by the text given as the first argument.
+class ReplaceRule final : public Rule {
+ public:
+  const RuleMeta& meta() const override {
+    static constexpr RuleMeta m{"OOM998", "replace-rule", "M20", Severity::Warning,
+                                FixAvailability::Always, "test replace"};
+    return m;
+  }
+  std::span<const std::string_view> node_kinds() const override { return kCall; }
+  std::span<const std::string_view> needs() const override {
+    static constexpr std::array<std::string_view, 1> n{"bad"};
+    return n;
+  }
+  void check(Node call, Context& cx) const override {
+    if (cx.text(SemanticModel::callee(call)) != "bad") return;
+    auto replacement = cx.model().string_value(SemanticModel::positional(call, 0));
+    if (!replacement) return;
+    cx.report(call, "bad").fix("replace", Applicability::Safe,
+                               {Edit{call.start(), call.end(), std::string(*replacement)}});
+  }
+};
+
+const ProbeRule kProbe;
+const ReplaceRule kReplace;
+
+std::vector<std::string> probe(const std::string& text) {
+  Engine engine(Settings{}, {&kProbe});
+  std::vector<std::string> out;
+  for (const auto& d : engine.check(text)) out.push_back(d.message);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("names resolve through imports and aliases", "[model]") {
+  auto msgs = probe(
+      "import torch as T\n"
+      "import torch.nn.functional as F\n"
+      "from torch.cuda import empty_cache as ec\n"
+      "from transformers import TrainingArguments as TA\n"
+      "import os.path\n"
+      "T.cuda.empty_cache()\n"
+      "ec()\n"
+      "TA(output_dir='x')\n"
+      "F.cross_entropy(a, b)\n"
+      "os.path.join('a')\n"
+      "local_fn()\n");
+  CHECK(msgs == std::vector<std::string>{"torch.cuda.empty_cache", "torch.cuda.empty_cache",
+                                         "transformers.TrainingArguments",
+                                         "torch.nn.functional.cross_entropy", "os.path.join"});
+}
+
+TEST_CASE("a module-level definition or assignment shadows an import", "[model]") {
+  auto msgs = probe(
+      "from torch.cuda import empty_cache\n"
+      "empty_cache()\n"
+      "def empty_cache():\n"
+      "    pass\n"
+      "empty_cache()\n");
+  CHECK(msgs.size() == 1);
+  auto aliased = probe("import torch\nec = torch.cuda.empty_cache\nec()\n");
+  CHECK(aliased == std::vector<std::string>{"torch.cuda.empty_cache"});
+}
+
+TEST_CASE("functions above their imports still resolve", "[model]") {
+  auto msgs = probe("def f():\n    torch.cuda.synchronize()\n\nimport torch\n");
+  CHECK(msgs == std::vector<std::string>{"torch.cuda.synchronize"});
+}
+
+TEST_CASE("loops, step loops and no_grad scopes are known", "[model]") {
+  auto msgs = probe(
+      "import torch\n"
+      "for x in torch.arange(3):\n"  // the iterable is not inside the loop
+      "    torch.relu(x)\n"
+      "for batch in loader:\n"
+      "    torch.relu(batch)\n"
+      "for epoch in range(3):\n"
+      "    loss.backward()\n"
+      "    torch.sigmoid(epoch)\n"
+      "with torch.no_grad():\n"
+      "    torch.tanh(a)\n"
+      "@torch.inference_mode()\n"
+      "def ev():\n"
+      "    torch.exp(a)\n"
+      "with torch.set_grad_enabled(False):\n"
+      "    torch.log(a)\n"
+      "with torch.inference_mode(False):\n"
+      "    torch.abs(a)\n"
+      "[torch.sin(v) for v in vs]\n");
+  CHECK(msgs == std::vector<std::string>{
+                    "torch.arange", "torch.relu loop", "torch.relu loop step",
+                    "torch.sigmoid loop step", "torch.no_grad", "torch.tanh nograd",
+                    "torch.inference_mode", "torch.exp nograd", "torch.set_grad_enabled",
+                    "torch.log nograd", "torch.inference_mode", "torch.abs", "torch.sin loop"});
+}
+
+TEST_CASE("loss dataflow follows assignments", "[model]") {
+  struct LossRule final : public Rule {
+    const RuleMeta& meta() const override {
+      static constexpr RuleMeta m{"OOM997", "loss-probe", "M20", Severity::Info,
+                                  FixAvailability::None, "loss probe"};
+      return m;
+    }
+    std::span<const std::string_view> node_kinds() const override {
+      static constexpr std::array<std::string_view, 1> k{"expression_statement"};
+      return k;
+    }
+    std::span<const std::string_view> needs() const override { return kNone; }
+    void check(Node n, Context& cx) const override {
+      Node e = n.named_child(0);
+      if (e.is("identifier") || e.is("call") || e.is("attribute") || e.is("subscript")) {
+        if (cx.model().is_loss_expr(e)) cx.report(e, std::string(cx.text(e)));
+      }
+    }
+  };
+  static const LossRule rule;
+  Engine engine(Settings{}, {&rule});
+  auto diags = engine.check(
+      "import torch.nn as nn\n"
+      "import torch.nn.functional as F\n"
+      "criterion = nn.CrossEntropyLoss()\n"
+      "loss = criterion(out, y)\n"
+      "loss\n"
+      "l2 = F.mse_loss(a, b)\n"
+      "l2\n"
+      "value = loss.item()\n"
+      "value\n"
+      "outputs.loss\n"
+      "outputs['loss']\n"
+      "args.loss\n"
+      "loss.detach()\n"
+      "float(loss)\n"
+      "loss.mean()\n"
+      "loss = loss.item()\n"
+      "loss\n");
+  std::vector<std::string> got;
+  for (const auto& d : diags) got.push_back(d.message);
+  CHECK(got == std::vector<std::string>{"loss", "l2", "outputs.loss", "outputs['loss']",
+                                        "loss.mean()"});
+}
+
+TEST_CASE("fixes apply, overlap waits for the next round, and breaking fixes are dropped",
+          "[engine][fix]") {
+  Engine engine(Settings{}, {&kReplace});
+  auto out = apply_fixes(engine, "x = bad('good()')\ny = bad(\"bad('ok()')\")\n", false);
+  CHECK(out.text == "x = good()\ny = ok()\n");
+  CHECK(out.applied == 3);
+  CHECK(out.remaining.empty());
+
+  auto broken = apply_fixes(engine, "x = bad('(((')\nz = bad('fine')\n", false);
+  CHECK(broken.text == "x = bad('(((')\nz = fine\n");
+  CHECK(broken.rejected == 1);
+  CHECK(broken.remaining.size() == 1);
+}
+
+TEST_CASE("the prefilter skips files no rule can match", "[engine]") {
+  Engine engine(Settings{}, {&kReplace});
+  CHECK_FALSE(engine.may_match("print('hello')\n"));
+  CHECK(engine.may_match("bad('x')\n"));
+  Settings none;
+  none.select = {"OOM1"};
+  Engine disabled(none, {&kReplace});
+  CHECK(disabled.rules().empty());
+  CHECK(disabled.check("bad('x')\n").empty());
+}
+
+TEST_CASE("selection uses the most specific prefix", "[settings]") {
+  Settings s;
+  s.select = {"OOM"};
+  s.ignore = {"OOM2"};
+  CHECK_FALSE(s.is_enabled("OOM203"));
+  CHECK(s.is_enabled("OOM151"));
+  s.select = {"OOM", "OOM203"};
+  CHECK(s.is_enabled("OOM203"));
+  CHECK_FALSE(s.is_enabled("OOM201"));
+  s.ignore = {"OOM203"};
+  CHECK_FALSE(s.is_enabled("OOM203"));
+}
+
+TEST_CASE("a cancelled check stops early", "[engine]") {
+  Engine engine(Settings{}, {&kProbe});
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "import torch\ntorch.relu(x)\n";
+  oomlint::ts::Parser parser;
+  auto tree = parser.parse(text);
+  std::atomic<bool> cancel{true};
+  CHECK(engine.check(text, tree, &cancel).size() < 2000);
+  CHECK(engine.check(text, tree).size() == 2000);
+}
+
+TEST_CASE("fix helpers keep the layout valid", "[fix]") {
+  oomlint::ts::Parser parser;
+  auto kw = [&](std::string text) {
+    auto tree = parser.parse(text);
+    Node call = tree.root().named_child(0).named_child(0);
+    REQUIRE(call.is("call"));
+    auto edits = add_keyword_argument(text, call, "k", "1");
+    REQUIRE(edits);
+    std::sort(edits->begin(), edits->end(), [](auto& a, auto& b) { return a.start > b.start; });
+    for (auto& e : *edits) text.replace(e.start, e.end - e.start, e.text);
+    return text;
+  };
+  CHECK(kw("f()\n") == "f(k=1)\n");
+  CHECK(kw("f(a)\n") == "f(a, k=1)\n");
+  CHECK(kw("f(a,)\n") == "f(a, k=1,)\n");
+  CHECK(kw("f(\n    a=1,\n    b=2,\n)\n") == "f(\n    a=1,\n    b=2,\n    k=1,\n)\n");
+  CHECK(kw("f(\n    a=1,\n    b=2  # why\n)\n") == "f(\n    a=1,\n    b=2,  # why\n    k=1\n)\n");
+  CHECK(kw("f(a=1,\n  b=2)\n") == "f(a=1,\n  b=2, k=1)\n");
+}

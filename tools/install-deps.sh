@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what building and testing oomlint needs on a Debian (bookworm) machine, as root.
+# Idempotent and quiet: packages already present are skipped.
+set -euo pipefail
+
+packages=(
+  cmake ninja-build g++ pkg-config git ca-certificates
+  nlohmann-json3-dev libasio-dev catch2 libtomlplusplus-dev libcli11-dev libgit2-dev
+)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+if [ "${OOMLINT_WITH_FUZZ:-0}" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "oomlint: missing packages: ${missing[*]} (run as root or install them)" >&2
+    exit 1
+  fi
+  echo "oomlint: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Set-up command 2: the whole test suite. A warnings-as-errors build with every test (unit, rule
+# fixtures, LSP, integration), then an AddressSanitizer + UndefinedBehaviorSanitizer build of the
+# unit, fixture and in-process LSP tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/install-deps.sh
+jobs=$(nproc)
+
+cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOOMLINT_WERROR=ON >/dev/null
+cmake --build build-test -j "$jobs"
+ctest --test-dir build-test --output-on-failure -j "$jobs"
+
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOOMLINT_SANITIZE=ON -DOOMLINT_WERROR=ON >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^integration/'
