@@ -237,6 +237,39 @@ describe("initializationOptions", () => {
     }
   });
 
+  it("Fix All: the source.fixAll.oomlint action applies the safe fix", async () => {
+    const s = await startServer({ select: ["OOM111"] });
+    try {
+      const uri = pathToFileURL(path.join(process.cwd(), "model_demo.py")).toString();
+      const text = [
+        "from transformers import AutoModelForCausalLM",
+        "",
+        'model = AutoModelForCausalLM.from_pretrained("gpt2", attn_implementation="eager")',
+        "",
+      ].join("\n");
+      await s.conn.sendNotification(DidOpenTextDocumentNotification.type, {
+        textDocument: { uri, languageId: "python", version: 1, text },
+      });
+      // What the "oomlint: Fix All" command asks for: the whole document, only this kind.
+      const actions =
+        (await s.conn.sendRequest(CodeActionRequest.type, {
+          textDocument: { uri },
+          range: { start: { line: 0, character: 0 }, end: { line: 4, character: 0 } },
+          context: { diagnostics: [], only: ["source.fixAll.oomlint"], triggerKind: 1 },
+        })) ?? [];
+      const fixAll = actions.filter(
+        (a): a is CodeAction => "kind" in a && a.kind === "source.fixAll.oomlint",
+      );
+      assert.equal(fixAll.length, 1, JSON.stringify(actions));
+      const edit = fixAll[0].edit;
+      assert.ok(edit);
+      const edits = edit.changes?.[uri] ?? editsFromDocumentChanges(edit, uri);
+      assert.equal(applyEdits(text, edits), text.replace('"eager"', '"sdpa"'));
+    } finally {
+      assert.equal(await stopServer(s), 0);
+    }
+  });
+
   it("oomlint.select of another rule leaves OOM203 out", async () => {
     const s = await startServer({ select: ["OOM11"], targetGpu: "volta" });
     try {

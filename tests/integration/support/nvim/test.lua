@@ -153,6 +153,31 @@ local ok_all, err = pcall(function()
     end
     check(from_new == 1, "the new server publishes the diagnostic", tostring(from_new))
   end
+
+  -- 8. :OomlintFixAll applies the server's source.fixAll.oomlint action (safe fixes: OOM111).
+  vim.cmd("edit " .. vim.fn.fnameescape(project .. "/src/model.py"))
+  local mbuf = vim.api.nvim_get_current_buf()
+  vim.wait(20000, function()
+    for _, d in ipairs(vim.diagnostic.get(mbuf)) do
+      if d.source == "oomlint" then
+        return true
+      end
+    end
+    return false
+  end, 50)
+  local mcodes = {}
+  for _, d in ipairs(vim.diagnostic.get(mbuf)) do
+    table.insert(mcodes, string.format("%s@%d:%d", tostring(d.code), d.lnum, d.col))
+  end
+  check(vim.deep_equal(mcodes, { "OOM111@6:24" }), "model.py: OOM111 at 7:25", vim.inspect(mcodes))
+  vim.cmd("OomlintFixAll")
+  local mlines = vim.api.nvim_buf_get_lines(mbuf, 0, -1, false)
+  check(vim.deep_equal(mlines, vim.fn.readfile(project .. "/expected_model_fixed.py")),
+    ":OomlintFixAll applied the safe fix", "\n" .. table.concat(mlines, "\n"))
+  vim.wait(20000, function()
+    return #vim.diagnostic.get(mbuf) == 0
+  end, 50)
+  check(#vim.diagnostic.get(mbuf) == 0, "model.py is clean after the fix")
 end)
 
 if not ok_all then
