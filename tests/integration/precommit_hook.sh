@@ -132,4 +132,28 @@ if commit "notebook"; then cat "$work/out.txt"; fail "a notebook with OOM203 was
 grep -q "OOM203" "$work/out.txt" || { cat "$work/out.txt"; fail "the hook output does not name OOM203 for the notebook"; }
 pass "a staged notebook with OOM203 fails the commit"
 
+# 5. `args: [--fix]`: the hook applies the safe fix (OOM111) and stops the commit for review; the
+# fixed file then commits.
+cat >.pre-commit-config.yaml <<YAML
+repos:
+  - repo: $hooks
+    rev: $rev
+    hooks:
+      - id: oomlint
+        args: [--fix]
+YAML
+git add .pre-commit-config.yaml
+git commit -qm "fix config" --no-verify
+cat >model.py <<'PY'
+from transformers import AutoModelForCausalLM
+
+model = AutoModelForCausalLM.from_pretrained("gpt2", attn_implementation="eager")
+PY
+git add model.py
+if commit "unfixed"; then cat "$work/out.txt"; fail "a file with a fixable OOM111 was committed unchanged"; fi
+grep -q 'attn_implementation="sdpa"' model.py || { cat "$work/out.txt" model.py; fail "--fix did not fix model.py"; }
+git add model.py
+commit "fixed" || { cat "$work/out.txt"; fail "the fixed file was refused"; }
+pass "args: [--fix] fixes the staged file and stops the commit; the fixed file commits"
+
 echo "precommit_hook: all checks passed"
