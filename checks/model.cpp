@@ -87,6 +87,16 @@ bool SemanticModel::imports(std::string_view prefix) const {
   return false;
 }
 
+std::optional<std::string> SemanticModel::local_name_for(std::string_view qualified) const {
+  std::optional<std::string> best;
+  for (const auto& [local, q] : bindings_) {
+    if (q != qualified) continue;
+    if (local == last_part(qualified)) return local;
+    if (!best || local < *best) best = local;
+  }
+  return best;
+}
+
 Node SemanticModel::keyword(Node call, std::string_view name) const {
   Node args = arguments(call);
   if (!args.is("argument_list")) return Node();
@@ -182,20 +192,39 @@ bool SemanticModel::is_loss_callee(Node f) const {
 }
 
 bool SemanticModel::is_loss_name(std::string_view name) const {
-  std::string key = std::to_string(current_scope_) + ":" + std::string(name);
+  return is_loss_name_in(current_scope_, name);
+}
+
+bool SemanticModel::is_loss_name_in(uint32_t scope, std::string_view name) const {
+  std::string key = std::to_string(scope) + ":" + std::string(name);
   auto it = loss_names_.find(key);
   return it != loss_names_.end() && it->second;
 }
 
+uint32_t SemanticModel::scope_of(Node n) {
+  // The innermost enclosing function definition, as the engine's traversal sees it.
+  for (Node p = n.parent(); !p.null(); p = p.parent()) {
+    if (p.is("function_definition")) return p.start();
+  }
+  return 0;
+}
+
 bool SemanticModel::is_loss_expr(Node e) const {
+  // The scope comes from the node itself: a rule may ask about a node when the model's current
+  // scope is that of a nested function it has just left.
+  return e.null() ? false : loss_expr(e, scope_of(e));
+}
+
+bool SemanticModel::loss_expr(Node e, uint32_t scope) const {
   if (e.null()) return false;
   std::string_view kind = e.kind();
-  if (kind == "parenthesized_expression") return is_loss_expr(e.named_child(0));
-  if (kind == "identifier") return is_loss_name(text(e));
+  if (kind == "parenthesized_expression") return loss_expr(e.named_child(0), scope);
+  if (kind == "identifier") return is_loss_name_in(scope, text(e));
   if (kind == "attribute") {
     // outputs.loss; not self.loss / args.loss, which are attributes of the user's own objects.
     if (text(e.field("attribute")) != "loss") return false;
     Node obj = e.field("object");
+    if (obj.is("call")) return true;  // model(**batch).loss
     if (!obj.is("identifier")) return false;
     std::string_view o = text(obj);
     return o != "self" && o != "args" && o != "config" && o != "cfg" && o != "hparams" &&
@@ -205,11 +234,11 @@ bool SemanticModel::is_loss_expr(Node e) const {
     auto key = string_value(e.field("subscript"));
     return key && *key == "loss" && !e.field("value").is("subscript");
   }
-  if (kind == "unary_operator") return is_loss_expr(e.field("argument"));
+  if (kind == "unary_operator") return loss_expr(e.field("argument"), scope);
   if (kind == "binary_operator") {
     std::string_view op = text(e.field("operator"));
     if (op != "+" && op != "-" && op != "*" && op != "/") return false;
-    return is_loss_expr(e.field("left")) || is_loss_expr(e.field("right"));
+    return loss_expr(e.field("left"), scope) || loss_expr(e.field("right"), scope);
   }
   if (kind == "call") {
     Node f = callee(e);
@@ -220,7 +249,7 @@ bool SemanticModel::is_loss_expr(Node e) const {
     if (f.is("attribute")) {
       std::string_view m = text(f.field("attribute"));
       if (is_graph_breaking_method(m)) return false;
-      if (is_graph_keeping_method(m) && is_loss_expr(f.field("object"))) return true;
+      if (is_graph_keeping_method(m) && loss_expr(f.field("object"), scope)) return true;
     }
     return is_loss_callee(f);
   }
@@ -290,7 +319,7 @@ void SemanticModel::record_assignment(Node a, Node function) {
   if (left.is("identifier")) {
     std::string name(text(left));
     std::string key = std::to_string(current_scope_) + ":" + name;
-    bool loss = is_loss_expr(right);
+    bool loss = loss_expr(right, current_scope_);
     if (a.is("augmented_assignment")) loss = loss || is_loss_name(name);
     loss_names_[key] = loss;
     if (a.is("assignment")) {

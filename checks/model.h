@@ -36,10 +36,14 @@ class SemanticModel {
   bool is_call_to(Node call, std::initializer_list<std::string_view> names) const;
   // True when some import binds a module or name under `prefix` ("torch", "transformers").
   bool imports(std::string_view prefix) const;
+  // A local name bound to exactly `qualified` (`import torch as T` -> "T" for "torch"), for
+  // fixes that must spell a module the way the file does; prefers the plain spelling. nullopt
+  // when nothing is bound to it.
+  std::optional<std::string> local_name_for(std::string_view qualified) const;
 
   // Loss dataflow: does this expression evaluate to a loss tensor that still carries its graph?
   // Recognises loss calls (`F.cross_entropy`, `torch.nn.functional.*_loss`, an instance of a
-  // torch.nn `*Loss` class, `criterion(...)`, `loss_fn(...)`), `outputs.loss`,
+  // torch.nn `*Loss` class, `criterion(...)`, `loss_fn(...)`), `outputs.loss`, `model(x).loss`,
   // `outputs["loss"]`, names bound to any of these, and arithmetic on them. `.item()`,
   // `.detach()`, `.cpu()`, `float()` and friends end it.
   bool is_loss_expr(Node expr) const;
@@ -74,6 +78,9 @@ class SemanticModel {
   void bind(std::string_view local, std::string qualified);
   void record_assignment(Node assignment, Node function);
   bool is_loss_callee(Node callee) const;
+  bool is_loss_name_in(uint32_t scope, std::string_view name) const;
+  bool loss_expr(Node e, uint32_t scope) const;
+  static uint32_t scope_of(Node n);
 
   std::string_view source_;
   std::unordered_map<std::string, std::string> bindings_;

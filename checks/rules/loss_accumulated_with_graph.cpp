@@ -1,0 +1,343 @@
+// OOM201 loss-accumulated-with-graph (M20): a loss tensor summed or appended across training or
+// evaluation steps with its autograd graph (`total += loss`, `losses.append(loss)`).
+//
+// The rule collects candidates during the traversal and decides in finish(), once it knows how
+// the accumulator is used in the rest of its function: a sum that is later backpropagated is
+// deliberate (gradient accumulation by hand), and one that is used as a tensor afterwards gets a
+// `.detach()` fix instead of `.item()`.
+#include <array>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "fix_helpers.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM201",
+    .slug = "loss-accumulated-with-graph",
+    .section = "M20",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Sometimes,
+    .summary = "A loss tensor accumulated across steps together with its autograd graph",
+};
+constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assignment", "call",
+                                                 "return_statement"};
+// Every loss the model recognises is spelled with one of these (`nn.MSELoss`, `F.kl_div`, ...).
+constexpr std::array<std::string_view, 5> kNeeds{"loss", "Loss", "criterion", "cross_entropy",
+                                                 "kl_div"};
+
+// Methods of a Python list (or dict): calling them says nothing about holding a tensor.
+bool is_container_method(std::string_view m) {
+  return m == "append" || m == "extend" || m == "clear" || m == "pop" || m == "insert" ||
+         m == "copy" || m == "index" || m == "count" || m == "remove" || m == "reverse" ||
+         m == "sort" || m == "items" || m == "keys" || m == "values" || m == "get" ||
+         m == "update" || m == "setdefault";
+}
+
+// The name a value is known by: an identifier, or `self.x` for an attribute of self.
+std::string name_of(const Context& cx, Node n) {
+  if (n.is("identifier")) return std::string(cx.text(n));
+  if (n.is("attribute") && n.field("object").is("identifier") &&
+      cx.text(n.field("object")) == "self") {
+    return std::string(cx.text(n));
+  }
+  return {};
+}
+
+// Names used in a subtree: identifiers (not attribute names) and `self.x` chains. Bounded by the
+// subtree; nested functions and lambdas are skipped.
+void collect_names(const Context& cx, Node root, std::unordered_set<std::string>& out) {
+  std::vector<Node> stack{root};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    if (n.is("lambda") || n.is("function_definition")) continue;
+    if (n.is("identifier")) {
+      out.insert(std::string(cx.text(n)));
+      continue;
+    }
+    if (n.is("attribute")) {
+      std::string self_name = name_of(cx, n);
+      if (!self_name.empty()) out.insert(std::move(self_name));
+      stack.push_back(n.field("object")); // not the attribute name
+      continue;
+    }
+    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
+      stack.push_back(n.named_child(i));
+  }
+}
+
+bool contains_name(const std::unordered_set<std::string>& names,
+                   const std::unordered_set<std::string>& wanted) {
+  for (const auto& w : wanted) {
+    if (names.count(w)) return true;
+  }
+  return false;
+}
+
+struct Assign {
+  uint32_t pos;
+  bool resets; // a fresh value, not `x = x + ...`
+};
+
+struct ScopeInfo {
+  std::string function_name;
+  bool has_backward = false;
+  bool has_step = false;
+  std::unordered_map<std::string, std::vector<Assign>> assigns;
+  std::vector<std::pair<std::string, std::unordered_set<std::string>>> deps; // left <- right
+  std::unordered_set<std::string> backward_names; // names in a backward / autograd.grad call
+  std::unordered_set<std::string> returned;
+  std::unordered_set<std::string> tensor_used;           // used as a tensor later on
+  std::unordered_map<std::string, bool> loss_in_no_grad; // last loss assignment under no_grad
+};
+
+struct Candidate {
+  uint32_t start, end;
+  uint32_t scope;
+  std::string accumulator; // name of the total / list / `self.x`
+  std::string statement;   // short text for the message
+  Node loss;               // the accumulated loss expression
+  bool self_attribute;     // Lightning-style `self.x` accumulator: always `.detach()`
+};
+
+struct State : RuleState {
+  std::unordered_map<uint32_t, ScopeInfo> scopes;
+  std::unordered_set<std::string> called_in_no_grad;
+  std::vector<Candidate> candidates;
+};
+
+uint32_t scope_key(const Context& cx) {
+  Node f = cx.enclosing_function();
+  return f.null() ? 0 : f.start();
+}
+
+ScopeInfo& scope_info(Context& cx, State& st) {
+  uint32_t key = scope_key(cx);
+  auto [it, fresh] = st.scopes.try_emplace(key);
+  if (fresh) {
+    Node f = cx.enclosing_function();
+    if (!f.null()) it->second.function_name = std::string(cx.text(f.field("name")));
+  }
+  return it->second;
+}
+
+// Identifiers on the left of an assignment (`a`, `a, b`, `(a, b)`, `self.x`).
+void left_names(const Context& cx, Node left, std::vector<std::string>& out) {
+  std::string n = name_of(cx, left);
+  if (!n.empty()) {
+    out.push_back(std::move(n));
+    return;
+  }
+  if (left.is("pattern_list") || left.is("tuple_pattern") || left.is("list_pattern")) {
+    for (uint32_t i = 0, c = left.named_child_count(); i < c; ++i) {
+      left_names(cx, left.named_child(i), out);
+    }
+  }
+}
+
+// Edits that take the accumulated expression off the graph: `loss` -> `loss.item()`,
+// `loss * n` -> `(loss * n).item()`.
+std::optional<Edit> off_graph_edit(const Context& cx, Node e, std::string_view method) {
+  std::string call = "." + std::string(method) + "()";
+  if (e.is("identifier") || e.is("attribute") || e.is("call") || e.is("subscript") ||
+      e.is("parenthesized_expression")) {
+    return Edit{e.end(), e.end(), call};
+  }
+  if (e.is("binary_operator") || e.is("unary_operator")) {
+    return Edit{e.start(), e.end(), "(" + std::string(cx.text(e)) + ")" + call};
+  }
+  return std::nullopt;
+}
+
+class LossAccumulatedWithGraph final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node node, Context& cx) const override {
+    auto& st = cx.state<State>();
+    if (node.is("return_statement")) {
+      collect_names(cx, node, scope_info(cx, st).returned);
+      return;
+    }
+    if (node.is("call")) {
+      on_call(node, cx, st);
+      return;
+    }
+    on_assignment(node, cx, st);
+  }
+
+  void finish(Context& cx) const override {
+    auto& st = cx.state<State>();
+    for (const auto& c : st.candidates) {
+      ScopeInfo& sc = st.scopes[c.scope];
+      // Everything computed from the accumulator in this function.
+      std::unordered_set<std::string> derived{c.accumulator};
+      for (bool grew = true; grew;) {
+        grew = false;
+        for (const auto& [left, right] : sc.deps) {
+          if (!derived.count(left) && contains_name(right, derived)) {
+            derived.insert(left);
+            grew = true;
+          }
+        }
+      }
+      // Summed on purpose to be backpropagated (`sum(losses).backward()`).
+      if (contains_name(sc.backward_names, derived)) continue;
+      bool trains = sc.has_backward || sc.has_step;
+      const std::string& fn = sc.function_name;
+      bool evaluates = fn.find("eval") != std::string::npos ||
+                       fn.find("valid") != std::string::npos ||
+                       fn.find("test") != std::string::npos;
+      // A helper that builds one loss from several parts and hands it back to its caller.
+      if (!trains && !evaluates && contains_name(sc.returned, derived)) continue;
+      // An evaluation function that its caller runs under torch.no_grad().
+      if (!trains && !fn.empty() && st.called_in_no_grad.count(fn)) continue;
+
+      bool as_tensor = c.self_attribute || contains_name(sc.tensor_used, derived);
+      std::string_view method = as_tensor ? "detach" : "item";
+      std::string msg = "`" + c.statement + "` keeps the autograd graph of every step alive, " +
+                        "so memory grows step after step: accumulate `." + std::string(method) +
+                        "()` of the loss instead (M20)";
+      auto d = cx.report(c.start, c.end, std::move(msg));
+      if (auto e = off_graph_edit(cx, c.loss, method)) {
+        d.fix("Accumulate `." + std::string(method) + "()` of the loss", Applicability::Safe, {*e});
+      }
+    }
+  }
+
+private:
+  void on_call(Node call, Context& cx, State& st) const {
+    ScopeInfo& sc = scope_info(cx, st);
+    const SemanticModel& m = cx.model();
+    std::string_view tail = m.callee_tail(call);
+    Node f = SemanticModel::callee(call);
+    auto q = m.callee_name(call);
+    if (cx.in_no_grad() && (f.is("identifier") || f.is("attribute"))) {
+      st.called_in_no_grad.insert(std::string(tail));
+    }
+    if (tail == "backward" ||
+        (q && (*q == "torch.autograd.backward" || *q == "torch.autograd.grad"))) {
+      if (tail == "backward") sc.has_backward = true;
+      collect_names(cx, call, sc.backward_names);
+    }
+    if (tail == "step" && f.is("attribute")) sc.has_step = true;
+    // Used as a tensor: a tensor method on it, or passed to a torch function.
+    if (f.is("attribute") && !is_container_method(tail)) {
+      std::string obj = name_of(cx, f.field("object"));
+      if (!obj.empty()) sc.tensor_used.insert(std::move(obj));
+    }
+    if (q && q->starts_with("torch.")) {
+      collect_names(cx, SemanticModel::arguments(call), sc.tensor_used);
+    }
+    // losses.append(loss)
+    if (tail != "append" || !f.is("attribute")) return;
+    Node target = f.field("object");
+    Node value = SemanticModel::positional(call, 0);
+    if (value.null() || !SemanticModel::positional(call, 1).null()) return;
+    consider(cx, st, sc, call, target, value);
+  }
+
+  void on_assignment(Node a, Context& cx, State& st) const {
+    ScopeInfo& sc = scope_info(cx, st);
+    Node left = a.field("left");
+    Node right = a.field("right");
+    if (right.null()) return;
+    std::vector<std::string> names;
+    left_names(cx, left, names);
+    std::unordered_set<std::string> used;
+    collect_names(cx, right, used);
+    bool is_loss = left.is("identifier") && cx.model().is_loss_expr(right);
+    for (const auto& n : names) {
+      sc.deps.emplace_back(n, used);
+      if (a.is("assignment")) sc.assigns[n].push_back(Assign{a.start(), !used.count(n)});
+      if (is_loss) sc.loss_in_no_grad[n] = cx.in_no_grad();
+    }
+    if (a.is("augmented_assignment")) {
+      std::string_view op = cx.text(a.field("operator"));
+      if (op == "+=") consider(cx, st, sc, a, left, right);
+      return;
+    }
+    // total = total + loss / total = loss + total
+    if (!right.is("binary_operator") || cx.text(right.field("operator")) != "+") return;
+    std::string target = name_of(cx, left);
+    if (target.empty()) return;
+    Node l = right.field("left");
+    Node r = right.field("right");
+    if (name_of(cx, l) == target) {
+      consider(cx, st, sc, a, left, r);
+    } else if (name_of(cx, r) == target) {
+      consider(cx, st, sc, a, left, l);
+    }
+  }
+
+  // `stmt` accumulates `value` into `target`; record it as a candidate when `value` is a loss
+  // with its graph, computed on each step of a loop that the accumulator outlives.
+  void consider(Context& cx, State& st, ScopeInfo& sc, Node stmt, Node target, Node value) const {
+    const SemanticModel& m = cx.model();
+    if (!m.is_loss_expr(value) || cx.in_no_grad()) return;
+    std::string acc = name_of(cx, target);
+    if (acc.empty() && target.is("subscript")) acc = name_of(cx, target.field("value"));
+    if (acc.empty()) return;
+    std::unordered_set<std::string> value_names;
+    collect_names(cx, value, value_names);
+    if (value_names.count(acc)) return; // `loss += loss_aux * loss`: one expression
+    // The loss was computed under no_grad (an eval step split in two blocks).
+    for (const auto& n : value_names) {
+      auto it = sc.loss_in_no_grad.find(n);
+      if (it != sc.loss_in_no_grad.end() && it->second) return;
+    }
+    bool self_attribute = acc.starts_with("self.");
+    Node loop = cx.enclosing_loop(stmt);
+    if (loop.null()) {
+      // Lightning's training_step runs once per step: a `self.x` accumulator outlives it.
+      if (!self_attribute || sc.function_name != "training_step" ||
+          !(m.imports("lightning") || m.imports("pytorch_lightning"))) {
+        return;
+      }
+    } else {
+      if (!(loop.is("for_statement") || loop.is("while_statement")) || !cx.is_step_loop(loop)) {
+        return;
+      }
+      // The loss is computed on each pass of this loop.
+      std::unordered_set<std::string> in_loop;
+      if (loop.is("for_statement")) collect_names(cx, loop.field("left"), in_loop);
+      for (const auto& n : value_names) {
+        auto it = sc.assigns.find(n);
+        if (it == sc.assigns.end()) continue;
+        for (const auto& as : it->second) {
+          if (as.pos >= loop.start() && as.pos < stmt.start()) in_loop.insert(n);
+        }
+      }
+      if (!contains_name(in_loop, value_names)) return;
+      // The accumulator is created before the loop and not reset inside it before this point:
+      // `loss = ce; loss += aux` builds one step's loss and is not an accumulation.
+      bool before = self_attribute;
+      auto it = sc.assigns.find(acc);
+      if (it != sc.assigns.end()) {
+        for (const auto& as : it->second) {
+          if (as.pos < loop.start()) before = true;
+          if (as.resets && as.pos >= loop.start() && as.pos < stmt.start()) return;
+        }
+      }
+      if (!before) return;
+    }
+    std::string statement(cx.text(stmt));
+    if (statement.size() > 60 || statement.find('\n') != std::string::npos) {
+      statement = acc + (stmt.is("call") ? ".append(...)" : " += ...");
+    }
+    st.candidates.push_back(
+        Candidate{stmt.start(), stmt.end(), scope_key(cx), acc, statement, value, self_attribute});
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::LossAccumulatedWithGraph;
+OOMLINT_REGISTER_RULE(LossAccumulatedWithGraph)
