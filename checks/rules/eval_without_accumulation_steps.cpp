@@ -1,0 +1,195 @@
+// OOM151 eval-without-accumulation-steps (M15): Hugging Face TrainingArguments (or a TRL config
+// derived from it) with evaluation turned on and no `eval_accumulation_steps`, so the Trainer
+// gathers every evaluation batch's predictions on the GPU.
+//
+// Decided in finish(): `args = TrainingArguments(...)` is linked to the `Trainer(args=args, ...)`
+// built from it in the same scope, which says whether there is an eval set and whether
+// predictions are gathered at all (only with `compute_metrics`).
+#include <array>
+#include <string>
+#include <vector>
+
+#include "fix_helpers.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM151",
+    .slug = "eval-without-accumulation-steps",
+    .section = "M15",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Always,
+    .summary =
+        "Trainer evaluation without `eval_accumulation_steps` keeps all predictions on the GPU",
+};
+constexpr std::array<std::string_view, 1> kKinds{"call"};
+constexpr std::array<std::string_view, 12> kNeeds{
+    "TrainingArguments", "SFTConfig",  "DPOConfig", "ORPOConfig", "KTOConfig", "CPOConfig",
+    "RewardConfig",      "GRPOConfig", "GKDConfig", "BCOConfig",  "PRMConfig", "RLOOConfig"};
+
+std::string_view last_part(std::string_view q) {
+  auto dot = q.rfind('.');
+  return dot == std::string_view::npos ? q : q.substr(dot + 1);
+}
+
+// transformers.TrainingArguments and the classes derived from it.
+bool is_training_arguments(const SemanticModel& m, Node call) {
+  auto q = m.callee_name(call);
+  if (!q) return false;
+  std::string_view name = last_part(*q);
+  if (q->starts_with("transformers.")) {
+    return name == "TrainingArguments" || name == "Seq2SeqTrainingArguments";
+  }
+  if (q->starts_with("trl.")) {
+    return name == "SFTConfig" || name == "DPOConfig" || name == "ORPOConfig" ||
+           name == "KTOConfig" || name == "CPOConfig" || name == "RewardConfig" ||
+           name == "GRPOConfig" || name == "GKDConfig" || name == "BCOConfig" ||
+           name == "PRMConfig" || name == "OnlineDPOConfig" || name == "RLOOConfig";
+  }
+  return false;
+}
+
+bool is_trainer(const SemanticModel& m, Node call) {
+  auto q = m.callee_name(call);
+  if (!q) return false;
+  std::string_view name = last_part(*q);
+  if (q->starts_with("transformers.")) return name == "Trainer" || name == "Seq2SeqTrainer";
+  return q->starts_with("trl.") && name.ends_with("Trainer");
+}
+
+bool has_splat(Node call) {
+  Node args = SemanticModel::arguments(call);
+  for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
+    Node a = args.named_child(i);
+    if (a.is("dictionary_splat") || a.is("list_splat")) return true;
+  }
+  return false;
+}
+
+bool is_none(Node n) {
+  return n.is("none");
+}
+
+struct ArgsCall {
+  Node call;
+  uint32_t scope;
+  std::string name; // the variable it is assigned to, if any
+};
+
+struct Consumer {
+  uint32_t scope;
+  std::string args_name;    // `args=training_args`
+  uint32_t inline_args = 0; // start of `args=TrainingArguments(...)` written inline
+  bool eval_dataset = false;
+  bool compute_metrics = false;
+  bool unknown = false; // `**kwargs`: anything may be passed
+};
+
+struct State : RuleState {
+  std::vector<ArgsCall> args_calls;
+  std::vector<Consumer> consumers;
+};
+
+enum class Eval { Off, On, Unknown };
+
+Eval strategy(const SemanticModel& m, Node call) {
+  Node v = m.keyword(call, "eval_strategy");
+  if (v.null()) v = m.keyword(call, "evaluation_strategy");
+  if (v.null()) return Eval::Unknown;
+  if (auto s = m.string_value(v)) return *s == "no" ? Eval::Off : Eval::On;
+  if (v.is("attribute")) {
+    // IntervalStrategy.STEPS / EPOCH / NO
+    std::string_view member = m.text(v.field("attribute"));
+    if (member == "NO") return Eval::Off;
+    if (member == "STEPS" || member == "EPOCH") return Eval::On;
+  }
+  return Eval::Unknown;
+}
+
+class EvalWithoutAccumulationSteps final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node call, Context& cx) const override {
+    const SemanticModel& m = cx.model();
+    auto& st = cx.state<State>();
+    Node fn = cx.enclosing_function();
+    uint32_t scope = fn.null() ? 0 : fn.start();
+    if (is_training_arguments(m, call)) {
+      std::string name;
+      Node parent = cx.parent();
+      if (parent.is("assignment") && parent.field("right") == call &&
+          parent.field("left").is("identifier")) {
+        name = std::string(m.text(parent.field("left")));
+      }
+      st.args_calls.push_back(ArgsCall{call, scope, std::move(name)});
+      return;
+    }
+    // Something built from the arguments: `Trainer(args=training_args, eval_dataset=...)`, also
+    // a user's Trainer subclass, which only the keyword can tell.
+    Node args = m.keyword(call, "args");
+    bool trainer = is_trainer(m, call);
+    if (args.null() && trainer) args = SemanticModel::positional(call, 1);
+    if (args.null()) return;
+    Consumer c{scope, {}, 0, false, false, has_splat(call)};
+    if (args.is("identifier")) {
+      c.args_name = std::string(m.text(args));
+    } else if (args.is("call")) {
+      c.inline_args = args.start();
+    } else {
+      return;
+    }
+    Node eval_ds = m.keyword(call, "eval_dataset");
+    if (eval_ds.null() && trainer) eval_ds = SemanticModel::positional(call, 4);
+    c.eval_dataset = !eval_ds.null() && !is_none(eval_ds);
+    Node metrics = m.keyword(call, "compute_metrics");
+    if (metrics.null() && trainer) metrics = SemanticModel::positional(call, 7);
+    c.compute_metrics = !metrics.null() && !is_none(metrics);
+    st.consumers.push_back(std::move(c));
+  }
+
+  void finish(Context& cx) const override {
+    const SemanticModel& m = cx.model();
+    auto& st = cx.state<State>();
+    for (const auto& a : st.args_calls) {
+      Node call = a.call;
+      if (has_splat(call) || !m.keyword(call, "eval_accumulation_steps").null()) continue;
+      if (SemanticModel::bool_value(m.keyword(call, "prediction_loss_only")) == true) continue;
+      Eval s = strategy(m, call);
+      if (s == Eval::Off) continue;
+      bool on = s == Eval::On || SemanticModel::bool_value(m.keyword(call, "do_eval")) == true;
+      bool linked = false, gathers = false;
+      for (const auto& c : st.consumers) {
+        bool mine = c.inline_args == call.start() ||
+                    (!a.name.empty() && c.args_name == a.name && c.scope == a.scope);
+        if (!mine) continue;
+        linked = true;
+        on = on || c.eval_dataset;
+        // Without compute_metrics, evaluation gathers only the loss: nothing piles up.
+        gathers = gathers || c.compute_metrics || c.unknown;
+      }
+      if (!on || (linked && !gathers)) continue;
+      auto d = cx.report(SemanticModel::callee(call),
+                         "evaluation is on but `eval_accumulation_steps` is not set: the Trainer "
+                         "keeps the predictions of the whole eval set on the GPU; set it to move "
+                         "them to the CPU every few steps (M15)");
+      int steps = cx.settings().eval_accumulation_steps;
+      if (steps < 1) steps = 1;
+      if (auto edits = add_keyword_argument(cx.source(), call, "eval_accumulation_steps",
+                                            std::to_string(steps))) {
+        d.fix("Add `eval_accumulation_steps=" + std::to_string(steps) + "`", Applicability::Safe,
+              std::move(*edits));
+      }
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::EvalWithoutAccumulationSteps;
+OOMLINT_REGISTER_RULE(EvalWithoutAccumulationSteps)
