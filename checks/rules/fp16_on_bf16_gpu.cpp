@@ -1,0 +1,289 @@
+// OOM061 fp16-on-bf16-gpu (M6): fp16 mixed precision (or an fp16 model that is trained) where the
+// target GPU supports bf16. Silent when Settings::target_gpu is older than Ampere.
+#include <array>
+#include <cctype>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "fix_helpers.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM061",
+    .slug = "fp16-on-bf16-gpu",
+    .section = "M6",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Sometimes,
+    .summary = "fp16 mixed precision on a GPU that supports bf16",
+};
+constexpr std::array<std::string_view, 1> kKinds{"call"};
+constexpr std::array<std::string_view, 5> kNeeds{"fp16", "float16", "half", "autocast",
+                                                 "precision"};
+
+std::string_view last_part(std::string_view q) {
+  auto dot = q.rfind('.');
+  return dot == std::string_view::npos ? q : q.substr(dot + 1);
+}
+
+// transformers.TrainingArguments and the classes derived from it (they all take `fp16=`).
+bool is_training_arguments(std::string_view q) {
+  std::string_view name = last_part(q);
+  if (q.starts_with("transformers.")) {
+    return name == "TrainingArguments" || name == "Seq2SeqTrainingArguments";
+  }
+  if (q.starts_with("trl.")) {
+    return name == "SFTConfig" || name == "DPOConfig" || name == "ORPOConfig" ||
+           name == "KTOConfig" || name == "CPOConfig" || name == "RewardConfig" ||
+           name == "GRPOConfig" || name == "GKDConfig" || name == "BCOConfig" ||
+           name == "PRMConfig" || name == "OnlineDPOConfig" || name == "RLOOConfig";
+  }
+  return false;
+}
+
+bool is_autocast(std::string_view q) {
+  return q == "torch.autocast" || q == "torch.amp.autocast" ||
+         q == "torch.amp.autocast_mode.autocast" || q == "torch.cuda.amp.autocast" ||
+         q == "torch.cuda.amp.autocast_mode.autocast";
+}
+
+bool is_lightning_trainer(std::string_view q) {
+  return q == "pytorch_lightning.Trainer" || q == "pytorch_lightning.trainer.Trainer" ||
+         q == "pytorch_lightning.trainer.trainer.Trainer" || q == "lightning.Trainer" ||
+         q == "lightning.pytorch.Trainer" || q == "lightning.pytorch.trainer.Trainer" ||
+         q == "lightning.pytorch.trainer.trainer.Trainer" || q == "lightning.Fabric" ||
+         q == "lightning.fabric.Fabric" || q == "lightning_fabric.Fabric";
+}
+
+// The keyword_argument node holding `value` (its parent).
+Node keyword_node(Node value) {
+  Node p = value.parent();
+  return p.is("keyword_argument") ? p : Node();
+}
+
+// Keyword `name`, else the positional argument at `index`.
+Node argument(const SemanticModel& m, Node call, std::string_view name, uint32_t index) {
+  Node v = m.keyword(call, name);
+  return v.null() ? SemanticModel::positional(call, index) : v;
+}
+
+struct HalfCall {
+  Node call;
+  uint32_t scope;
+  std::string model;
+};
+
+struct State : RuleState {
+  std::vector<HalfCall> halves;
+  // scope -> model name -> positions where it is trained (`.train()`, `optim.X(m.parameters())`)
+  std::unordered_map<uint32_t, std::unordered_map<std::string, std::vector<uint32_t>>> trained;
+};
+
+class Fp16OnBf16Gpu final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node call, Context& cx) const override {
+    if (!supports_bf16(cx.settings().target_gpu)) return;
+    const SemanticModel& m = cx.model();
+    auto q = m.callee_name(call);
+    if (q && is_training_arguments(*q)) return training_arguments(call, cx);
+    if (q && is_autocast(*q)) return autocast(call, *q, cx);
+    if (q && (*q == "accelerate.Accelerator" || *q == "accelerate.accelerator.Accelerator")) {
+      return accelerator(call, cx);
+    }
+    if (q && is_lightning_trainer(*q)) return lightning(call, *q, cx);
+    track_models(call, q, cx);
+  }
+
+  void finish(Context& cx) const override {
+    if (!supports_bf16(cx.settings().target_gpu)) return;
+    auto& st = cx.state<State>();
+    for (const auto& h : st.halves) {
+      auto scope = st.trained.find(h.scope);
+      if (scope == st.trained.end()) continue;
+      auto uses = scope->second.find(h.model);
+      if (uses == scope->second.end()) continue;
+      bool later = false;
+      for (uint32_t pos : uses->second)
+        later = later || pos > h.call.start();
+      if (!later) continue; // cast after training: export or inference
+      auto d = cx.report(h.call, "`" + h.model + "` is cast to fp16 and then trained; " +
+                                     target_name(cx) +
+                                     " GPUs support bf16, which has fp32's range and needs no loss "
+                                     "scaling: use `.bfloat16()`, or keep fp32 weights under bf16 "
+                                     "autocast (M6)");
+      Node f = SemanticModel::callee(h.call);
+      d.fix("Cast to bf16 with `.bfloat16()`", Applicability::Unsafe,
+            {replace(f.field("attribute"), "bfloat16")});
+    }
+  }
+
+private:
+  static std::string target_name(const Context& cx) {
+    std::string s(to_string(cx.settings().target_gpu));
+    if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+    return s;
+  }
+
+  void training_arguments(Node call, Context& cx) const {
+    const SemanticModel& m = cx.model();
+    Node v = m.keyword(call, "fp16");
+    if (SemanticModel::bool_value(v) != true) return;
+    Node kw = keyword_node(v);
+    auto d = cx.report(kw, "`fp16=True` on a GPU that supports bf16 (" + target_name(cx) +
+                               "): `bf16=True` saves the same activation memory with fp32's "
+                               "range and no loss scaling (M6)");
+    // `fp16=True, bf16=False` would become a repeated keyword: leave that to the user.
+    if (m.keyword(call, "bf16").null()) {
+      d.fix("Use `bf16=True`", Applicability::Safe, {replace(kw.field("name"), "bf16")});
+    }
+  }
+
+  void autocast(Node call, std::string_view q, Context& cx) const {
+    const SemanticModel& m = cx.model();
+    bool cuda_only = q.starts_with("torch.cuda.");
+    // torch.autocast(device_type, dtype=None, enabled=True, ...);
+    // torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, ...)
+    Node all = SemanticModel::arguments(call);
+    for (uint32_t i = 0, n = all.null() ? 0 : all.named_child_count(); i < n; ++i) {
+      // `autocast(**kwargs)`: dtype and device are not known here.
+      if (all.named_child(i).is("dictionary_splat") || all.named_child(i).is("list_splat")) return;
+    }
+    Node enabled = argument(m, call, "enabled", cuda_only ? 0 : 2);
+    if (SemanticModel::bool_value(enabled) == false) return;
+    bool cuda = cuda_only;
+    bool device_known = cuda_only;
+    if (!cuda_only) {
+      Node device = argument(m, call, "device_type", 0);
+      if (device.null()) return;
+      if (auto s = m.string_value(device)) {
+        if (*s != "cuda") return; // "cpu" defaults to bf16; other devices are not our target
+        cuda = device_known = true;
+      }
+    }
+    Node dtype = argument(m, call, "dtype", 1);
+    std::string message = "fp16 autocast on a GPU that supports bf16 (" + target_name(cx) +
+                          "): use `dtype=torch.bfloat16`, which needs no loss scaling and "
+                          "cannot overflow (M6)";
+    if (dtype.null()) {
+      // The CUDA default is float16.
+      if (!cuda || !device_known) return;
+      auto d = cx.report(call, message);
+      auto torch_name = m.local_name_for("torch");
+      if (!torch_name) return;
+      if (auto edits =
+              add_keyword_argument(cx.source(), call, "dtype", *torch_name + ".bfloat16")) {
+        d.fix("Add `dtype=" + *torch_name + ".bfloat16`", Applicability::Safe, std::move(*edits));
+      }
+      return;
+    }
+    auto dq = m.qualified_name(dtype);
+    if (!dq || (*dq != "torch.float16" && *dq != "torch.half")) return;
+    auto d = cx.report(call, message);
+    if (dtype.is("attribute")) { // `torch.float16`, `T.half`: keep the user's spelling of torch
+      d.fix("Use `bfloat16`", Applicability::Safe, {replace(dtype.field("attribute"), "bfloat16")});
+    }
+  }
+
+  void accelerator(Node call, Context& cx) const {
+    const SemanticModel& m = cx.model();
+    Node v = m.keyword(call, "mixed_precision");
+    auto s = m.string_value(v);
+    if (!s || *s != "fp16") return;
+    auto d = cx.report(keyword_node(v), "`mixed_precision=\"fp16\"` on a GPU that supports bf16 (" +
+                                            target_name(cx) +
+                                            "): use \"bf16\", which needs no loss scaling (M6)");
+    std::string text(cx.text(v));
+    auto at = text.find("fp16");
+    text.replace(at, 4, "bf16");
+    d.fix("Use `mixed_precision=\"bf16\"`", Applicability::Safe, {replace(v, text)});
+  }
+
+  void lightning(Node call, std::string_view q, Context& cx) const {
+    const SemanticModel& m = cx.model();
+    Node v = m.keyword(call, "precision");
+    std::string replacement;
+    if (auto i = m.int_value(v); i && *i == 16) {
+      replacement = "bf16";
+    } else if (auto s = m.string_value(v)) {
+      if (*s == "16") {
+        replacement = "bf16";
+      } else if (*s == "16-mixed") {
+        replacement = "bf16-mixed";
+      } else if (*s == "16-true") {
+        replacement = "bf16-true";
+      } else {
+        return;
+      }
+    } else {
+      return;
+    }
+    // Lightning 2 spells it "bf16-mixed"; pytorch_lightning 1.x only knows "bf16", which 2.x
+    // still accepts.
+    if (replacement == "bf16" && q.starts_with("lightning")) replacement = "bf16-mixed";
+    auto d = cx.report(keyword_node(v), "16-bit precision on a GPU that supports bf16 (" +
+                                            target_name(cx) + "): use `precision=\"" + replacement +
+                                            "\"`, which needs no loss scaling (M6)");
+    char quote = '"';
+    if (v.is("string")) {
+      std::string_view t = cx.text(v);
+      if (t.find('\'') < t.find('"')) quote = '\'';
+    }
+    d.fix("Use `precision=\"" + replacement + "\"`", Applicability::Safe,
+          {replace(v, quote + replacement + quote)});
+  }
+
+  // `model.half()` (or `model = Net().half()`), and the calls that show a model is trained.
+  void track_models(Node call, const std::optional<std::string>& q, Context& cx) const {
+    const SemanticModel& m = cx.model();
+    auto& st = cx.state<State>();
+    Node fn = cx.enclosing_function();
+    uint32_t scope = fn.null() ? 0 : fn.start();
+    std::string_view tail = m.callee_tail(call);
+    Node f = SemanticModel::callee(call);
+    Node args = SemanticModel::arguments(call);
+    bool no_args = args.is("argument_list") && args.named_child_count() == 0;
+    if (q && (q->starts_with("torch.optim.") || q->starts_with("bitsandbytes.optim."))) {
+      // torch.optim.AdamW(model.parameters(), lr=...)
+      Node params = argument(m, call, "params", 0);
+      if (params.is("call") && m.callee_tail(params) == "parameters" &&
+          SemanticModel::receiver(params).is("identifier")) {
+        std::string name(m.text(SemanticModel::receiver(params)));
+        st.trained[scope][name].push_back(call.start());
+      }
+      return;
+    }
+    if (!f.is("attribute")) return;
+    Node obj = f.field("object");
+    if (tail == "half" && no_args) {
+      std::string name;
+      Node parent = cx.parent();
+      if (parent.is("assignment") && parent.field("right") == call &&
+          parent.field("left").is("identifier")) {
+        name = std::string(m.text(parent.field("left"))); // model = Net().cuda().half()
+      } else if (obj.is("identifier") && parent.is("expression_statement")) {
+        name = std::string(m.text(obj)); // model.half()
+      }
+      if (!name.empty()) st.halves.push_back(HalfCall{call, scope, std::move(name)});
+      return;
+    }
+    if (tail == "train" && obj.is("identifier")) {
+      Node mode = SemanticModel::positional(call, 0);
+      if (no_args || SemanticModel::bool_value(mode) == true) {
+        st.trained[scope][std::string(m.text(obj))].push_back(call.start());
+      }
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::Fp16OnBf16Gpu;
+OOMLINT_REGISTER_RULE(Fp16OnBf16Gpu)
