@@ -1,0 +1,131 @@
+// OOM072 reentrant-checkpoint (M7): activation checkpointing left on the reentrant variant:
+// torch.utils.checkpoint without `use_reentrant=`, or Hugging Face gradient checkpointing without
+// `gradient_checkpointing_kwargs={"use_reentrant": False}` in a script trained with DDP.
+#include <array>
+#include <vector>
+
+#include "fix_helpers.h"
+#include "gradient_checkpointing.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM072",
+    .slug = "reentrant-checkpoint",
+    .section = "M7",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Sometimes,
+    .summary = "activation checkpointing without `use_reentrant=False` (torch.utils.checkpoint, "
+               "or HF checkpointing under DDP)",
+};
+constexpr std::array<std::string_view, 1> kKinds{"call"};
+// "checkpoint" is part of every spelling the rule looks for.
+constexpr std::array<std::string_view, 1> kNeeds{"checkpoint"};
+
+struct State : RuleState {
+  std::vector<Node> hf_sites; // enable() calls and TrainingArguments calls to judge in finish()
+  bool ddp = false;
+};
+
+// `{"use_reentrant": ...}` among the keys of a dict literal.
+bool dict_has_key(const SemanticModel& m, Node dict, std::string_view key) {
+  for (uint32_t i = 0, n = dict.named_child_count(); i < n; ++i) {
+    Node pair = dict.named_child(i);
+    if (pair.is("pair") && m.string_value(pair.field("key")) == key) return true;
+  }
+  return false;
+}
+
+// Whether the call already chooses the variant, or may (through **kwargs or a variable).
+// Returns true when the rule must stay silent; sets *fixable when the kwargs can be added.
+bool hf_call_is_explicit(const SemanticModel& m, Node call, bool* fixable) {
+  *fixable = false;
+  if (has_dictionary_splat(call)) return true;
+  Node kwargs = m.keyword(call, "gradient_checkpointing_kwargs");
+  if (kwargs.null()) {
+    *fixable = true;
+    return false;
+  }
+  if (!kwargs.is("dictionary")) return true; // a variable or dict(...): cannot see inside
+  for (uint32_t i = 0, n = kwargs.named_child_count(); i < n; ++i) {
+    if (kwargs.named_child(i).is("dictionary_splat")) return true;
+  }
+  return dict_has_key(m, kwargs, "use_reentrant");
+}
+
+bool is_ddp_class(std::string_view q) {
+  return q == "torch.nn.parallel.DistributedDataParallel" ||
+         q == "torch.nn.parallel.distributed.DistributedDataParallel";
+}
+
+class ReentrantCheckpoint final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node call, Context& cx) const override {
+    const SemanticModel& m = cx.model();
+    auto& st = cx.state<State>();
+    auto q = m.callee_name(call);
+    if (q && is_ddp_class(*q)) st.ddp = true;
+    if (!m.keyword(call, "ddp_find_unused_parameters").null() &&
+        is_training_arguments_call(m, call)) {
+      st.ddp = true;
+    }
+    if (q && (*q == "torch.utils.checkpoint.checkpoint" ||
+              *q == "torch.utils.checkpoint.checkpoint_sequential")) {
+      if (has_dictionary_splat(call) || !m.keyword(call, "use_reentrant").null()) return;
+      auto d =
+          cx.report(call, "`" + std::string(m.callee_tail(call)) +
+                              "` without `use_reentrant=`: the reentrant default breaks under DDP, "
+                              "gives no gradients when no input requires grad, and newer PyTorch "
+                              "warns about it; pass `use_reentrant=False` (M7)");
+      if (auto edits = add_keyword_argument(cx.source(), call, "use_reentrant", "False")) {
+        d.fix("Add `use_reentrant=False`", Applicability::Unsafe, std::move(*edits));
+      }
+      return;
+    }
+    if (is_checkpointing_enable_call(m, call) || !checkpointing_true_keyword(m, call).null()) {
+      st.hf_sites.push_back(call);
+    }
+  }
+
+  void finish(Context& cx) const override {
+    auto& st = cx.state<State>();
+    if (st.hf_sites.empty()) return;
+    const SemanticModel& m = cx.model();
+    std::string_view src = cx.source();
+    bool ddp = st.ddp || m.imports("torch.nn.parallel.DistributedDataParallel") ||
+               m.imports("torch.nn.parallel.distributed.DistributedDataParallel") ||
+               src.find("torchrun") != std::string_view::npos ||
+               src.find("accelerate launch") != std::string_view::npos ||
+               src.find("torch.distributed.launch") != std::string_view::npos ||
+               src.find("torch.distributed.run") != std::string_view::npos;
+    if (!ddp) return;
+    for (Node call : st.hf_sites) {
+      bool fixable = false;
+      if (hf_call_is_explicit(m, call, &fixable)) continue;
+      bool enable = call.is("call") && m.callee_tail(call) == "gradient_checkpointing_enable";
+      Node where = enable ? call : checkpointing_true_keyword(m, call);
+      auto d = cx.report(where,
+                         "gradient checkpointing in a DDP script uses the reentrant variant by "
+                         "default, which can fail under DDP (parameters marked ready twice); pass "
+                         "`gradient_checkpointing_kwargs={\"use_reentrant\": False}` (M7)");
+      if (!fixable) continue;
+      if (auto edits = add_keyword_argument(src, call, "gradient_checkpointing_kwargs",
+                                            "{\"use_reentrant\": False}")) {
+        d.fix("Add `gradient_checkpointing_kwargs={\"use_reentrant\": False}`",
+              Applicability::Unsafe, std::move(*edits));
+      }
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::ReentrantCheckpoint;
+OOMLINT_REGISTER_RULE(ReentrantCheckpoint)
