@@ -1,0 +1,103 @@
+// OOM111 eager-attention (M11): a Hugging Face model loaded with attn_implementation="eager".
+#include <array>
+
+#include "fix_helpers.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM111",
+    .slug = "eager-attention",
+    .section = "M11",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Always,
+    .summary = "model loaded with `attn_implementation=\"eager\"`, which materialises the full "
+               "attention matrix",
+};
+constexpr std::array<std::string_view, 2> kKinds{"keyword_argument", "pair"};
+constexpr std::array<std::string_view, 1> kNeeds{"attn_implementation"};
+
+bool imports_hf(const SemanticModel& m) {
+  return m.imports("transformers") || m.imports("trl");
+}
+
+// Eager attention is the one implementation that returns attention weights, and Gemma 2/3 are
+// trained with it on purpose (SDPA lacks their logit soft-capping); neither is a mistake.
+bool eager_is_deliberate(const Context& cx, Node call) {
+  if (cx.source().find("output_attentions") != std::string_view::npos) return true;
+  if (call.null()) return false;
+  std::string_view args = cx.text(SemanticModel::arguments(call));
+  for (std::string_view g : {"gemma-2", "gemma2", "gemma-3", "gemma3", "Gemma2", "Gemma3"}) {
+    if (args.find(g) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// Is `call` a model load / model config that takes attn_implementation?
+bool is_model_call(const SemanticModel& m, Node call) {
+  auto q = m.callee_name(call);
+  std::string_view tail = m.callee_tail(call);
+  if (q) {
+    bool hf = q->starts_with("transformers.") || q->starts_with("trl.");
+    if (!hf) return false;
+    // AutoModel*.from_pretrained / from_config, *Config(...), trl.ModelConfig(...), pipeline(...)
+    return tail == "from_pretrained" || tail == "from_config" || tail == "_from_config" ||
+           tail.ends_with("Config") || tail == "pipeline";
+  }
+  // `self.model_cls.from_pretrained(...)`, `dict(attn_implementation=...)` (model kwargs that
+  // end up in from_pretrained): the keyword itself is Hugging Face's, so the import is enough.
+  if (!imports_hf(m)) return false;
+  return tail == "from_pretrained" || tail == "from_config" || tail == "dict";
+}
+
+std::string replacement(std::string_view literal) {
+  // Keep the literal's quote style: 'eager' -> 'sdpa'.
+  char quote = literal.empty() ? '"' : literal.back();
+  if (quote != '"' && quote != '\'') quote = '"';
+  return std::string(1, quote) + "sdpa" + std::string(1, quote);
+}
+
+class EagerAttention final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node node, Context& cx) const override {
+    const SemanticModel& m = cx.model();
+    Node value;
+    Node call;
+    if (node.is("keyword_argument")) {
+      if (cx.text(node.field("name")) != "attn_implementation") return;
+      value = node.field("value");
+      Node args = cx.parent();
+      if (!args.is("argument_list")) return;
+      auto anc = cx.ancestors();
+      if (anc.size() < 2) return;
+      call = anc[anc.size() - 2];
+      if (!call.is("call") || !is_model_call(m, call)) return;
+    } else {
+      // {"attn_implementation": "eager"}: model_init_kwargs / model_kwargs dictionaries.
+      auto key = m.string_value(node.field("key"));
+      if (!key || *key != "attn_implementation" || !imports_hf(m)) return;
+      value = node.field("value");
+    }
+    auto v = m.string_value(value);
+    if (!v || *v != "eager") return;
+    if (eager_is_deliberate(cx, call)) return;
+    cx.report(value,
+              "`attn_implementation=\"eager\"` builds the full sequence x sequence attention "
+              "matrix in every layer and keeps it for backward; use \"sdpa\" (or "
+              "\"flash_attention_2\"), which computes the same attention without it (M11)")
+        .fix("Use `attn_implementation=\"sdpa\"`", Applicability::Safe,
+             {replace(value, replacement(cx.text(value)))});
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::EagerAttention;
+OOMLINT_REGISTER_RULE(EagerAttention)
