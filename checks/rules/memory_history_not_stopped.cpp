@@ -1,0 +1,95 @@
+// OOM191 memory-history-not-stopped (M19): torch.cuda.memory._record_memory_history(...) started
+// and never stopped with `_record_memory_history(enabled=None)` in the same file.
+#include <array>
+#include <vector>
+
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM191",
+    .slug = "memory-history-not-stopped",
+    .section = "M19",
+    .severity = Severity::Info,
+    .fix = FixAvailability::None,
+    .summary = "CUDA memory history recording started and never stopped",
+};
+constexpr std::array<std::string_view, 1> kKinds{"call"};
+constexpr std::array<std::string_view, 1> kNeeds{"_record_memory_history"};
+
+struct State : RuleState {
+  std::vector<std::pair<uint32_t, uint32_t>> starts;
+  bool stopped = false;
+};
+
+enum class Kind { Start, Stop, Unknown };
+
+// `enabled` is the first parameter. None (PyTorch 2.1+) and False (2.0) stop the recording; no
+// argument, "all", "state" or True start it; anything computed is unknown.
+Kind classify(const SemanticModel& m, Node call) {
+  Node enabled = m.keyword(call, "enabled");
+  if (enabled.null()) {
+    Node first = SemanticModel::positional(call, 0);
+    Node args = SemanticModel::arguments(call);
+    if (!first.null()) {
+      enabled = first;
+    } else {
+      // `**kwargs` or `*args` may carry enabled=None.
+      for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
+        Node a = args.named_child(i);
+        if (a.is("list_splat") || a.is("dictionary_splat")) return Kind::Unknown;
+      }
+      return Kind::Start;
+    }
+  }
+  if (enabled.is("none") || SemanticModel::bool_value(enabled) == false) return Kind::Stop;
+  if (SemanticModel::bool_value(enabled) == true) return Kind::Start;
+  if (auto v = m.string_value(enabled); v && (*v == "all" || *v == "state")) return Kind::Start;
+  return Kind::Unknown;
+}
+
+class MemoryHistoryNotStopped final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node call, Context& cx) const override {
+    if (!cx.model().is_call_to(call, {"torch.cuda.memory._record_memory_history",
+                                      "torch.cuda._record_memory_history"})) {
+      return;
+    }
+    auto& st = cx.state<State>();
+    switch (classify(cx.model(), call)) {
+    case Kind::Start:
+      st.starts.emplace_back(call.start(), call.end());
+      break;
+    case Kind::Stop:
+      st.stopped = true;
+      break;
+    case Kind::Unknown:
+      st.stopped = true;
+      break; // might be the stop: stay silent
+    }
+  }
+
+  void finish(Context& cx) const override {
+    auto& st = cx.state<State>();
+    if (st.stopped) return;
+    for (auto [start, end] : st.starts) {
+      cx.report(start, end,
+                "memory history recording is started but never stopped in this file: every "
+                "allocation keeps a stack trace in host memory and slows the run; dump the "
+                "snapshot and call `_record_memory_history(enabled=None)` once the steps of "
+                "interest are recorded (M19)");
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::MemoryHistoryNotStopped;
+OOMLINT_REGISTER_RULE(MemoryHistoryNotStopped)
