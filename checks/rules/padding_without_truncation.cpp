@@ -1,0 +1,165 @@
+// OOM161 padding-without-truncation (M16): a tokenizer call that pads but never caps the length.
+#include <array>
+#include <string>
+#include <unordered_set>
+
+#include "fix_helpers.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+constexpr RuleMeta kMeta{
+    .code = "OOM161",
+    .slug = "padding-without-truncation",
+    .section = "M16",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Sometimes,
+    .summary = "tokenizer pads batches without a length cap (no truncation, or `max_length` "
+               "padding without `max_length`)",
+};
+constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
+constexpr std::array<std::string_view, 1> kNeeds{"padding"};
+
+// Names bound to a tokenizer or processor loaded from transformers in this file.
+struct State : RuleState {
+  std::unordered_set<std::string> tokenizer_names;
+};
+
+std::string_view last_name(const Context& cx, Node e) {
+  if (e.is("identifier")) return cx.text(e);
+  if (e.is("attribute")) return cx.text(e.field("attribute"));
+  return {};
+}
+
+bool tokenizer_like_name(std::string_view n) {
+  return n == "tok" || n == "processor" || n == "processing_class" || n.ends_with("tokenizer") ||
+         n.ends_with("Tokenizer") || n.ends_with("_tok") || n.ends_with("_processor");
+}
+
+bool is_tokenizer_load(const SemanticModel& m, Node call) {
+  auto q = m.callee_name(call);
+  if (!q || !q->starts_with("transformers.") || m.callee_tail(call) != "from_pretrained") {
+    return false;
+  }
+  return q->find("Tokenizer") != std::string::npos || q->find("Processor") != std::string::npos;
+}
+
+// The tokenizer object a call encodes with: `tokenizer(...)`, `self.tokenizer(...)`,
+// `tokenizer.encode_plus(...)`, `tokenizer.batch_encode_plus(...)`, `tokenizer.encode(...)`.
+Node tokenizer_object(const Context& cx, Node call) {
+  Node f = SemanticModel::callee(call);
+  if (f.is("attribute")) {
+    std::string_view method = cx.text(f.field("attribute"));
+    if (method == "encode_plus" || method == "batch_encode_plus" || method == "encode" ||
+        method == "__call__") {
+      return f.field("object");
+    }
+  }
+  return f;
+}
+
+bool is_tokenizer(const Context& cx, const State& st, Node obj) {
+  if (!obj.is("identifier") && !obj.is("attribute")) return false;
+  // An imported callable is not a tokenizer object (nltk.tokenize, a user module...).
+  if (cx.model().qualified_name(obj)) return false;
+  if (st.tokenizer_names.count(std::string(cx.text(obj)))) return true;
+  return tokenizer_like_name(last_name(cx, obj));
+}
+
+bool is_literal_text(Node n) {
+  if (n.is("string") || n.is("concatenated_string")) return true;
+  if (n.is("list") || n.is("tuple")) {
+    if (n.named_child_count() == 0) return false;
+    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
+      if (!n.named_child(i).is("string")) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+bool has_splat(Node call) {
+  Node args = SemanticModel::arguments(call);
+  for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
+    Node a = args.named_child(i);
+    if (a.is("list_splat") || a.is("dictionary_splat")) return true;
+  }
+  return false;
+}
+
+// Prompts tokenized for `model.generate(...)` or under no_grad: inference, where the length of a
+// prompt is the user's to choose and truncating it would change the answer.
+bool is_inference(const Context& cx) {
+  if (cx.in_no_grad()) return true;
+  Node fn = cx.enclosing_function();
+  std::string_view scope = fn.null() ? cx.source() : cx.text(fn);
+  return scope.find(".generate(") != std::string_view::npos;
+}
+
+class PaddingWithoutTruncation final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node node, Context& cx) const override {
+    const SemanticModel& m = cx.model();
+    auto& st = cx.state<State>();
+    if (node.is("assignment")) {
+      Node right = node.field("right");
+      Node left = node.field("left");
+      if ((left.is("identifier") || left.is("attribute")) && right.is("call") &&
+          is_tokenizer_load(m, right)) {
+        st.tokenizer_names.insert(std::string(cx.text(left)));
+      }
+      return;
+    }
+    Node padding = m.keyword(node, "padding");
+    if (padding.null()) return;
+    bool longest = SemanticModel::bool_value(padding) == true;
+    bool max_length_padding = false;
+    if (auto v = m.string_value(padding)) {
+      longest = *v == "longest";
+      max_length_padding = *v == "max_length";
+    }
+    if (!longest && !max_length_padding) return;
+    if (!m.imports("transformers") || has_splat(node)) return;
+    if (!is_tokenizer(cx, st, tokenizer_object(cx, node))) return;
+    if (is_literal_text(SemanticModel::positional(node, 0)) ||
+        is_literal_text(m.keyword(node, "text"))) {
+      return;
+    }
+    if (is_inference(cx)) return;
+    Node max_length = m.keyword(node, "max_length");
+    if (max_length_padding) {
+      if (!max_length.null()) return;
+      cx.report(padding, "`padding=\"max_length\"` without `max_length` pads every example to the "
+                         "tokenizer's `model_max_length`, which can be thousands of tokens: set "
+                         "`max_length` to the length the data needs (M16)");
+      return;
+    }
+    Node truncation = m.keyword(node, "truncation");
+    if (!truncation.null()) return; // set, or explicitly turned off: the user's decision
+    std::string message =
+        "the tokenizer pads each batch to its longest sequence but nothing caps that length: one "
+        "long example makes the whole batch that long and can run out of memory mid-epoch; add "
+        "`truncation=True` with a `max_length` (M16)";
+    if (!max_length.null()) {
+      message =
+          "`max_length` has no effect here: with `padding=True` and no `truncation`, sequences "
+          "are neither cut nor padded to it, so one long example sets the batch's length and can "
+          "run out of memory mid-epoch; add `truncation=True` (M16)";
+    }
+    auto d = cx.report(padding, std::move(message));
+    if (auto edits = add_keyword_argument(cx.source(), node, "truncation", "True")) {
+      d.fix("Add `truncation=True`", Applicability::Unsafe, std::move(*edits));
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::PaddingWithoutTruncation;
+OOMLINT_REGISTER_RULE(PaddingWithoutTruncation)
