@@ -1,42 +1,87 @@
 #include "cli/cli.h"
 
-#include <fstream>
+#include <array>
 #include <iostream>
-#include <sstream>
 
-#include "engine.h"
-#include "line_index.h"
+#include "cli/check_command.h"
+#include "cli/rule_command.h"
 #include "lsp/server.h"
-#include "registry.h"
+#if __has_include("cli/estimate_command.h")
+#include "cli/estimate_command.h"
+#define OOMLINT_HAS_ESTIMATE 1
+#endif
+
+#ifndef OOMLINT_VERSION
+#define OOMLINT_VERSION "0.0.0"
+#endif
 
 namespace oomlint::cli {
 
-int run(int argc, char** argv) {
-  std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty()) {
-    std::cerr << "usage: oomlint check PATH...\n";
-    return 2;
-  }
-  if (args[0] == "server") return lsp::run_server({args.begin() + 1, args.end()});
-  if (args[0] == "rule" && args.size() == 2) {
-    std::cout << checks::rule_doc(args[1]);
-    return 0;
-  }
-  if (args[0] != "check") return 2;
-  checks::Engine engine{checks::Settings{}};
-  bool found = false;
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::ifstream in(args[i], std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::string text = ss.str();
-    for (const auto& d : engine.check(text)) {
-      found = true;
-      std::cout << args[i] << ":" << d.start_pos.line << ":" << d.start_pos.column << ": " << d.code
-                << " " << d.message << "\n";
-    }
-  }
-  return found ? 1 : 0;
+namespace {
+
+int run_version(const std::vector<std::string>&) {
+  std::cout << version_string() << "\n";
+  return 0;
 }
 
-}  // namespace oomlint::cli
+struct Command {
+  std::string_view name;
+  std::string_view help;
+  int (*run)(const std::vector<std::string>& args);
+};
+
+// One row per subcommand.
+constexpr auto kCommands = std::to_array<Command>({
+    {"check", "Check files and folders for GPU-memory mistakes", run_check},
+    {"rule", "Explain a rule (oomlint rule OOM203) or list them (--all)", run_rule},
+#ifdef OOMLINT_HAS_ESTIMATE
+    {"estimate", "Estimate the GPU memory of a training setup", run_estimate},
+#endif
+    {"server", "Run the language server (LSP over stdio)", lsp::run_server},
+    {"version", "Print the version", run_version},
+});
+
+void print_usage(std::ostream& out) {
+  out << "oomlint: a linter for GPU-memory mistakes in PyTorch / Hugging Face training code\n\n"
+         "Usage: oomlint <COMMAND> [OPTIONS]\n\nCommands:\n";
+  for (const auto& c : kCommands) {
+    out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.help << "\n";
+  }
+  out << "\nOptions:\n  -h, --help     Print this help\n  -V, --version  Print the version\n"
+         "\nRun `oomlint <COMMAND> --help` for a command's options.\n";
+}
+
+} // namespace
+
+std::string version_string() {
+  return std::string("oomlint ") + OOMLINT_VERSION;
+}
+
+int run(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    print_usage(std::cerr);
+    return 2;
+  }
+  const std::string& first = args[0];
+  if (first == "-h" || first == "--help" || first == "help") {
+    print_usage(std::cout);
+    return 0;
+  }
+  if (first == "-V" || first == "--version") return run_version({});
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const auto& c : kCommands) {
+    if (c.name == first) return c.run(rest);
+  }
+  std::cerr << "error: unknown command `" << first << "`\n\n";
+  print_usage(std::cerr);
+  return 2;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i)
+    args.emplace_back(argv[i]);
+  return run(args);
+}
+
+} // namespace oomlint::cli

@@ -1,0 +1,372 @@
+#include "cli/check_command.h"
+
+#include <git2.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/config.h"
+#include "cli/discovery.h"
+#include "cli/file_checker.h"
+#include "cli/renderers.h"
+#include "engine.h"
+
+namespace oomlint::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CheckArgs {
+  std::vector<std::string> paths;
+  bool fix = false;
+  bool unsafe_fixes = false;
+  bool diff = false;
+  std::vector<std::string> select, ignore, extend_select, exclude;
+  bool select_given = false;
+  std::string target_gpu;
+  std::string config;
+  bool isolated = false;
+  std::string output_format = "text";
+  bool statistics = false;
+  std::string color = "auto";
+  bool exit_zero = false;
+  int threads = 0;
+  std::string stdin_filename;
+  bool no_prefilter = false;
+  bool quiet = false;
+};
+
+void print_error(std::string_view path, std::string_view message) {
+  std::cerr << "error: " << path << ": " << message << "\n";
+}
+
+// The git work tree around `cwd` (SARIF URIs are relative to it), else `cwd`.
+fs::path source_root(const fs::path& cwd) {
+  git_libgit2_init();
+  fs::path root = cwd;
+  git_repository* repo = nullptr;
+  if (git_repository_open_ext(&repo, cwd.c_str(), 0, nullptr) == 0) {
+    if (const char* wd = git_repository_workdir(repo)) {
+      root = fs::path(wd).lexically_normal();
+      if (root.filename().empty()) root = root.parent_path();
+    }
+    git_repository_free(repo);
+  }
+  git_libgit2_shutdown();
+  return root;
+}
+
+std::string settings_key(const checks::Settings& s) {
+  std::string key;
+  for (const auto& p : s.select)
+    key += p + ",";
+  key += "|";
+  for (const auto& p : s.ignore)
+    key += p + ",";
+  key += "|" + std::string(checks::to_string(s.target_gpu)) + "|" +
+         std::to_string(s.eval_accumulation_steps) + "|" + std::to_string(s.gpu_memory_bytes);
+  return key;
+}
+
+bool validate_selectors(const std::vector<std::string>& raw, std::string_view flag,
+                        std::vector<std::string>& out) {
+  for (const auto& item : raw) {
+    for (auto& code : split_selectors(item)) {
+      if (!is_known_selector(code)) {
+        std::cerr << "error: " << flag << ": `" << code
+                  << "` matches no rule (see `oomlint rule --all`)\n";
+        return false;
+      }
+      out.push_back(std::move(code));
+    }
+  }
+  return true;
+}
+
+bool use_color(std::string_view mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color && *no_color) return false;
+  return ::isatty(STDOUT_FILENO) == 1;
+}
+
+std::string plural(size_t n, std::string_view word) {
+  return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
+}
+
+} // namespace
+
+int run_check(const std::vector<std::string>& args) {
+  CLI::App app{"Check Python training scripts, notebooks and DeepSpeed configs for GPU-memory "
+               "mistakes.",
+               "oomlint check"};
+  CheckArgs a;
+  app.add_option("paths", a.paths, "Files or directories to check (default: .); - reads stdin");
+  app.add_flag("--fix", a.fix, "Apply safe fixes");
+  app.add_flag("--unsafe-fixes", a.unsafe_fixes, "Also apply (and offer) unsafe fixes");
+  app.add_flag("--diff", a.diff, "Print a diff of what --fix would change; write nothing");
+  auto* select = app.add_option("--select", a.select,
+                                "Rule codes or prefixes to enable (comma list), e.g. OOM2,OOM203")
+                     ->allow_extra_args(false);
+  app.add_option("--ignore", a.ignore, "Rule codes or prefixes to disable (comma list)")
+      ->allow_extra_args(false);
+  app.add_option("--extend-select", a.extend_select, "Rule codes or prefixes to enable in addition")
+      ->allow_extra_args(false);
+  app.add_option("--target-gpu", a.target_gpu,
+                 "GPU generation: volta|turing|ampere|ada|hopper|blackwell");
+  app.add_option("--exclude", a.exclude, "Glob of files or folders to skip (repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--config", a.config, "Config file to use (pyproject.toml or oomlint.toml)");
+  app.add_flag("--isolated", a.isolated, "Ignore all configuration files");
+  app.add_option("--output-format", a.output_format,
+                 "text (default), concise, json, sarif or github");
+  app.add_flag("--statistics", a.statistics, "Print counts per rule instead of the problems");
+  app.add_option("--color", a.color, "Colour the text output: auto (default), always, never");
+  app.add_flag("--exit-zero", a.exit_zero, "Exit with 0 even when problems are found");
+  app.add_option("--threads", a.threads, "Worker threads (default: all cores)");
+  app.add_option("--stdin-filename", a.stdin_filename,
+                 "Name of the file read from stdin (for output and config lookup)");
+  app.add_flag("-q,--quiet", a.quiet, "Print the problems only, no summary");
+  app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
+      ->group("");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  a.select_given = select->count() > 0;
+
+  // ---- validate ----
+  auto format = parse_output_format(a.output_format);
+  if (!format) {
+    std::cerr << "error: --output-format: unknown format `" << a.output_format
+              << "` (text, concise, json, sarif, github)\n";
+    return 2;
+  }
+  if (a.color != "auto" && a.color != "always" && a.color != "never") {
+    std::cerr << "error: --color: expected auto, always or never, got `" << a.color << "`\n";
+    return 2;
+  }
+  if (a.threads < 0) {
+    std::cerr << "error: --threads: must be 0 (all cores) or more\n";
+    return 2;
+  }
+  if (a.fix && a.diff) {
+    std::cerr << "error: --fix and --diff cannot be used together\n";
+    return 2;
+  }
+  CliOverrides cli;
+  std::vector<std::string> sel;
+  if (!validate_selectors(a.select, "--select", sel) ||
+      !validate_selectors(a.ignore, "--ignore", cli.ignore) ||
+      !validate_selectors(a.extend_select, "--extend-select", cli.extend_select)) {
+    return 2;
+  }
+  if (a.select_given) cli.select = sel;
+  if (!a.target_gpu.empty()) {
+    cli.target_gpu = checks::parse_target_gpu(a.target_gpu);
+    if (!cli.target_gpu) {
+      std::cerr << "error: --target-gpu: unknown GPU `" << a.target_gpu
+                << "` (volta, turing, ampere, ada, hopper, blackwell)\n";
+      return 2;
+    }
+  }
+  for (const auto& e : a.exclude) {
+    for (size_t pos = 0; pos <= e.size();) {
+      size_t comma = e.find(',', pos);
+      if (comma == std::string::npos) comma = e.size();
+      if (comma > pos) cli.exclude.push_back(e.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+  }
+
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (ec) {
+    std::cerr << "error: cannot determine the current directory: " << ec.message() << "\n";
+    return 2;
+  }
+  if (a.paths.empty()) a.paths.push_back(".");
+
+  // ---- configuration and discovery ----
+  std::optional<Config> fixed_config;
+  std::vector<FileJob> jobs;
+  std::vector<FileError> errors;
+  std::vector<const Config*> job_configs;
+  std::optional<ConfigResolver> resolver;
+  try {
+    if (!a.config.empty()) {
+      fixed_config = load_config(a.config);
+      if (!fixed_config) {
+        Config empty;
+        empty.file = fs::absolute(a.config).lexically_normal();
+        empty.dir = empty.file.parent_path();
+        fixed_config = std::move(empty);
+      }
+    }
+    resolver.emplace(std::move(fixed_config), a.isolated);
+    std::vector<std::string> disk_paths;
+    bool want_stdin = false;
+    for (const auto& p : a.paths) {
+      if (p == "-")
+        want_stdin = true;
+      else
+        disk_paths.push_back(p);
+    }
+    if (want_stdin) {
+      FileJob job;
+      job.from_stdin = true;
+      job.explicit_path = true;
+      std::string name = a.stdin_filename.empty() ? "-" : a.stdin_filename;
+      fs::path abs =
+          (a.stdin_filename.empty() ? cwd / "stdin.py"
+                                    : (fs::path(name).is_absolute() ? fs::path(name) : cwd / name))
+              .lexically_normal();
+      job.display = a.stdin_filename.empty() ? "-" : display_path(abs, cwd);
+      job.absolute = a.stdin_filename.empty() ? "-" : abs.string();
+      job.kind = kind_for(abs);
+      job.stdin_text.assign(std::istreambuf_iterator<char>(std::cin),
+                            std::istreambuf_iterator<char>());
+      jobs.push_back(std::move(job));
+      job_configs.push_back(resolver->for_directory(abs.parent_path()));
+    }
+    if (!disk_paths.empty()) {
+      Discovery found = discover(disk_paths, *resolver, cli, cwd);
+      for (auto& e : found.errors)
+        errors.push_back({e.path, e.message});
+      for (auto& f : found.files) {
+        FileJob job;
+        job.path = f.path;
+        job.display = f.display;
+        job.absolute = f.absolute.string();
+        job.kind = f.kind;
+        job.explicit_path = f.explicit_path;
+        jobs.push_back(std::move(job));
+        job_configs.push_back(f.config);
+      }
+    }
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return 2;
+  }
+
+  // ---- engines: one per distinct settings ----
+  std::map<std::string, std::unique_ptr<checks::Engine>> engines;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    checks::Settings s = resolve_settings(job_configs[i], cli,
+                                          jobs[i].from_stdin && a.stdin_filename.empty()
+                                              ? cwd / "stdin.py"
+                                              : fs::path(jobs[i].absolute));
+    auto& engine = engines[settings_key(s)];
+    if (!engine) engine = std::make_unique<checks::Engine>(std::move(s));
+    jobs[i].engine = engine.get();
+  }
+
+  // ---- check on a thread pool ----
+  FixOptions fix_options;
+  fix_options.mode = a.diff ? FixMode::Diff : a.fix ? FixMode::Apply : FixMode::None;
+  fix_options.unsafe = a.unsafe_fixes;
+  fix_options.no_prefilter = a.no_prefilter;
+  std::vector<FileOutcome> outcomes(jobs.size());
+  size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
+                                 : std::max(1u, std::thread::hardware_concurrency());
+  workers = std::min(workers, std::max<size_t>(jobs.size(), 1));
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < jobs.size(); i = next++) {
+      try {
+        outcomes[i] = check_file(jobs[i], fix_options);
+      } catch (const std::exception& e) {
+        outcomes[i].errors.push_back({jobs[i].display, std::string("internal error: ") + e.what()});
+      }
+    }
+  };
+  if (workers <= 1) {
+    work();
+  } else {
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < workers; ++t)
+      pool.emplace_back(work);
+    for (auto& t : pool)
+      t.join();
+  }
+
+  // ---- gather, in file order ----
+  std::vector<Finding> findings;
+  size_t fixed = 0;
+  std::string diff;
+  std::optional<std::string> stdin_output;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto& o = outcomes[i];
+    for (auto& e : o.errors)
+      errors.push_back(std::move(e));
+    for (auto& w : o.warnings)
+      std::cerr << "warning: " << w << "\n";
+    fixed += o.fixed;
+    diff += o.diff;
+    if (o.stdin_output) stdin_output = std::move(o.stdin_output);
+    std::move(o.findings.begin(), o.findings.end(), std::back_inserter(findings));
+  }
+  std::stable_sort(findings.begin(), findings.end(), [](const Finding& x, const Finding& y) {
+    return std::tie(x.display, x.cell, x.location.row, x.location.column, x.diagnostic.code) <
+           std::tie(y.display, y.cell, y.location.row, y.location.column, y.diagnostic.code);
+  });
+  std::sort(errors.begin(), errors.end(), [](const FileError& x, const FileError& y) {
+    return std::tie(x.path, x.message) < std::tie(y.path, y.message);
+  });
+
+  // ---- output ----
+  int exit_code = 0;
+  if (fix_options.mode == FixMode::Diff) {
+    std::cout << diff;
+    if (!a.quiet) {
+      std::cerr << (fixed > 0 ? "Would fix " + plural(fixed, "problem") + "."
+                              : std::string("No fixes available."))
+                << "\n";
+    }
+    if (!diff.empty() && !a.exit_zero) exit_code = 1;
+  } else {
+    // With stdin and --fix the fixed source goes to stdout, so the report goes to stderr.
+    std::ostream& out = stdin_output ? std::cerr : std::cout;
+    if (stdin_output) std::cout << *stdin_output << std::flush;
+    RenderOptions ro;
+    ro.format = *format;
+    ro.color = use_color(a.color) && !stdin_output;
+    ro.unsafe_fixes = a.unsafe_fixes;
+    if (*format == OutputFormat::Sarif) ro.sarif_root = source_root(cwd);
+    if (a.statistics) {
+      render_statistics(out, findings, ro);
+    } else {
+      render_findings(out, findings, ro);
+    }
+    bool text_like = *format == OutputFormat::Text || *format == OutputFormat::Concise;
+    if (text_like && !a.quiet) {
+      if (fix_options.mode == FixMode::Apply && fixed > 0) {
+        out << "Fixed " << plural(fixed, "problem") << ".\n";
+      }
+      out << summary_line(findings, a.unsafe_fixes) << "\n";
+    }
+    if (!findings.empty() && !a.exit_zero) exit_code = 1;
+  }
+  for (const auto& e : errors)
+    print_error(e.path, e.message);
+  if (!errors.empty()) exit_code = 2;
+  return exit_code;
+}
+
+} // namespace oomlint::cli

@@ -1,0 +1,48 @@
+// Which files a `check` run looks at: the paths given, directories walked recursively for .py
+// and .ipynb files (and DeepSpeed JSON configs by name), minus what .gitignore (libgit2's
+// git_ignore_path_is_ignored, inside a git work tree), the usual tool folders and the exclude
+// patterns leave out. Files named explicitly are always checked.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cli/config.h"
+
+namespace oomlint::cli {
+
+enum class FileKind { Python, Notebook, DeepSpeedJson };
+
+struct DiscoveredFile {
+  std::filesystem::path path;     // how to open it
+  std::filesystem::path absolute; // lexically normal absolute path
+  std::string display;            // relative to the current directory when below it
+  FileKind kind = FileKind::Python;
+  bool explicit_path = false;
+  const Config* config = nullptr;
+};
+
+struct PathError {
+  std::string path;
+  std::string message;
+};
+
+struct Discovery {
+  std::vector<DiscoveredFile> files; // sorted by display path, no duplicates
+  std::vector<PathError> errors;     // missing or unreadable paths
+};
+
+// Directory names never descended into (.git, .venv, __pycache__, node_modules, ...).
+bool is_default_excluded_dir(std::string_view name);
+FileKind kind_for(const std::filesystem::path& p);
+// Is a JSON file found while walking worth checking as a DeepSpeed config (by its name)?
+bool is_deepspeed_candidate_name(std::string_view filename);
+std::string display_path(const std::filesystem::path& absolute, const std::filesystem::path& cwd);
+
+// Throws ConfigError when a config file on the way is bad.
+Discovery discover(const std::vector<std::string>& paths, ConfigResolver& configs,
+                   const CliOverrides& cli, const std::filesystem::path& cwd,
+                   bool respect_gitignore = true);
+
+} // namespace oomlint::cli

@@ -1,0 +1,363 @@
+#include "cli/file_checker.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/diff.h"
+#include "cli/fix_writer.h"
+#include "cli/notebook.h"
+#include "deepspeed_json.h"
+#include "line_index.h"
+
+namespace oomlint::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kBom = "\xEF\xBB\xBF";
+
+Location location_of(const checks::LineIndex& lines, uint32_t offset) {
+  return Location{lines.line_of(offset) + 1, lines.codepoint_column(offset) + 1};
+}
+
+// Diagnostics of `text` as findings. For notebooks `nb` maps lines to cells.
+std::vector<Finding> to_findings(const std::vector<checks::Diagnostic>& diags,
+                                 std::string_view text, const FileJob& job, const Notebook* nb) {
+  std::vector<Finding> out;
+  if (diags.empty()) return out;
+  checks::LineIndex lines(text);
+  auto place = [&](uint32_t offset, std::optional<uint32_t>& cell) -> std::optional<Location> {
+    Location loc = location_of(lines, offset);
+    if (!nb) return loc;
+    auto cl = nb->map_line(loc.row - 1);
+    if (!cl) return std::nullopt;
+    cell = cl->cell;
+    loc.row = cl->line;
+    return loc;
+  };
+  for (const auto& d : diags) {
+    Finding f;
+    f.display = job.display;
+    f.absolute = job.absolute;
+    f.diagnostic = d;
+    uint32_t size = static_cast<uint32_t>(text.size());
+    f.diagnostic.start = std::min(d.start, size);
+    f.diagnostic.end = std::clamp(d.end, f.diagnostic.start, size);
+    std::optional<uint32_t> cell, end_cell;
+    auto start = place(f.diagnostic.start, cell);
+    if (!start) continue;
+    auto end = place(f.diagnostic.end, end_cell);
+    f.cell = cell;
+    f.location = *start;
+    f.end_location = end && end_cell == cell ? *end : *start;
+    f.diagnostic.start_pos = {f.location.row, f.location.column};
+    f.diagnostic.end_pos = {f.end_location.row, f.end_location.column};
+    f.line_text = std::string(lines.line_text(lines.line_of(f.diagnostic.start)));
+    if (d.fix) {
+      for (const auto& e : d.fix->edits) {
+        std::optional<uint32_t> c1, c2;
+        uint32_t s = std::min(e.start, size), t = std::clamp(e.end, s, size);
+        auto a = place(s, c1);
+        auto b = place(t, c2);
+        if (!a || !b) continue;
+        f.edits.push_back(FindingEdit{e.text, *a, *b});
+      }
+    }
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+std::string apply_edits(std::string_view text, std::vector<checks::Edit> edits) {
+  std::sort(edits.begin(), edits.end(),
+            [](const checks::Edit& a, const checks::Edit& b) { return a.start > b.start; });
+  std::string out(text);
+  for (const auto& e : edits) {
+    if (e.start > e.end || e.end > out.size()) continue;
+    out.replace(e.start, e.end - e.start, e.text);
+  }
+  return out;
+}
+
+std::vector<checks::Diagnostic> check_json(std::string_view text, const checks::Settings& s) {
+  auto diags = checks::check_deepspeed_json(text, s);
+  std::erase_if(diags, [&](const checks::Diagnostic& d) { return !s.is_enabled(d.code); });
+  return diags;
+}
+
+// Fixes for JSON configs: non-overlapping fixes per round, kept only while the JSON stays valid.
+std::string fix_json(std::string text, const checks::Settings& s, bool unsafe, size_t& applied) {
+  for (int round = 0; round < 10; ++round) {
+    std::vector<checks::Edit> taken;
+    size_t chosen = 0;
+    for (const auto& d : check_json(text, s)) {
+      if (!d.fix || d.fix->edits.empty()) continue;
+      if (d.fix->applicability == checks::Applicability::Unsafe && !unsafe) continue;
+      bool clash = false;
+      for (const auto& e : d.fix->edits) {
+        for (const auto& t : taken)
+          clash = clash || (e.start < t.end && t.start < e.end) || (e.start == t.start);
+      }
+      if (clash) continue;
+      taken.insert(taken.end(), d.fix->edits.begin(), d.fix->edits.end());
+      ++chosen;
+    }
+    if (chosen == 0) break;
+    std::string next = apply_edits(text, taken);
+    if (next == text || !nlohmann::json::accept(next)) break;
+    text = std::move(next);
+    applied += chosen;
+  }
+  return text;
+}
+
+size_t syntax_errors(std::string_view text) {
+  ts::Parser parser;
+  return checks::count_syntax_errors(parser.parse(text));
+}
+
+void sort_findings(std::vector<Finding>& f) {
+  std::stable_sort(f.begin(), f.end(), [](const Finding& a, const Finding& b) {
+    return std::tie(a.cell, a.location.row, a.location.column, a.diagnostic.code) <
+           std::tie(b.cell, b.location.row, b.location.column, b.diagnostic.code);
+  });
+}
+
+// Writes `content` or records why not. Returns true when written.
+bool commit(const FileJob& job, std::string_view raw, std::string_view content, FileOutcome& out) {
+  if (job.from_stdin) {
+    out.stdin_output = std::string(content);
+    return true;
+  }
+  std::string err = write_file_atomically(job.path, raw, content);
+  if (!err.empty()) {
+    out.errors.push_back({job.display, err});
+    return false;
+  }
+  return true;
+}
+
+void check_python(const FileJob& job, const std::string& raw, const FixOptions& opt,
+                  FileOutcome& out) {
+  const checks::Engine& engine = *job.engine;
+  bool bom = std::string_view(raw).starts_with(kBom);
+  std::string text = bom ? raw.substr(kBom.size()) : raw;
+  if (opt.mode == FixMode::None) {
+    out.findings = to_findings(engine.check(text, opt.no_prefilter), text, job, nullptr);
+    return;
+  }
+  if (!opt.no_prefilter && !engine.may_match(text)) {
+    if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
+    return;
+  }
+  checks::FixOutcome fo = checks::apply_fixes(engine, text, opt.unsafe);
+  std::string fixed = match_line_endings(text, fo.text);
+  if (fixed == text) {
+    out.findings = to_findings(fo.remaining, fo.text, job, nullptr);
+    if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
+    return;
+  }
+  if (syntax_errors(fixed) > syntax_errors(text)) {
+    out.errors.push_back(
+        {job.display, "fixes would introduce a syntax error; file left unchanged"});
+    out.findings = to_findings(engine.check(text, true), text, job, nullptr);
+    return;
+  }
+  std::string new_raw = (bom ? std::string(kBom) : std::string()) + fixed;
+  if (opt.mode == FixMode::Diff) {
+    out.diff = unified_diff(raw, new_raw, job.display, job.display);
+    out.fixed = fo.applied;
+    return;
+  }
+  if (!commit(job, raw, new_raw, out)) {
+    out.findings = to_findings(engine.check(text, true), text, job, nullptr);
+    return;
+  }
+  out.fixed = fo.applied;
+  if (fixed == fo.text) {
+    out.findings = to_findings(fo.remaining, fixed, job, nullptr);
+  } else {
+    out.findings = to_findings(engine.check(fixed, true), fixed, job, nullptr);
+  }
+}
+
+void check_notebook(const FileJob& job, const std::string& raw, const FixOptions& opt,
+                    FileOutcome& out) {
+  std::string error;
+  auto nb = Notebook::parse(raw, error);
+  if (!nb) {
+    out.errors.push_back({job.display, error});
+    return;
+  }
+  if (!nb->is_python()) {
+    if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
+    return;
+  }
+  const checks::Engine& engine = *job.engine;
+  const std::string& src = nb->source();
+  if (opt.mode == FixMode::None) {
+    out.findings = to_findings(engine.check(src, opt.no_prefilter), src, job, &*nb);
+    return;
+  }
+  checks::FixOutcome fo = checks::apply_fixes(engine, src, opt.unsafe);
+  if (fo.text == src) {
+    out.findings = to_findings(fo.remaining, src, job, &*nb);
+    if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
+    return;
+  }
+  auto rewritten = nb->rewrite(fo.text, error);
+  if (!rewritten) {
+    out.errors.push_back({job.display, error});
+    out.findings = to_findings(engine.check(src, true), src, job, &*nb);
+    return;
+  }
+  std::string new_raw = match_line_endings(raw, *rewritten);
+  if (opt.mode == FixMode::Diff) {
+    auto before = nb->split(src);
+    auto after = nb->split(fo.text);
+    if (before && after) {
+      for (size_t i = 0; i < before->size() && i < after->size(); ++i) {
+        std::string name = job.display + ":cell " + std::to_string((*before)[i].first);
+        out.diff += unified_diff((*before)[i].second, (*after)[i].second, name, name);
+      }
+    }
+    out.fixed = fo.applied;
+    return;
+  }
+  if (!commit(job, raw, new_raw, out)) {
+    out.findings = to_findings(engine.check(src, true), src, job, &*nb);
+    return;
+  }
+  out.fixed = fo.applied;
+  auto fixed_nb = Notebook::parse(new_raw, error);
+  if (fixed_nb) {
+    out.findings =
+        to_findings(engine.check(fixed_nb->source(), true), fixed_nb->source(), job, &*fixed_nb);
+  }
+}
+
+void check_deepspeed(const FileJob& job, const std::string& raw, const FixOptions& opt,
+                     FileOutcome& out) {
+  if (!checks::is_deepspeed_json(raw)) {
+    if (job.explicit_path) {
+      out.warnings.push_back(job.display + ": not a DeepSpeed config (no \"zero_optimization\"); "
+                                           "skipped");
+    }
+    if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
+    return;
+  }
+  const checks::Settings& s = job.engine->settings();
+  if (opt.mode == FixMode::None) {
+    out.findings = to_findings(check_json(raw, s), raw, job, nullptr);
+    return;
+  }
+  size_t applied = 0;
+  std::string fixed = match_line_endings(raw, fix_json(raw, s, opt.unsafe, applied));
+  if (fixed == raw) {
+    out.findings = to_findings(check_json(raw, s), raw, job, nullptr);
+    if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
+    return;
+  }
+  if (opt.mode == FixMode::Diff) {
+    out.diff = unified_diff(raw, fixed, job.display, job.display);
+    out.fixed = applied;
+    return;
+  }
+  if (!commit(job, raw, fixed, out)) {
+    out.findings = to_findings(check_json(raw, s), raw, job, nullptr);
+    return;
+  }
+  out.fixed = applied;
+  out.findings = to_findings(check_json(fixed, s), fixed, job, nullptr);
+}
+
+} // namespace
+
+std::optional<std::string> read_source_file(const fs::path& path, std::string& error) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    error = std::strerror(errno);
+    ::close(fd);
+    return std::nullopt;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    error = "is a directory";
+    return std::nullopt;
+  }
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > kMaxFileSize) {
+    ::close(fd);
+    error = "file is larger than 256 MiB (" + std::to_string(st.st_size) + " bytes); skipped";
+    return std::nullopt;
+  }
+  std::string data;
+  if (S_ISREG(st.st_mode)) data.reserve(static_cast<size_t>(st.st_size));
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      error = std::strerror(errno);
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+    if (data.size() > kMaxFileSize) {
+      ::close(fd);
+      error = "file is larger than 256 MiB; skipped";
+      return std::nullopt;
+    }
+  }
+  ::close(fd);
+  return data;
+}
+
+FileOutcome check_file(const FileJob& job, const FixOptions& options) {
+  FileOutcome out;
+  std::string raw;
+  if (job.from_stdin) {
+    raw = job.stdin_text;
+  } else {
+    std::string error;
+    auto data = read_source_file(job.path, error);
+    if (!data) {
+      out.errors.push_back({job.display, error});
+      return out;
+    }
+    raw = std::move(*data);
+  }
+  if (raw.size() > kMaxFileSize) {
+    out.errors.push_back({job.display, "input is larger than 256 MiB; skipped"});
+    return out;
+  }
+  switch (job.kind) {
+  case FileKind::Python:
+    check_python(job, raw, options, out);
+    break;
+  case FileKind::Notebook:
+    check_notebook(job, raw, options, out);
+    break;
+  case FileKind::DeepSpeedJson:
+    check_deepspeed(job, raw, options, out);
+    break;
+  }
+  sort_findings(out.findings);
+  return out;
+}
+
+} // namespace oomlint::cli

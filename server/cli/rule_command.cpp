@@ -1,0 +1,127 @@
+#include "cli/rule_command.h"
+
+#include <algorithm>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "registry.h"
+
+namespace oomlint::cli {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+std::string_view fix_name(checks::FixAvailability f) {
+  switch (f) {
+  case checks::FixAvailability::Always:
+    return "always";
+  case checks::FixAvailability::Sometimes:
+    return "sometimes";
+  case checks::FixAvailability::None:
+    return "none";
+  }
+  return "none";
+}
+
+Json rule_json(const checks::Rule& r, bool with_doc) {
+  const auto& m = r.meta();
+  Json j{{"code", std::string(m.code)},
+         {"slug", std::string(m.slug)},
+         {"section", std::string(m.section)},
+         {"severity", std::string(checks::to_string(m.severity))},
+         {"fix", std::string(fix_name(m.fix))},
+         {"summary", std::string(m.summary)},
+         {"url", checks::rule_url(m.code)}};
+  if (with_doc) j["explanation"] = std::string(checks::rule_doc(m.code));
+  return j;
+}
+
+void print_table(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t i = 0; i < row.size(); ++i)
+      widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+} // namespace
+
+int run_rule(const std::vector<std::string>& args) {
+  CLI::App app{"Explain a rule (by code or slug), or list all rules.", "oomlint rule"};
+  std::string key;
+  bool all = false;
+  std::string format = "text";
+  app.add_option("rule", key, "Rule code (OOM203) or slug (empty-cache-in-loop)");
+  app.add_flag("--all", all, "List every rule");
+  app.add_option("--output-format", format, "text (default) or json");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (format != "text" && format != "json") {
+    std::cerr << "error: --output-format: expected text or json, got `" << format << "`\n";
+    return 2;
+  }
+  if (all == !key.empty()) {
+    std::cerr << "error: give a rule code or slug, or --all\n" << app.help();
+    return 2;
+  }
+  if (all) {
+    if (format == "json") {
+      Json arr = Json::array();
+      for (const checks::Rule* r : checks::all_rules())
+        arr.push_back(rule_json(*r, false));
+      std::cout << arr.dump(2) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows{
+        {"CODE", "NAME", "GUIDE", "SEVERITY", "FIX", "SUMMARY"}};
+    for (const checks::Rule* r : checks::all_rules()) {
+      const auto& m = r->meta();
+      rows.push_back({std::string(m.code), std::string(m.slug), std::string(m.section),
+                      std::string(checks::to_string(m.severity)), std::string(fix_name(m.fix)),
+                      std::string(m.summary)});
+    }
+    print_table(rows);
+    return 0;
+  }
+  std::string upper = key;
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  const checks::Rule* rule = checks::find_rule(key);
+  if (!rule) rule = checks::find_rule(upper);
+  if (!rule) {
+    std::cerr << "error: unknown rule `" << key << "` (see `oomlint rule --all`)\n";
+    return 2;
+  }
+  if (format == "json") {
+    std::cout << rule_json(*rule, true).dump(2) << "\n";
+    return 0;
+  }
+  std::string_view doc = checks::rule_doc(rule->meta().code);
+  if (doc.empty()) {
+    const auto& m = rule->meta();
+    std::cout << "# " << m.code << " `" << m.slug << "`\n\n" << m.summary << "\n";
+  } else {
+    std::cout << doc;
+    if (!doc.ends_with('\n')) std::cout << "\n";
+  }
+  return 0;
+}
+
+} // namespace oomlint::cli
