@@ -13,11 +13,19 @@ std::string_view last_part(std::string_view qualified) {
   return dot == std::string_view::npos ? qualified : qualified.substr(dot + 1);
 }
 
+// `get_loss`, `build_loss`, `create_loss`...: functions that make a loss module, not a loss value.
+bool is_factory_name(std::string_view name) {
+  for (std::string_view p : {"get_", "build_", "create_", "make_", "init_", "setup_", "load_"}) {
+    if (name.starts_with(p)) return true;
+  }
+  return false;
+}
+
 // Names that people give to the loss function object in training scripts.
 bool looks_like_loss_fn_name(std::string_view name) {
   return name == "criterion" || name == "loss_fn" || name == "loss_func" ||
          name == "loss_function" || name == "compute_loss" || name == "loss_fct" ||
-         name == "lossfn" || (name.ends_with("_loss") && !name.starts_with("get_")) ||
+         name == "lossfn" || (name.ends_with("_loss") && !is_factory_name(name)) ||
          name.ends_with("_criterion");
 }
 
