@@ -155,6 +155,8 @@ private:
       // `autocast(**kwargs)`: dtype and device are not known here.
       if (all.named_child(i).is("dictionary_splat") || all.named_child(i).is("list_splat")) return;
     }
+    // Inference under no_grad: no gradients to underflow, fp16 is a fine choice there.
+    if (cx.in_no_grad()) return;
     Node enabled = argument(m, call, "enabled", cuda_only ? 0 : 2);
     if (SemanticModel::bool_value(enabled) == false) return;
     bool cuda = cuda_only;
