@@ -1,0 +1,732 @@
+#include "lsp/language_server.h"
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "line_index.h"
+#include "lsp/code_actions.h"
+#include "lsp/convert.h"
+#include "lsp/uri.h"
+#include "registry.h"
+
+#ifndef OOMLINT_VERSION
+#define OOMLINT_VERSION "0.0.0"
+#endif
+
+namespace oomlint::lsp {
+
+namespace {
+constexpr size_t kMaxWorkspaceFileBytes = size_t{16} << 20;
+constexpr size_t kProgressBatch = 50;
+
+std::string text_document_uri(const json& params) {
+  return get_string(require_object(member(params, "textDocument"), "textDocument"), "uri");
+}
+
+std::optional<std::string> read_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxWorkspaceFileBytes) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string hash_text(std::string_view text) {
+  // FNV-1a, 64 bit: stable across runs (std::hash need not be).
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  std::ostringstream ss;
+  ss << std::hex << h;
+  return ss.str();
+}
+} // namespace
+
+LanguageServer::LanguageServer(Sender send, ServerOptions options)
+    : send_(std::move(send)), scheduler_(options.scheduler) {
+  logger_.set_stderr_level(options.stderr_level);
+  logger_.set_client_sink([this](LogLevel level, const std::string& message) {
+    notify("window/logMessage", {{"type", static_cast<int>(level)}, {"message", message}});
+  });
+
+  bind_request("initialize", [this](const json& p) { return on_initialize(p); });
+  bind_request("shutdown", [this](const json&) {
+    shutdown_ = true;
+    return json(nullptr);
+  });
+  bind_async("textDocument/codeAction",
+             [this](const json& p, const json&) { return on_code_action(p); });
+  bind_async("textDocument/hover", [this](const json& p, const json&) { return on_hover(p); });
+  bind_async("textDocument/diagnostic",
+             [this](const json& p, const json&) { return on_document_diagnostic(p); });
+  bind_async("workspace/diagnostic",
+             [this](const json& p, const json&) { return on_workspace_diagnostic(p); });
+
+  bind_notification("initialized", [this](const json&) { on_initialized(); });
+  bind_notification("textDocument/didOpen", [this](const json& p) { on_did_open(p); });
+  bind_notification("textDocument/didChange", [this](const json& p) { on_did_change(p); });
+  bind_notification("textDocument/didClose", [this](const json& p) { on_did_close(p); });
+  bind_notification("textDocument/didSave", [this](const json& p) { on_did_save(p); });
+  bind_notification("workspace/didChangeConfiguration",
+                    [this](const json& p) { on_did_change_configuration(p); });
+  bind_notification("workspace/didChangeWatchedFiles",
+                    [this](const json& p) { on_did_change_watched_files(p); });
+  bind_notification("workspace/didChangeWorkspaceFolders",
+                    [this](const json& p) { on_did_change_workspace_folders(p); });
+  bind_notification("$/setTrace", [this](const json& p) {
+    if (auto level = level_from_trace(get_string(p, "value"))) logger_.set_client_level(*level);
+  });
+  bind_notification("$/cancelRequest", [this](const json& p) {
+    const json& id = member(p, "id");
+    std::lock_guard lock(requests_mutex_);
+    auto it = request_keys_.find(id.dump());
+    if (it != request_keys_.end()) scheduler_.cancel(it->second, /*drop_waiting=*/false);
+  });
+}
+
+LanguageServer::~LanguageServer() {
+  scheduler_.stop();
+}
+
+// ---- binder -------------------------------------------------------------------------------
+
+void LanguageServer::bind_request(const std::string& method, std::function<json(const json&)> fn) {
+  requests_[method] = [this, fn = std::move(fn)](const json& id, const json& params) {
+    reply(id, fn(params));
+  };
+}
+
+void LanguageServer::bind_async(const std::string& method, Prepare prepare) {
+  requests_[method] = [this, prepare = std::move(prepare)](const json& id, const json& params) {
+    Work work = prepare(params, id);
+    std::string key;
+    {
+      std::lock_guard lock(requests_mutex_);
+      key = "request#" + std::to_string(++request_seq_);
+      request_keys_[id.dump()] = key;
+    }
+    scheduler_.schedule(
+        key,
+        [this, id, work = std::move(work)](const std::atomic<bool>& cancel) {
+          if (cancel) {
+            reply_error(id, error_code::kRequestCancelled, "request cancelled");
+            return;
+          }
+          try {
+            json result = work(cancel);
+            if (cancel) {
+              reply_error(id, error_code::kRequestCancelled, "request cancelled");
+            } else {
+              reply(id, std::move(result));
+            }
+          } catch (const RpcError& e) {
+            reply_error(id, e.code, e.what());
+          } catch (const std::exception& e) {
+            reply_error(id, error_code::kInternalError, e.what());
+          }
+        },
+        /*debounced=*/false);
+  };
+}
+
+void LanguageServer::bind_notification(const std::string& method, NotificationHandler fn) {
+  notifications_[method] = std::move(fn);
+}
+
+void LanguageServer::handle_raw(std::string_view body) {
+  json message = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (message.is_discarded()) {
+    logger_.warn("received a message that is not valid JSON (or not valid UTF-8)");
+    reply_error(nullptr, error_code::kParseError, "invalid JSON");
+    return;
+  }
+  handle(message);
+}
+
+void LanguageServer::bad_frame(const std::string& error) {
+  logger_.warn("bad message frame: " + error);
+}
+
+void LanguageServer::end_of_stream() {
+  if (!exited_) {
+    logger_.info(shutdown_ ? "input closed after shutdown" : "input closed without shutdown");
+  }
+  exited_ = true;
+  scheduler_.stop();
+}
+
+void LanguageServer::handle(const json& message) {
+  if (exited_) return;
+  if (!message.is_object()) {
+    reply_error(nullptr, error_code::kInvalidRequest, "a message must be a JSON object");
+    return;
+  }
+  auto id_it = message.find("id");
+  bool has_id = id_it != message.end();
+  bool valid_id = has_id && (id_it->is_number_integer() || id_it->is_string());
+  auto method_it = message.find("method");
+  if (method_it == message.end()) {
+    if (message.contains("result") || message.contains("error")) return; // a reply to us
+    reply_error(valid_id ? *id_it : json(nullptr), error_code::kInvalidRequest,
+                "a message needs a `method`");
+    return;
+  }
+  if (!method_it->is_string() || (has_id && !valid_id)) {
+    reply_error(valid_id ? *id_it : json(nullptr), error_code::kInvalidRequest,
+                !method_it->is_string() ? "`method` must be a string"
+                                        : "`id` must be an integer or a string");
+    return;
+  }
+  std::string method = method_it->get<std::string>();
+  json params = message.contains("params") ? message["params"] : json(nullptr);
+  if (!params.is_null() && !params.is_object() && !params.is_array()) {
+    if (valid_id) reply_error(*id_it, error_code::kInvalidParams, "`params` must be an object");
+    return;
+  }
+  if (valid_id) {
+    handle_request(*id_it, method, params);
+  } else {
+    handle_notification(method, params);
+  }
+}
+
+void LanguageServer::handle_request(const json& id, const std::string& method, const json& params) {
+  if (!initialized_ && method != "initialize") {
+    reply_error(id, error_code::kServerNotInitialized, "the server is not initialized");
+    return;
+  }
+  if (shutdown_) {
+    reply_error(id, error_code::kInvalidRequest, "the server is shutting down");
+    return;
+  }
+  if (method == "initialize" && initialized_) {
+    reply_error(id, error_code::kInvalidRequest, "the server is already initialized");
+    return;
+  }
+  auto it = requests_.find(method);
+  if (it == requests_.end()) {
+    reply_error(id, error_code::kMethodNotFound, "unknown method `" + method + "`");
+    return;
+  }
+  try {
+    it->second(id, params);
+  } catch (const RpcError& e) {
+    reply_error(id, e.code, e.what());
+  } catch (const json::exception& e) {
+    reply_error(id, error_code::kInvalidParams, e.what());
+  } catch (const std::exception& e) {
+    reply_error(id, error_code::kInternalError, e.what());
+  }
+}
+
+void LanguageServer::handle_notification(const std::string& method, const json& params) {
+  if (method == "exit") {
+    exited_ = true;
+    scheduler_.stop();
+    return;
+  }
+  if (!initialized_ || shutdown_) return; // dropped, as the specification asks
+  auto it = notifications_.find(method);
+  if (it == notifications_.end()) {
+    logger_.debug("ignoring notification `" + method + "`");
+    return;
+  }
+  try {
+    it->second(params);
+  } catch (const std::exception& e) {
+    logger_.warn("bad `" + method + "` notification: " + e.what());
+  }
+}
+
+void LanguageServer::reply(const json& id, json result) {
+  {
+    std::lock_guard lock(requests_mutex_);
+    request_keys_.erase(id.dump());
+  }
+  json message = {{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}};
+  std::lock_guard lock(send_mutex_);
+  send_(message);
+}
+
+void LanguageServer::reply_error(const json& id, int code, const std::string& text) {
+  {
+    std::lock_guard lock(requests_mutex_);
+    request_keys_.erase(id.dump());
+  }
+  json message = {{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", text}}}};
+  std::lock_guard lock(send_mutex_);
+  send_(message);
+}
+
+void LanguageServer::notify(const std::string& method, json params) {
+  json message = {{"jsonrpc", "2.0"}, {"method", method}, {"params", std::move(params)}};
+  std::lock_guard lock(send_mutex_);
+  send_(message);
+}
+
+void LanguageServer::request_client(const std::string& method, json params) {
+  json message = {{"jsonrpc", "2.0"},
+                  {"id", "oomlint-" + std::to_string(next_request_id_++)},
+                  {"method", method},
+                  {"params", std::move(params)}};
+  std::lock_guard lock(send_mutex_);
+  send_(message);
+}
+
+void LanguageServer::show_message(int type, const std::string& message) {
+  logger_.log(type == 1 ? LogLevel::Error : LogLevel::Warning, message);
+  notify("window/showMessage", {{"type", type}, {"message", message}});
+}
+
+// ---- lifecycle ----------------------------------------------------------------------------
+
+json LanguageServer::on_initialize(const json& params) {
+  require_object(params, "initialize params");
+  const json* encodings = find_path(params, "capabilities.general.positionEncodings");
+  if (encodings && encodings->is_array()) {
+    for (const auto& e : *encodings) {
+      if (e == "utf-8") encoding_ = PositionEncoding::Utf8;
+    }
+  }
+  if (const json* dc = find_path(params, "capabilities.workspace.workspaceEdit.documentChanges")) {
+    document_changes_ = dc->is_boolean() && dc->get<bool>();
+  }
+  if (const json* dyn =
+          find_path(params, "capabilities.workspace.didChangeWatchedFiles.dynamicRegistration")) {
+    watch_dynamic_ = dyn->is_boolean() && dyn->get<bool>();
+  }
+  if (const json* refresh =
+          find_path(params, "capabilities.workspace.diagnostics.refreshSupport")) {
+    diagnostic_refresh_ = refresh->is_boolean() && refresh->get<bool>();
+  }
+  if (const json* trace = find_member(params, "trace"); trace && trace->is_string()) {
+    if (auto level = level_from_trace(trace->get<std::string>())) logger_.set_client_level(*level);
+  }
+  if (const json* folders = find_member(params, "workspaceFolders");
+      folders && folders->is_array()) {
+    for (const auto& f : *folders) {
+      if (f.is_object() && f.contains("uri") && f["uri"].is_string()) {
+        workspace_.add_folder(f["uri"].get<std::string>());
+      }
+    }
+  } else if (auto root = opt_string(params, "rootUri")) {
+    workspace_.add_folder(*root);
+  } else if (const json* path = find_member(params, "rootPath"); path && path->is_string()) {
+    workspace_.add_folder(path_to_uri(path->get<std::string>()));
+  }
+  for (const auto& error : workspace_.reload_configs()) {
+    show_message(1, "oomlint: " + error);
+  }
+  if (const json* options = find_member(params, "initializationOptions")) {
+    apply_init_options(*options);
+  }
+  initialized_ = true;
+  json capabilities = {
+      {"positionEncoding", std::string(to_string(encoding_))},
+      {"textDocumentSync",
+       {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
+      {"codeActionProvider",
+       {{"codeActionKinds", json::array({"quickfix", std::string(kFixAllKind)})},
+        {"resolveProvider", false}}},
+      {"hoverProvider", true},
+      {"diagnosticProvider",
+       {{"identifier", "oomlint"},
+        {"interFileDependencies", false},
+        {"workspaceDiagnostics", true}}},
+      {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", true}}}}},
+  };
+  return json{{"capabilities", capabilities},
+              {"serverInfo", {{"name", "oomlint"}, {"version", OOMLINT_VERSION}}}};
+}
+
+void LanguageServer::apply_init_options(const json& options) {
+  if (!options.is_object()) return;
+  if (const json* level = find_member(options, "logLevel"); level && level->is_string()) {
+    if (auto l = parse_log_level(level->get<std::string>())) logger_.set_client_level(*l);
+  }
+  if (const json* push = find_member(options, "pushDiagnostics"); push && push->is_boolean()) {
+    push_diagnostics_ = push->get<bool>();
+  }
+  const json& settings = options.contains("settings") ? options["settings"] : options;
+  try {
+    workspace_.set_client_settings(settings_from_lsp(settings));
+  } catch (const RpcError& e) {
+    show_message(1, std::string("oomlint: invalid settings: ") + e.what() + "; using the defaults");
+  }
+}
+
+void LanguageServer::on_initialized() {
+  if (!watch_dynamic_) return;
+  json watchers = json::array({{{"globPattern", "**/pyproject.toml"}},
+                               {{"globPattern", "**/oomlint.toml"}},
+                               {{"globPattern", "**/.oomlint.toml"}}});
+  request_client(
+      "client/registerCapability",
+      {{"registrations", json::array({{{"id", "oomlint-config-watch"},
+                                       {"method", "workspace/didChangeWatchedFiles"},
+                                       {"registerOptions", {{"watchers", watchers}}}}})}});
+}
+
+// ---- documents ----------------------------------------------------------------------------
+
+void LanguageServer::on_did_open(const json& params) {
+  const json& doc = require_object(member(params, "textDocument"), "textDocument");
+  std::string uri = get_string(doc, "uri");
+  std::string language = opt_string(doc, "languageId").value_or("");
+  int64_t version = get_int(doc, "version");
+  std::string text = get_string(doc, "text");
+  store_.open(uri, language, version, std::move(text));
+  {
+    std::lock_guard lock(results_mutex_);
+    results_.erase(uri);
+  }
+  schedule_diagnostics(uri);
+}
+
+void LanguageServer::on_did_change(const json& params) {
+  const json& doc = require_object(member(params, "textDocument"), "textDocument");
+  std::string uri = get_string(doc, "uri");
+  int64_t version = get_int(doc, "version");
+  const json& changes = member(params, "contentChanges");
+  if (!changes.is_array())
+    throw RpcError(error_code::kInvalidParams, "`contentChanges` must be a list");
+  std::vector<ContentChange> parsed;
+  for (const auto& c : changes) {
+    require_object(c, "content change");
+    ContentChange change;
+    change.text = get_string(c, "text");
+    if (const json* r = find_member(c, "range")) change.range = parse_range(*r);
+    parsed.push_back(std::move(change));
+  }
+  if (!store_.change(uri, version, parsed, encoding_)) {
+    logger_.warn("didChange for a document that is not open: " + uri);
+    return;
+  }
+  schedule_diagnostics(uri);
+}
+
+void LanguageServer::on_did_close(const json& params) {
+  std::string uri = text_document_uri(params);
+  scheduler_.cancel("diagnostics:" + uri, /*drop_waiting=*/true);
+  bool was_open = store_.close(uri);
+  {
+    std::lock_guard lock(results_mutex_);
+    results_.erase(uri);
+  }
+  if (was_open) {
+    notify("textDocument/publishDiagnostics", {{"uri", uri}, {"diagnostics", json::array()}});
+  }
+}
+
+void LanguageServer::on_did_save(const json& params) {
+  std::string uri = text_document_uri(params);
+  if (store_.is_open(uri)) schedule_diagnostics(uri);
+}
+
+void LanguageServer::on_did_change_configuration(const json& params) {
+  const json& settings = member(params, "settings");
+  try {
+    workspace_.set_client_settings(settings_from_lsp(settings));
+  } catch (const RpcError& e) {
+    show_message(1, std::string("oomlint: invalid settings: ") + e.what() +
+                        "; keeping the previous settings");
+    return;
+  }
+  recheck_open_documents();
+}
+
+void LanguageServer::on_did_change_watched_files(const json& params) {
+  const json& changes = member(params, "changes");
+  if (!changes.is_array()) return;
+  bool config_changed = false;
+  for (const auto& c : changes) {
+    if (!c.is_object() || !c.contains("uri") || !c["uri"].is_string()) continue;
+    auto path = uri_to_path(c["uri"].get<std::string>());
+    if (path && is_config_file_name(path->filename().string())) config_changed = true;
+  }
+  if (!config_changed) return;
+  for (const auto& error : workspace_.reload_configs()) {
+    show_message(1, "oomlint: " + error + " (keeping the last valid configuration)");
+  }
+  recheck_open_documents();
+}
+
+void LanguageServer::on_did_change_workspace_folders(const json& params) {
+  const json& event = require_object(member(params, "event"), "event");
+  if (const json* removed = find_member(event, "removed"); removed && removed->is_array()) {
+    for (const auto& f : *removed) {
+      if (f.is_object() && f.contains("uri") && f["uri"].is_string()) {
+        workspace_.remove_folder(f["uri"].get<std::string>());
+      }
+    }
+  }
+  if (const json* added = find_member(event, "added"); added && added->is_array()) {
+    for (const auto& f : *added) {
+      if (f.is_object() && f.contains("uri") && f["uri"].is_string()) {
+        workspace_.add_folder(f["uri"].get<std::string>());
+      }
+    }
+  }
+  for (const auto& error : workspace_.reload_configs())
+    show_message(1, "oomlint: " + error);
+  recheck_open_documents();
+}
+
+void LanguageServer::recheck_open_documents() {
+  for (const auto& uri : store_.uris())
+    schedule_diagnostics(uri);
+  if (diagnostic_refresh_) request_client("workspace/diagnostic/refresh", nullptr);
+}
+
+// ---- diagnostics --------------------------------------------------------------------------
+
+std::shared_ptr<const LanguageServer::Result>
+LanguageServer::result_for(const Snapshot& snap, const std::atomic<bool>& cancel) {
+  uint64_t generation = workspace_.generation();
+  auto engine = workspace_.engine_for(snap.uri);
+  {
+    std::lock_guard lock(results_mutex_);
+    auto it = results_.find(snap.uri);
+    if (it != results_.end() && it->second->version == snap.version &&
+        it->second->generation == generation) {
+      return it->second;
+    }
+  }
+  Analysis analysis = analyze(snap, *engine, &cancel);
+  if (analysis.cancelled) return nullptr;
+  if (!analysis.error.empty()) logger_.info(snap.uri + ": " + analysis.error);
+  auto result = std::make_shared<Result>();
+  result->version = snap.version;
+  result->generation = generation;
+  result->lsp = to_lsp_diagnostics(analysis.diagnostics, *snap.text, encoding_);
+  result->diagnostics = std::move(analysis.diagnostics);
+  store_.if_current(snap.uri, snap.version, [&] {
+    std::lock_guard lock(results_mutex_);
+    results_[snap.uri] = result;
+  });
+  return result;
+}
+
+std::string LanguageServer::result_id(uint64_t generation, const Snapshot& snap) const {
+  return std::to_string(generation) + ":v" + std::to_string(snap.version);
+}
+
+void LanguageServer::schedule_diagnostics(const std::string& uri) {
+  if (!push_diagnostics_) return;
+  auto snap = store_.snapshot(uri);
+  if (!snap) return;
+  scheduler_.schedule(
+      "diagnostics:" + uri,
+      [this, snap](const std::atomic<bool>& cancel) {
+        auto result = result_for(*snap, cancel);
+        if (!result || cancel) return;
+        // Dropped when the document moved on (or closed) meanwhile.
+        bool sent = store_.if_current(snap->uri, snap->version, [&] {
+          if (cancel) return;
+          notify("textDocument/publishDiagnostics",
+                 {{"uri", snap->uri}, {"version", snap->version}, {"diagnostics", result->lsp}});
+        });
+        if (!sent) logger_.debug("dropped stale diagnostics for " + snap->uri);
+      },
+      /*debounced=*/true);
+}
+
+LanguageServer::Work LanguageServer::on_document_diagnostic(const json& params) {
+  std::string uri = text_document_uri(params);
+  std::optional<std::string> previous = opt_string(params, "previousResultId");
+  return [this, uri, previous](const std::atomic<bool>& cancel) -> json {
+    auto snap = store_.snapshot(uri);
+    if (!snap) {
+      // Not open: check the file on disk, if there is one.
+      auto path = uri_to_path(uri);
+      std::optional<std::string> text = path ? read_file(*path) : std::nullopt;
+      if (!text) return json{{"kind", "full"}, {"items", json::array()}};
+      uint64_t generation = workspace_.generation();
+      std::string id = std::to_string(generation) + ":h" + hash_text(*text);
+      if (previous && *previous == id) return json{{"kind", "unchanged"}, {"resultId", id}};
+      Analysis a = analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel);
+      return json{{"kind", "full"},
+                  {"resultId", id},
+                  {"items", to_lsp_diagnostics(a.diagnostics, *text, encoding_)}};
+    }
+    auto result = result_for(*snap, cancel);
+    if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+    std::string id = result_id(result->generation, *snap);
+    if (previous && *previous == id) return json{{"kind", "unchanged"}, {"resultId", id}};
+    return json{{"kind", "full"}, {"resultId", id}, {"items", result->lsp}};
+  };
+}
+
+LanguageServer::Work LanguageServer::on_workspace_diagnostic(const json& params) {
+  require_object(params, "params");
+  std::map<std::string, std::string> previous;
+  if (const json* prev = find_member(params, "previousResultIds")) {
+    if (!prev->is_array())
+      throw RpcError(error_code::kInvalidParams, "`previousResultIds` must be a list");
+    for (const auto& p : *prev) {
+      previous[get_string(p, "uri")] = get_string(p, "value");
+    }
+  }
+  json partial = params.value("partialResultToken", json(nullptr));
+  json work_done = params.value("workDoneToken", json(nullptr));
+  return [this, previous, partial, work_done](const std::atomic<bool>& cancel) -> json {
+    // Open documents first, then every file of the folders that is not open.
+    std::vector<std::string> uris;
+    std::set<std::string> seen;
+    for (const auto& uri : store_.uris()) {
+      auto snap = store_.snapshot(uri);
+      if (snap && snap->kind != DocumentKind::Other && seen.insert(uri).second) uris.push_back(uri);
+    }
+    for (const auto& folder : workspace_.folder_paths()) {
+      for (const auto& file : discover_python_files(folder)) {
+        std::string uri = path_to_uri(file);
+        if (seen.insert(uri).second) uris.push_back(uri);
+      }
+    }
+    auto progress = [&](json value) {
+      if (!work_done.is_null())
+        notify("$/progress", {{"token", work_done}, {"value", std::move(value)}});
+    };
+    progress({{"kind", "begin"},
+              {"title", "oomlint"},
+              {"message", "checking " + std::to_string(uris.size()) + " files"},
+              {"percentage", 0},
+              {"cancellable", false}});
+    json items = json::array();
+    size_t diagnostics = 0;
+    for (size_t i = 0; i < uris.size(); ++i) {
+      if (cancel) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+      const std::string& uri = uris[i];
+      json report;
+      if (auto snap = store_.snapshot(uri)) {
+        auto result = result_for(*snap, cancel);
+        if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+        std::string id = result_id(result->generation, *snap);
+        auto prev = previous.find(uri);
+        report = prev != previous.end() && prev->second == id
+                     ? json{{"kind", "unchanged"}, {"resultId", id}}
+                     : json{{"kind", "full"}, {"resultId", id}, {"items", result->lsp}};
+        report["version"] = snap->version;
+        diagnostics += result->lsp.size();
+      } else {
+        auto path = uri_to_path(uri);
+        auto text = path ? read_file(*path) : std::nullopt;
+        if (!text) continue;
+        std::string id = std::to_string(workspace_.generation()) + ":h" + hash_text(*text);
+        auto prev = previous.find(uri);
+        if (prev != previous.end() && prev->second == id) {
+          report = {{"kind", "unchanged"}, {"resultId", id}};
+        } else {
+          Analysis a = analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel);
+          if (a.cancelled) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+          json lsp = to_lsp_diagnostics(a.diagnostics, *text, encoding_);
+          diagnostics += lsp.size();
+          report = {{"kind", "full"}, {"resultId", id}, {"items", std::move(lsp)}};
+        }
+        report["version"] = nullptr;
+      }
+      report["uri"] = uri;
+      items.push_back(std::move(report));
+      if (!partial.is_null() && items.size() >= kProgressBatch) {
+        notify("$/progress", {{"token", partial}, {"value", {{"items", std::move(items)}}}});
+        items = json::array();
+      }
+      if ((i + 1) % kProgressBatch == 0) {
+        progress({{"kind", "report"},
+                  {"message", std::to_string(i + 1) + "/" + std::to_string(uris.size()) + " files"},
+                  {"percentage", static_cast<int>((i + 1) * 100 / uris.size())}});
+      }
+    }
+    if (!partial.is_null() && !items.empty()) {
+      notify("$/progress", {{"token", partial}, {"value", {{"items", std::move(items)}}}});
+      items = json::array();
+    }
+    progress({{"kind", "end"},
+              {"message", std::to_string(uris.size()) + " files, " + std::to_string(diagnostics) +
+                              " diagnostics"}});
+    return json{{"items", std::move(items)}};
+  };
+}
+
+// ---- code actions and hover ---------------------------------------------------------------
+
+LanguageServer::Work LanguageServer::on_code_action(const json& params) {
+  std::string uri = text_document_uri(params);
+  parse_range(member(params, "range"));
+  const json& context = require_object(member(params, "context"), "context");
+  const json& diagnostics = member(context, "diagnostics");
+  if (!diagnostics.is_array())
+    throw RpcError(error_code::kInvalidParams, "`diagnostics` must be a list");
+  std::vector<std::string> only;
+  if (const json* o = find_member(context, "only")) {
+    if (!o->is_array()) throw RpcError(error_code::kInvalidParams, "`only` must be a list");
+    for (const auto& k : *o) {
+      if (!k.is_string()) throw RpcError(error_code::kInvalidParams, "`only` must list strings");
+      only.push_back(k.get<std::string>());
+    }
+  }
+  for (const auto& d : diagnostics) {
+    if (const json* r = find_member(d, "range")) parse_range(*r);
+  }
+  return [this, uri, diagnostics, only](const std::atomic<bool>&) -> json {
+    auto snap = store_.snapshot(uri);
+    CodeActionInput in;
+    in.uri = uri;
+    in.diagnostics = diagnostics;
+    in.only = only;
+    in.encoding = encoding_;
+    in.document_changes = document_changes_;
+    if (snap) {
+      in.version = snap->version;
+      in.text = snap->text.get();
+      in.python = snap->kind == DocumentKind::Python;
+    }
+    return code_actions(in, *workspace_.engine_for(uri));
+  };
+}
+
+LanguageServer::Work LanguageServer::on_hover(const json& params) {
+  std::string uri = text_document_uri(params);
+  Position position = parse_position(member(params, "position"));
+  return [this, uri, position](const std::atomic<bool>& cancel) -> json {
+    auto snap = store_.snapshot(uri);
+    if (!snap) return nullptr;
+    auto result = result_for(*snap, cancel);
+    if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+    checks::LineIndex lines(*snap->text);
+    uint32_t offset = to_offset(lines, position, encoding_);
+    std::vector<const checks::Diagnostic*> hits;
+    for (const auto& d : result->diagnostics) {
+      if (d.start <= offset && offset <= d.end) hits.push_back(&d);
+    }
+    if (hits.empty()) return nullptr;
+    std::string markdown;
+    std::set<std::string> codes;
+    uint32_t start = hits.front()->start, end = hits.front()->end;
+    for (const auto* d : hits) {
+      if (!codes.insert(d->code).second) continue;
+      if (!markdown.empty()) markdown += "\n\n---\n\n";
+      std::string_view doc = checks::rule_doc(d->code);
+      if (doc.empty()) {
+        markdown += "**" + d->code + "** (" + d->slug + "): " + d->message;
+      } else {
+        markdown += std::string(doc);
+      }
+      markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code) + ")";
+      start = std::max(start, d->start);
+      end = std::min(end, d->end);
+    }
+    if (end < start) end = start;
+    return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
+                {"range", to_json(to_range(lines, start, end, encoding_))}};
+  };
+}
+
+} // namespace oomlint::lsp

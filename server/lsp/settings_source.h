@@ -1,0 +1,46 @@
+// Where the server's checks::Settings come from: the client (initializationOptions and
+// workspace/didChangeConfiguration, camelCase) over the folder's config file (pyproject.toml
+// `[tool.oomlint]` or oomlint.toml, kebab-case), over the defaults.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lsp/protocol.h"
+#include "settings.h"
+
+namespace oomlint::lsp {
+
+// Each field is set only when the source gave it.
+struct SettingsPatch {
+  std::optional<std::vector<std::string>> select;
+  std::optional<std::vector<std::string>> ignore;
+  std::optional<std::vector<std::string>> extend_select;
+  std::optional<checks::TargetGpu> target_gpu;
+  std::optional<int> eval_accumulation_steps;
+  std::optional<uint64_t> gpu_memory_bytes;
+
+  void apply_to(checks::Settings& s) const;
+};
+
+// From LSP settings; accepts both {"oomlint": {...}} and the inner object. Throws RpcError
+// (kInvalidParams) with a readable message on a wrong value.
+SettingsPatch settings_from_lsp(const json& j);
+
+struct ConfigFile {
+  std::filesystem::path path; // empty when the folder has none
+  SettingsPatch patch;
+};
+// Loads `oomlint.toml` (top level or [tool.oomlint]) or `pyproject.toml` ([tool.oomlint]) from
+// `folder`. nullopt with `error` when the file exists but is invalid.
+std::optional<ConfigFile> load_config(const std::filesystem::path& folder, std::string& error);
+
+bool is_config_file_name(std::string_view file_name);
+
+// "24GB", "24GiB", "80G", or plain bytes.
+std::optional<uint64_t> parse_memory_size(std::string_view text);
+
+} // namespace oomlint::lsp

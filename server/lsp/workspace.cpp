@@ -1,0 +1,139 @@
+#include "lsp/workspace.h"
+
+#include <algorithm>
+
+#include "lsp/uri.h"
+
+namespace oomlint::lsp {
+
+Workspace::Workspace() {
+  rebuild_engines();
+}
+
+void Workspace::add_folder(const std::string& uri) {
+  auto path = uri_to_path(uri);
+  if (!path) return;
+  std::lock_guard lock(mutex_);
+  for (const auto& f : folders_) {
+    if (f.uri == uri) return;
+  }
+  Folder f;
+  f.uri = uri;
+  f.path = path->lexically_normal();
+  load_folder(f);
+  folders_.push_back(std::move(f));
+  rebuild_engines();
+}
+
+void Workspace::remove_folder(const std::string& uri) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(folders_, [&](const Folder& f) { return f.uri == uri; });
+  rebuild_engines();
+}
+
+std::vector<std::filesystem::path> Workspace::folder_paths() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::filesystem::path> out;
+  for (const auto& f : folders_)
+    out.push_back(f.path);
+  return out;
+}
+
+void Workspace::set_client_settings(SettingsPatch patch) {
+  std::lock_guard lock(mutex_);
+  client_ = std::move(patch);
+  rebuild_engines();
+}
+
+std::vector<std::string> Workspace::load_folder(Folder& f) {
+  std::string error;
+  auto config = load_config(f.path, error);
+  if (!config) return {error};
+  f.file_patch = config->patch;
+  return {};
+}
+
+std::vector<std::string> Workspace::reload_configs() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> errors;
+  for (auto& f : folders_) {
+    auto e = load_folder(f);
+    errors.insert(errors.end(), e.begin(), e.end());
+  }
+  rebuild_engines();
+  return errors;
+}
+
+void Workspace::rebuild_engines() {
+  checks::Settings base;
+  client_.apply_to(base);
+  default_engine_ = std::make_shared<const checks::Engine>(base);
+  for (auto& f : folders_) {
+    checks::Settings s;
+    f.file_patch.apply_to(s);
+    client_.apply_to(s);
+    f.engine = std::make_shared<const checks::Engine>(s);
+  }
+  ++generation_;
+}
+
+std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& uri) const {
+  std::lock_guard lock(mutex_);
+  auto path = uri_to_path(uri);
+  const Folder* best = nullptr;
+  if (path) {
+    std::string p = path->lexically_normal().generic_string();
+    for (const auto& f : folders_) {
+      std::string root = f.path.generic_string();
+      if (!root.empty() && root.back() != '/') root += '/';
+      if (p.starts_with(root) &&
+          (!best || f.path.generic_string().size() > best->path.generic_string().size())) {
+        best = &f;
+      }
+    }
+  }
+  return best ? best->engine : default_engine_;
+}
+
+uint64_t Workspace::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+std::vector<std::filesystem::path> discover_python_files(const std::filesystem::path& root,
+                                                         size_t limit) {
+  namespace fs = std::filesystem;
+  static const std::vector<std::string> kSkip = {".git",          ".hg",
+                                                 ".svn",          "venv",
+                                                 ".venv",         "__pycache__",
+                                                 "node_modules",  ".tox",
+                                                 ".nox",          ".mypy_cache",
+                                                 ".pytest_cache", ".ruff_cache",
+                                                 "site-packages", ".ipynb_checkpoints"};
+  std::vector<fs::path> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+  fs::recursive_directory_iterator end;
+  while (!ec && it != end && out.size() < limit) {
+    const fs::directory_entry& entry = *it;
+    std::string name = entry.path().filename().string();
+    std::error_code e2;
+    if (entry.is_directory(e2)) {
+      if (entry.is_symlink(e2) || std::find(kSkip.begin(), kSkip.end(), name) != kSkip.end()) {
+        it.disable_recursion_pending();
+      }
+    } else if (entry.is_regular_file(e2)) {
+      std::string ext = entry.path().extension().string();
+      if (ext == ".py" || ext == ".pyi" || ext == ".ipynb") out.push_back(entry.path());
+    }
+    it.increment(ec);
+    if (ec) {
+      // Skip what cannot be read and go on.
+      ec.clear();
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+} // namespace oomlint::lsp

@@ -1,0 +1,56 @@
+// Workspace folders, their config files, the settings in force for each, and file discovery.
+// Engines are built once per settings change and shared (immutable) with the analysis threads.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "engine.h"
+#include "lsp/settings_source.h"
+
+namespace oomlint::lsp {
+
+class Workspace {
+public:
+  Workspace();
+
+  void add_folder(const std::string& uri);
+  void remove_folder(const std::string& uri);
+  std::vector<std::filesystem::path> folder_paths() const;
+
+  void set_client_settings(SettingsPatch patch);
+  // Reloads every folder's config file. Returns one message per file that failed (that folder
+  // keeps its last good config).
+  std::vector<std::string> reload_configs();
+
+  // The engine for a document (the settings of the folder that contains it).
+  std::shared_ptr<const checks::Engine> engine_for(const std::string& uri) const;
+  // Bumped whenever the settings of any folder may have changed.
+  uint64_t generation() const;
+
+private:
+  struct Folder {
+    std::string uri;
+    std::filesystem::path path;
+    SettingsPatch file_patch; // last good config
+    std::shared_ptr<const checks::Engine> engine;
+  };
+  std::vector<std::string> load_folder(Folder& f);
+  void rebuild_engines();
+
+  mutable std::mutex mutex_;
+  std::vector<Folder> folders_;
+  SettingsPatch client_;
+  std::shared_ptr<const checks::Engine> default_engine_;
+  uint64_t generation_ = 1;
+};
+
+// Every .py, .pyi and .ipynb file below `root`, skipping VCS, virtualenv, cache and node_modules
+// directories and symlinked directories; at most `limit` files.
+std::vector<std::filesystem::path> discover_python_files(const std::filesystem::path& root,
+                                                         size_t limit = 100000);
+
+} // namespace oomlint::lsp
