@@ -240,7 +240,7 @@ MemoryEstimate estimate(std::string model_id, const ModelSize& model, const Trai
   e.model = model;
   e.setup = setup;
   e.current = estimate_row(model, setup);
-  e.current.label = "this script: " + setup.describe();
+  e.current.label = "this set-up: " + setup.describe();
   e.current.section = setup.method == Method::Inference ? "M1"
                       : setup.method == Method::Lora    ? "M13"
                       : setup.zero_stage > 0            ? "M9"

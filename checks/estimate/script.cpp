@@ -96,6 +96,7 @@ struct ScriptScanner::Impl {
     ModelRef ref;
     Node arg;
     bool quant_from_config = false;
+    std::string target; // what the loaded model is assigned to
   };
   struct Literal {
     std::string value;
@@ -120,6 +121,10 @@ struct ScriptScanner::Impl {
   std::string ds_path;
   Node ds_node;
   bool freezes = false;
+  bool hf_trainer = false;
+  std::map<uint32_t, std::string> assign_target; // start of a call -> what it is assigned to
+  std::vector<std::string> optimized;            // `X` of torch.optim.*(X.parameters())
+  bool optimized_unknown = false;                // an optimizer over something else
   std::vector<std::string> uncertain;
 
   void note(std::string s) {
@@ -131,6 +136,7 @@ struct ScriptScanner::Impl {
   void on_assignment(Node a, const SemanticModel& m) {
     Node left = a.field("left"), right = a.field("right");
     if (right.null()) return;
+    if (right.is("call")) assign_target[right.start()] = std::string(m.text(left));
     if (left.is("identifier")) {
       std::string name(m.text(left));
       if (auto s = m.string_value(right)) {
@@ -299,6 +305,7 @@ struct ScriptScanner::Impl {
     } else if ((starts_with(name, "transformers.") || starts_with(name, "trl.")) &&
                ends_with(cls, "Trainer")) {
       trains = true;
+      hf_trainer = true;
     } else if (name == "transformers.HfArgumentParser") {
       note("the training set-up comes from the command line (HfArgumentParser)");
     } else if (name == "accelerate.Accelerator") {
@@ -320,6 +327,7 @@ struct ScriptScanner::Impl {
       on_torch_optimizer(call, m, cls);
     } else if (starts_with(name, "bitsandbytes.optim.")) {
       trains = true;
+      optimizer_params(call, m);
       if (auto o = parse_optimizer(cls)) optimizer = o;
     } else if (name == "transformers.Adafactor" || name == "transformers.optimization.Adafactor") {
       trains = true;
@@ -370,6 +378,7 @@ struct ScriptScanner::Impl {
   void on_torch_optimizer(Node call, const SemanticModel& m, std::string_view cls) {
     if (cls.empty() || !std::isupper(static_cast<unsigned char>(cls[0]))) return;
     trains = true;
+    optimizer_params(call, m);
     if (cls == "Adam" || cls == "AdamW") {
       optimizer = Optimizer::AdamW;
     } else if (cls == "SGD") {
@@ -381,6 +390,31 @@ struct ScriptScanner::Impl {
     } else if (cls != "Optimizer" && !contains(cls, "LR") && !contains(cls, "Scheduler")) {
       note("the optimizer (" + std::string(cls) + ") is not one the estimate knows");
     }
+  }
+
+  // What an optimizer trains: `model` for `AdamW(model.parameters())`, `self` for
+  // `self.parameters()`; anything else (a list of groups, a filter) is not followed.
+  void optimizer_params(Node call, const SemanticModel& m) {
+    Node arg = SemanticModel::positional(call, 0);
+    if (arg.null()) arg = m.keyword(call, "params");
+    if (arg.is("call") && m.callee_tail(arg) == "parameters" &&
+        SemanticModel::callee(arg).is("attribute")) {
+      Node obj = SemanticModel::receiver(arg);
+      if (obj.is("identifier") || obj.is("attribute")) {
+        optimized.emplace_back(m.text(obj));
+        return;
+      }
+    }
+    optimized_unknown = true;
+  }
+
+  // Is the model assigned to `target` among what the optimizers train? Unknown -> yes.
+  bool optimized_by_script(const std::string& target) const {
+    if (hf_trainer || optimized_unknown || optimized.empty() || target.empty()) return true;
+    for (const auto& o : optimized) {
+      if (o == target || target.starts_with(o + ".") || o.starts_with(target + ".")) return true;
+    }
+    return false;
   }
 
   void lora_options(Node call, const SemanticModel& m) {
@@ -429,6 +463,9 @@ struct ScriptScanner::Impl {
 
   void on_from_pretrained(Node call, const SemanticModel& m) {
     Pending p;
+    if (auto it = assign_target.find(call.start()); it != assign_target.end()) {
+      p.target = it->second;
+    }
     p.arg = SemanticModel::positional(call, 0);
     if (p.arg.null()) p.arg = m.keyword(call, "pretrained_model_name_or_path");
     if (p.arg.null()) p.arg = m.keyword(call, "model_name");
@@ -442,7 +479,23 @@ struct ScriptScanner::Impl {
     Node dt = m.keyword(call, "torch_dtype");
     if (dt.null()) dt = m.keyword(call, "dtype");
     if (!dt.null()) p.ref.dtype = dtype_of(m.text(dt));
+    p.ref.spread =
+        spreads(m.keyword(call, "device_map"), m) || !m.keyword(call, "max_memory").null();
     refs.push_back(std::move(p));
+  }
+
+  // A device_map other than one device: {"": 0}, {"": local_rank}, "cuda", "cuda:1", 0.
+  static bool spreads(Node map, const SemanticModel& m) {
+    if (map.null() || map.is("none") || map.is("integer")) return false;
+    if (auto s = m.string_value(map)) {
+      return !(s->starts_with("cuda") || *s == "mps");
+    }
+    if (map.is("dictionary") && map.named_child_count() == 1) {
+      Node pair = map.named_child(0);
+      auto key = pair.is("pair") ? m.string_value(pair.field("key")) : std::nullopt;
+      return !(key && key->empty());
+    }
+    return true;
   }
 
   void on_pipeline(Node call, const SemanticModel& m) {
@@ -539,6 +592,7 @@ ScriptAnalysis ScriptScanner::finish(std::string_view source, std::string_view b
       ref.end = ref.arg_end;
     }
     if (p.quant_from_config && ref.quant_bits == 0) ref.quant_bits = s.bnb_bits;
+    ref.trained = !ref.pipeline && s.trains && s.optimized_by_script(p.target);
     std::string lower_id = ref.id;
     for (char& c : lower_id)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -691,6 +745,10 @@ std::string hover_markdown(std::string_view text, const ts::Tree& tree, uint32_t
     }
     std::string out = table_markdown(*e);
     if (r.from_default) out += "\nThe id is the default of a command-line option or field.\n";
+    if (r.spread) {
+      out += "\n`device_map` may spread the weights over several devices: the figures are for "
+             "one GPU holding the whole model.\n";
+    }
     if (!a.uncertain.empty()) {
       out += "\nNot read from the script, so not in these figures:";
       for (const auto& u : a.uncertain)

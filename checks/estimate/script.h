@@ -31,6 +31,12 @@ struct ModelRef {
   bool from_default = false; // the id is the default of a command-line option or dataclass field
   int quant_bits = 0;        // load_in_4bit / load_in_8bit / a BitsAndBytesConfig
   std::string dtype;         // "bf16", "fp16", "fp32", "auto" or empty (from torch_dtype=)
+  // device_map="auto" (or a map the script computes, or max_memory=): the weights may be spread
+  // over several GPUs and the CPU, so one GPU's share is not known.
+  bool spread = false;
+  // The script trains this model: false for pipelines, inference scripts, and a model that no
+  // optimizer of a plain PyTorch loop covers (a frozen encoder beside a trained head).
+  bool trained = false;
 };
 
 struct ScriptAnalysis {
