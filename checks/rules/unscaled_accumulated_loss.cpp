@@ -101,6 +101,20 @@ bool is_visible_loss(const SemanticModel& m, Node rhs) {
   return false;
 }
 
+// `loss.mean()`, `loss.sum()`, `loss + aux_loss`: an update of the loss from itself.
+bool updates_itself(const SemanticModel& m, Node rhs, std::string_view loss) {
+  if (rhs.is("call")) {
+    Node f = SemanticModel::callee(rhs);
+    return f.is("attribute") && f.field("object").is("identifier") &&
+           m.text(f.field("object")) == loss;
+  }
+  if (rhs.is("binary_operator")) {
+    Node left = rhs.field("left");
+    return left.is("identifier") && m.text(left) == loss;
+  }
+  return false;
+}
+
 struct LoopFacts {
   Node modulo; // the `%` guarding the optimizer step
   bool step_seen = false;
@@ -158,6 +172,8 @@ LoopFacts scan_loop(const Context& cx, Node loop, std::string_view loss) {
       if (k == "augmented_assignment") {
         std::string_view op = m.text(n.field("operator"));
         if (op == "/=" || op == "*=") f.scaled = true;
+      } else if (updates_itself(m, rhs, loss)) {
+        // loss = loss.mean() / loss = loss + aux: still the same loss (scaling is caught below)
       } else if (is_visible_loss(m, rhs)) {
         f.loss_assigned = true;
       } else {
