@@ -1,8 +1,10 @@
-// OOM203 empty-cache-in-loop (M20): torch.cuda.empty_cache() inside a training/eval step loop.
+// OOM203 empty-cache-in-loop (M20): torch.cuda.empty_cache() inside a training/eval step loop,
+// or `torch_empty_cache_steps=1` in TrainingArguments (the Trainer empties the cache every step).
 #include <array>
 
 #include "fix_helpers.h"
 #include "rule.h"
+#include "training_args_family.h"
 
 namespace oomlint::checks {
 namespace {
@@ -33,12 +35,16 @@ bool is_periodic(const Context& cx, Node loop) {
 }
 
 class EmptyCacheInLoop final : public Rule {
- public:
+public:
   const RuleMeta& meta() const override { return kMeta; }
   std::span<const std::string_view> node_kinds() const override { return kKinds; }
   std::span<const std::string_view> needs() const override { return kNeeds; }
 
   void check(Node call, Context& cx) const override {
+    if (is_training_arguments_call(cx.model(), call)) {
+      check_training_arguments(call, cx);
+      return;
+    }
     if (!cx.model().is_call_to(call, {"torch.cuda.empty_cache", "torch.cuda.memory.empty_cache"})) {
       return;
     }
@@ -49,9 +55,9 @@ class EmptyCacheInLoop final : public Rule {
       if (a.is("except_clause")) return;
     }
     if (is_periodic(cx, loop)) return;
-    auto d = cx.report(call,
-                       "`empty_cache()` runs on every step: it frees no live tensor, only hands "
-                       "cached blocks back to the driver, and slows each step (M20)");
+    auto d =
+        cx.report(call, "`empty_cache()` runs on every step: it frees no live tensor, only hands "
+                        "cached blocks back to the driver, and slows each step (M20)");
     Node stmt = cx.parent();
     if (stmt.is("expression_statement") && stmt.named_child_count() == 1) {
       if (auto edits = delete_statement(cx.source(), stmt)) {
@@ -59,10 +65,27 @@ class EmptyCacheInLoop final : public Rule {
       }
     }
   }
+
+private:
+  // `torch_empty_cache_steps=1`: the Trainer calls empty_cache() after every optimizer step.
+  static void check_training_arguments(Node call, Context& cx) {
+    Node value = cx.model().keyword(call, "torch_empty_cache_steps");
+    if (value.null() || cx.model().int_value(value) != 1) return;
+    Node argument = value.parent();
+    auto d = cx.report(argument,
+                       "`torch_empty_cache_steps=1` makes the Trainer call `empty_cache()` after "
+                       "every step: it frees no live tensor and slows each step; drop it, or use a "
+                       "period of hundreds of steps if fragmentation is the problem (M20)");
+    if (argument.is("keyword_argument")) {
+      if (auto edits = remove_argument(argument)) {
+        d.fix("Remove `torch_empty_cache_steps=1`", Applicability::Unsafe, std::move(*edits));
+      }
+    }
+  }
 };
 
-}  // namespace
-}  // namespace oomlint::checks
+} // namespace
+} // namespace oomlint::checks
 
 using oomlint::checks::EmptyCacheInLoop;
 OOMLINT_REGISTER_RULE(EmptyCacheInLoop)
