@@ -131,6 +131,11 @@ public:
       return;
     }
     if (is_inference(cx)) return;
+    // A multimodal processor call: truncating its text can cut the image or audio placeholder
+    // tokens, which the model then rejects, so leaving it untruncated is deliberate.
+    for (std::string_view media : {"images", "videos", "audio", "audios"}) {
+      if (!m.keyword(node, media).null()) return;
+    }
     Node max_length = m.keyword(node, "max_length");
     if (max_length_padding) {
       if (!max_length.null()) return;
