@@ -1,0 +1,564 @@
+// Heuristics shared by the rules about evaluation and output accumulation (OOM153, OOM154,
+// OOM202): which calls run a model, which expressions hold a model's outputs, which loops are
+// evaluation loops, and whether a list accumulates across a loop.
+//
+// A model is recognised by name or by binding: a callee whose last name is `model`, `net`,
+// `network`, ends in `_model` / `_net` or is `netG`-like; or a name assigned (earlier in the file)
+// a `...Model...`/`...For...` `.from_pretrained(...)` result, a torchvision / timm model, or an
+// instance of a class of the file that derives from torch.nn.Module (or a LightningModule).
+#pragma once
+
+#include <cctype>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "rule.h"
+
+namespace oomlint::checks::outputs {
+
+inline bool is_model_like_name(std::string_view n) {
+  if (n.empty() || std::isupper(static_cast<unsigned char>(n[0]))) return false; // a class
+  if (n.starts_with("get_") || n.starts_with("build_") || n.starts_with("create_") ||
+      n.starts_with("load_") || n.starts_with("make_") || n.starts_with("init_")) {
+    return false;
+  }
+  if (n == "model" || n == "net" || n == "network" || n.ends_with("_model") ||
+      n.ends_with("_net")) {
+    return true;
+  }
+  // netG, netD
+  return n.size() > 3 && n.starts_with("net") && std::isupper(static_cast<unsigned char>(n[3]));
+}
+
+inline std::string_view last_name(const Context& cx, Node e) {
+  if (e.is("identifier")) return cx.text(e);
+  if (e.is("attribute")) return cx.text(e.field("attribute"));
+  return {};
+}
+
+// Names (identifiers or `self.x`) bound to models, and the file's nn.Module classes. Fed with
+// the `assignment` and `class_definition` nodes of the traversal.
+struct ModelBindings {
+  std::unordered_set<std::string> names;
+  std::unordered_set<std::string> module_classes;
+  std::unordered_set<std::string> pretrained; // bound from .from_pretrained(...): ModelOutput
+
+  // Strips `.to(device)`, `.cuda()`, `.eval()`, wrappers such as DataParallel / torch.compile /
+  // accelerator.prepare, down to the expression that creates the model.
+  Node unwrap(const Context& cx, Node e) const {
+    for (int i = 0; i < 8 && e.is("call"); ++i) {
+      Node f = SemanticModel::callee(e);
+      std::string_view tail = cx.model().callee_tail(e);
+      if (f.is("attribute") &&
+          (tail == "to" || tail == "cuda" || tail == "eval" || tail == "train" || tail == "half" ||
+           tail == "float" || tail == "bfloat16" || tail == "requires_grad_")) {
+        e = f.field("object");
+        continue;
+      }
+      auto q = cx.model().callee_name(e);
+      bool wrapper = (q && (*q == "torch.nn.DataParallel" || *q == "torch.compile" ||
+                            q->ends_with("DistributedDataParallel"))) ||
+                     tail == "prepare" || tail == "prepare_model";
+      if (!wrapper) break;
+      Node inner = SemanticModel::positional(e, 0);
+      if (inner.null()) break;
+      e = inner;
+    }
+    return e;
+  }
+
+  bool creates_model(const Context& cx, Node e) const {
+    e = unwrap(cx, e);
+    if (e.is("identifier") || e.is("attribute")) return names.count(std::string(cx.text(e))) > 0;
+    if (!e.is("call")) return false;
+    std::string_view tail = cx.model().callee_tail(e);
+    Node f = SemanticModel::callee(e);
+    if (tail == "from_pretrained" && f.is("attribute")) {
+      std::string_view cls = last_name(cx, f.field("object"));
+      return cls.find("Model") != std::string_view::npos ||
+             cls.find("For") != std::string_view::npos;
+    }
+    if (auto q = cx.model().callee_name(e)) {
+      return q->starts_with("torchvision.models.") || *q == "timm.create_model";
+    }
+    return f.is("identifier") && module_classes.count(std::string(cx.text(f))) > 0;
+  }
+
+  void record(const Context& cx, Node node) {
+    if (node.is("class_definition")) {
+      Node supers = node.field("superclasses");
+      for (uint32_t i = 0, n = supers.null() ? 0 : supers.named_child_count(); i < n; ++i) {
+        Node s = supers.named_child(i);
+        auto q = cx.model().qualified_name(s);
+        bool module = (q && (*q == "torch.nn.Module" || q->ends_with("LightningModule") ||
+                             q->ends_with("PreTrainedModel"))) ||
+                      (s.is("identifier") && module_classes.count(std::string(cx.text(s))));
+        if (module) module_classes.insert(std::string(cx.text(node.field("name"))));
+      }
+      return;
+    }
+    if (!node.is("assignment")) return;
+    Node left = node.field("left");
+    if (!left.is("identifier") && !left.is("attribute")) return;
+    std::string key(cx.text(left));
+    Node right = node.field("right");
+    if (!right.null() && creates_model(cx, right)) {
+      names.insert(key);
+      Node core = unwrap(cx, right);
+      bool hf = (core.is("call") && cx.model().callee_tail(core) == "from_pretrained") ||
+                pretrained.count(std::string(cx.text(core)));
+      if (hf) {
+        pretrained.insert(key);
+      } else {
+        pretrained.erase(key);
+      }
+    } else {
+      names.erase(key);
+      pretrained.erase(key);
+    }
+  }
+
+  bool is_model_expr(const Context& cx, Node f) const {
+    if (!f.is("identifier") && !f.is("attribute")) return false;
+    if (names.count(std::string(cx.text(f)))) return true;
+    if (f.is("attribute")) {
+      // self.model / trainer.model, not torch.nn.functional.x
+      if (cx.model().qualified_name(f)) return false;
+    } else if (cx.model().qualified_name(f)) {
+      return false; // an imported function or class
+    }
+    return is_model_like_name(last_name(cx, f));
+  }
+
+  // `model(x)`, `self.model(**batch)`, `model.forward(x)`.
+  bool is_model_call(const Context& cx, Node call) const {
+    if (!call.is("call")) return false;
+    Node f = SemanticModel::callee(call);
+    if (f.is("attribute") && cx.text(f.field("attribute")) == "forward") {
+      return is_model_expr(cx, f.field("object"));
+    }
+    return is_model_expr(cx, f);
+  }
+};
+
+// The train/eval mode that the code has switched models to, as seen in source order: the last
+// `x.eval()` / `x.train(False)` / `x.train()` of the current function (or of module level). A
+// switch inside an `if` / `else` / `try` only holds inside that branch.
+enum class Mode { Unknown, Train, Eval };
+
+struct ModeTracker {
+  struct Entry {
+    Mode mode = Mode::Unknown;
+    uint32_t start = 0; // the branch it holds in ([0, UINT32_MAX) when unconditional)
+    uint32_t end = UINT32_MAX;
+  };
+  std::unordered_map<uint32_t, Entry> modes; // by scope: enclosing function start + 1, or 0
+
+  static uint32_t scope_key(const Context& cx) {
+    Node f = cx.enclosing_function();
+    return f.null() ? 0 : f.start() + 1;
+  }
+
+  void on_call(const Context& cx, Node call) {
+    std::string_view tail = cx.model().callee_tail(call);
+    if (tail != "eval" && tail != "train") return;
+    Node recv = SemanticModel::receiver(call);
+    if (recv.null() || cx.model().qualified_name(recv)) return;
+    Node args = SemanticModel::arguments(call);
+    uint32_t argc = args.null() ? 0 : args.named_child_count();
+    Mode mode = Mode::Unknown;
+    if (tail == "eval") {
+      if (argc != 0) return; // not nn.Module.eval()
+      mode = Mode::Eval;
+    } else if (argc == 0) {
+      mode = Mode::Train;
+    } else if (argc == 1) {
+      auto b = SemanticModel::bool_value(SemanticModel::positional(call, 0));
+      if (b) mode = *b ? Mode::Train : Mode::Eval;
+    }
+    Entry e{mode, 0, UINT32_MAX};
+    auto anc = cx.ancestors();
+    for (size_t i = anc.size(); i-- > 0;) {
+      std::string_view k = anc[i].kind();
+      if (k == "function_definition" || k == "lambda") break;
+      if (k == "block") {
+        Node owner = i > 0 ? anc[i - 1] : Node();
+        std::string_view ok = owner.kind();
+        if (ok == "if_statement" || ok == "elif_clause" || ok == "else_clause" ||
+            ok == "try_statement" || ok == "except_clause" || ok == "finally_clause") {
+          e.start = anc[i].start();
+          e.end = anc[i].end();
+          break;
+        }
+      }
+      if (k == "conditional_expression" || k == "boolean_operator") {
+        e.mode = Mode::Unknown;
+        break;
+      }
+    }
+    modes[scope_key(cx)] = e;
+  }
+
+  Mode current(const Context& cx, Node at) const {
+    auto it = modes.find(scope_key(cx));
+    if (it == modes.end()) return Mode::Unknown;
+    const Entry& e = it->second;
+    if (at.start() < e.start || at.end() > e.end) return Mode::Unknown;
+    return e.mode;
+  }
+};
+
+// ---- scanning bounded subtrees ----
+
+template <class Fn> void visit_subtree(Node root, Fn&& fn) {
+  std::vector<Node> stack{root};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    if (!(n == root) &&
+        (n.is("function_definition") || n.is("class_definition") || n.is("lambda"))) {
+      continue;
+    }
+    if (!fn(n)) continue;
+    for (uint32_t i = n.named_child_count(); i-- > 0;)
+      stack.push_back(n.named_child(i));
+  }
+}
+
+// Does the subtree call `.backward(...)`, `torch.autograd.grad(...)` or ask for gradients of
+// its inputs (`requires_grad`)?
+inline bool uses_autograd(const Context& cx, Node root) {
+  bool found = false;
+  visit_subtree(root, [&](Node n) {
+    if (found) return false;
+    if (n.is("call")) {
+      std::string_view tail = cx.model().callee_tail(n);
+      if (tail == "backward" || tail == "manual_backward" || tail == "requires_grad_") {
+        found = true;
+      } else if (auto q = cx.model().callee_name(n)) {
+        if (*q == "torch.autograd.grad" || *q == "torch.autograd.backward") found = true;
+      }
+    } else if (n.is("identifier") && cx.text(n) == "requires_grad") {
+      found = true;
+    }
+    return !found;
+  });
+  return found;
+}
+
+// Does the subtree run an optimizer step (`opt.step()`, `scaler.step(opt)`)?
+inline bool steps_optimizer(const Context& cx, Node root) {
+  bool found = false;
+  visit_subtree(root, [&](Node n) {
+    if (found) return false;
+    if (n.is("call") && cx.model().callee_tail(n) == "step") {
+      std::string_view obj = cx.text(SemanticModel::receiver(n));
+      if (obj.find("opt") != std::string_view::npos || obj.find("scaler") != std::string_view::npos)
+        found = true;
+    }
+    return !found;
+  });
+  return found;
+}
+
+// Words of an identifier-ish text: split at non-alphanumerics, underscores and lower->upper.
+inline std::vector<std::string> words_of(std::string_view text) {
+  std::vector<std::string> out;
+  std::string cur;
+  char prev = 0;
+  for (char c : text) {
+    bool alnum = std::isalnum(static_cast<unsigned char>(c));
+    bool camel = std::isupper(static_cast<unsigned char>(c)) &&
+                 std::islower(static_cast<unsigned char>(prev));
+    if (!alnum || camel) {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    }
+    if (alnum) cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    prev = c;
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+// The iterable of an evaluation loop: names a validation/test split and a loader or data set
+// (`val_loader`, `eval_dataloader`, `tqdm(test_loader)`, `dataloaders["val"]`, `valid_dl`).
+inline bool is_eval_iterable(std::string_view text) {
+  bool split = false, data = false;
+  for (const auto& w : words_of(text)) {
+    if (w == "val" || w == "valid" || w == "validation" || w == "eval" || w == "evaluation" ||
+        w == "test" || w == "testing" || w == "dev") {
+      split = true;
+    }
+    if (w.find("loader") != std::string::npos || w == "dl" || w == "data" || w == "dataset" ||
+        w == "ds" || w == "batches" || w == "iter" || w == "iterator") {
+      data = true;
+    }
+  }
+  return split && data;
+}
+
+// Is the node inside `with torch.no_grad()` / `torch.inference_mode()` between itself and `stop`?
+inline bool under_no_grad_until(const Context& cx, Node n, Node stop) {
+  for (Node p = n.parent(); !p.null() && !(p == stop); p = p.parent()) {
+    if (!p.is("with_statement")) continue;
+    for (uint32_t i = 0, c = p.named_child_count(); i < c; ++i) {
+      Node clause = p.named_child(i);
+      if (!clause.is("with_clause")) continue;
+      for (uint32_t j = 0, k = clause.named_child_count(); j < k; ++j) {
+        Node v = clause.named_child(j).field("value");
+        if (v.is("as_pattern")) v = v.named_child(0);
+        auto q = cx.model().callee_name(v);
+        if (!q) continue;
+        if (*q == "torch.no_grad" || *q == "torch.inference_mode") return true;
+        if (*q == "torch.set_grad_enabled" &&
+            SemanticModel::bool_value(SemanticModel::positional(v, 0)) == false) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// The latest assignment in `scope` (not in nested functions) that binds `name` and starts before
+// `before`; null if none. `element` is set when the name is one of several targets.
+inline Node last_binding(const Context& cx, Node scope, std::string_view name, uint32_t before,
+                         bool* element) {
+  Node best;
+  visit_subtree(scope, [&](Node n) {
+    if (n.start() >= before) return false;
+    if (n.is("assignment")) {
+      Node left = n.field("left");
+      if (left.is("identifier") && cx.text(left) == name) {
+        best = n;
+        *element = false;
+      } else if (left.is("pattern_list") || left.is("tuple_pattern")) {
+        for (uint32_t i = 0, c = left.named_child_count(); i < c; ++i) {
+          Node t = left.named_child(i);
+          if (t.is("identifier") && cx.text(t) == name) {
+            best = n;
+            *element = true;
+          }
+        }
+      }
+    }
+    return true;
+  });
+  return best;
+}
+
+enum class Concern {
+  Graph,  // does the value still hold an autograd graph? (.detach() ends it, .cpu() does not)
+  Device, // does the value still sit on the GPU? (.cpu() ends it, .detach() does not)
+};
+
+struct OutputQuery {
+  const Context& cx;
+  const ModelBindings& models;
+  Node scope; // where to look for bindings of names (the loop)
+  Concern concern;
+};
+
+inline bool is_output_field(std::string_view a) {
+  return a == "logits" || a == "start_logits" || a == "end_logits" || a == "last_hidden_state" ||
+         a == "hidden_states" || a == "pooler_output" || a == "prediction_logits" ||
+         a == "logits_per_image" || a == "logits_per_text";
+}
+
+// Does `e` evaluate to a model's output (or a view / activation of it) that still holds what
+// `q.concern` asks about?
+inline bool is_model_output(const OutputQuery& q, Node e, int depth = 0) {
+  if (e.null() || depth > 6) return false;
+  const Context& cx = q.cx;
+  std::string_view kind = e.kind();
+  if (kind == "parenthesized_expression") return is_model_output(q, e.named_child(0), depth + 1);
+  if (kind == "call") {
+    if (q.models.is_model_call(cx, e)) return true;
+    Node f = SemanticModel::callee(e);
+    std::string_view tail = cx.model().callee_tail(e);
+    if (auto name = cx.model().callee_name(e)) {
+      // torch.softmax(logits, -1) and friends; any other imported function: not followed.
+      if (*name == "torch.softmax" || *name == "torch.sigmoid" || *name == "torch.exp" ||
+          *name == "torch.log_softmax" || *name == "torch.nn.functional.softmax" ||
+          *name == "torch.nn.functional.log_softmax" || *name == "torch.nn.functional.sigmoid") {
+        return is_model_output(q, SemanticModel::positional(e, 0), depth + 1);
+      }
+      return false;
+    }
+    if (f.is("attribute")) {
+      Node obj = f.field("object");
+      if (tail == "item" || tail == "tolist" || tail == "numpy" || tail == "argmax" ||
+          tail == "argmin") {
+        return false;
+      }
+      if (tail == "detach" || tail == "detach_") {
+        return q.concern == Concern::Device && is_model_output(q, obj, depth + 1);
+      }
+      if (tail == "cpu") return q.concern == Concern::Graph && is_model_output(q, obj, depth + 1);
+      if (tail == "to") {
+        std::string_view args = cx.text(SemanticModel::arguments(e));
+        if (args.find("cpu") != std::string_view::npos && q.concern == Concern::Device) {
+          return false;
+        }
+        return is_model_output(q, obj, depth + 1);
+      }
+      if (tail == "float" || tail == "softmax" || tail == "log_softmax" || tail == "sigmoid" ||
+          tail == "view" || tail == "reshape" || tail == "squeeze" || tail == "unsqueeze" ||
+          tail == "contiguous" || tail == "clone" || tail == "half" || tail == "double" ||
+          tail == "flatten" || tail == "permute" || tail == "transpose" || tail == "exp" ||
+          tail == "cuda") {
+        return is_model_output(q, obj, depth + 1);
+      }
+      if ((tail == "gather" || tail == "gather_for_metrics") &&
+          cx.text(obj).find("accelerator") != std::string_view::npos) {
+        return is_model_output(q, SemanticModel::positional(e, 0), depth + 1);
+      }
+    }
+    return false;
+  }
+  if (kind == "attribute") {
+    std::string_view a = cx.text(e.field("attribute"));
+    if (a == "data")
+      return q.concern == Concern::Device && is_model_output(q, e.field("object"), depth + 1);
+    Node obj = e.field("object");
+    if (is_output_field(a)) {
+      std::string_view o = cx.text(obj);
+      return o != "self" && o != "args" && o != "config";
+    }
+    return false;
+  }
+  if (kind == "subscript") return is_model_output(q, e.field("value"), depth + 1);
+  if (kind == "binary_operator") {
+    std::string_view op = cx.text(e.field("operator"));
+    if (op != "+" && op != "-" && op != "*" && op != "/") return false;
+    return is_model_output(q, e.field("left"), depth + 1) ||
+           is_model_output(q, e.field("right"), depth + 1);
+  }
+  if (kind == "identifier") {
+    std::string_view name = cx.text(e);
+    if (name.find("loss") != std::string_view::npos) return false; // OOM201's business
+    bool element = false;
+    Node a = last_binding(cx, q.scope, name, e.start(), &element);
+    if (a.null()) return false;
+    if (q.concern == Concern::Graph && under_no_grad_until(cx, a, q.scope)) return false;
+    Node right = a.field("right");
+    if (element && right.is("expression_list")) {
+      // a, b = x, y: match the position.
+      Node left = a.field("left");
+      for (uint32_t i = 0, c = left.named_child_count(); i < c; ++i) {
+        if (cx.text(left.named_child(i)) == name) {
+          return is_model_output(q, right.named_child(i), depth + 1);
+        }
+      }
+      return false;
+    }
+    return is_model_output(q, right, depth + 1);
+  }
+  return false;
+}
+
+// May `e` be a whole model output that is not a tensor (a Hugging Face ModelOutput, a tuple or a
+// dict), on which `.detach()` does not exist? True for a direct model call that looks like a
+// Hugging Face one (a from_pretrained model, keyword or `**batch` arguments) and names bound to it.
+inline bool may_be_structured(const OutputQuery& q, Node e, int depth = 0) {
+  if (e.null() || depth > 6) return false;
+  const Context& cx = q.cx;
+  if (e.is("parenthesized_expression")) return may_be_structured(q, e.named_child(0), depth + 1);
+  if (e.is("call")) {
+    if (!q.models.is_model_call(cx, e)) return false;
+    Node f = SemanticModel::callee(e);
+    if (f.is("attribute") && cx.text(f.field("attribute")) == "forward") f = f.field("object");
+    if (q.models.pretrained.count(std::string(cx.text(f)))) return true;
+    Node args = SemanticModel::arguments(e);
+    for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
+      Node a = args.named_child(i);
+      if (a.is("keyword_argument") || a.is("dictionary_splat")) return true;
+    }
+    return false;
+  }
+  if (e.is("identifier")) {
+    bool element = false;
+    Node a = last_binding(cx, q.scope, cx.text(e), e.start(), &element);
+    if (a.null() || element) return false;
+    return may_be_structured(q, a.field("right"), depth + 1);
+  }
+  return false;
+}
+
+// `name` is a list (`name = []`, `name = list()`, `a, b = [], []`) created before `loop` in an
+// enclosing block of the same function, and not created again or cleared inside the loop.
+inline bool list_accumulates_across(const Context& cx, Node loop, std::string_view name) {
+  auto anc = cx.ancestors();
+  size_t loop_index = anc.size();
+  for (size_t i = 0; i < anc.size(); ++i) {
+    if (anc[i] == loop) loop_index = i;
+  }
+  if (loop_index == anc.size()) return false;
+  auto is_new_list = [&](Node v) {
+    if (v.is("list")) return true;
+    return v.is("call") && cx.text(SemanticModel::callee(v)) == "list" &&
+           SemanticModel::arguments(v).named_child_count() == 0;
+  };
+  auto binds_list = [&](Node stmt) {
+    if (!stmt.is("expression_statement") || stmt.named_child_count() != 1) return false;
+    Node a = stmt.named_child(0);
+    if (!a.is("assignment")) return false;
+    Node left = a.field("left"), right = a.field("right");
+    if (left.is("identifier")) return cx.text(left) == name && is_new_list(right);
+    if ((left.is("pattern_list") || left.is("tuple_pattern")) && right.is("expression_list")) {
+      for (uint32_t i = 0, c = left.named_child_count(); i < c; ++i) {
+        if (cx.text(left.named_child(i)) == name) return is_new_list(right.named_child(i));
+      }
+    }
+    return false;
+  };
+  bool created = false;
+  for (size_t i = loop_index; i-- > 0 && !created;) {
+    Node block = anc[i];
+    if (block.is("function_definition") || block.is("class_definition")) break;
+    if (!block.is("block") && !block.is("module")) continue;
+    Node path = anc[i + 1];
+    for (uint32_t j = 0, c = block.named_child_count(); j < c; ++j) {
+      Node stmt = block.named_child(j);
+      if (stmt.start() >= path.start()) break;
+      if (binds_list(stmt)) created = true;
+    }
+  }
+  if (!created) return false;
+  bool reset = false;
+  visit_subtree(loop, [&](Node n) {
+    if (reset) return false;
+    if (n.is("assignment")) {
+      Node left = n.field("left");
+      if (left.is("identifier") && cx.text(left) == name) reset = true;
+      if (left.is("pattern_list") || left.is("tuple_pattern")) {
+        for (uint32_t i = 0, c = left.named_child_count(); i < c; ++i) {
+          if (cx.text(left.named_child(i)) == name) reset = true;
+        }
+      }
+    } else if (n.is("call") && cx.model().callee_tail(n) == "clear" &&
+               cx.text(SemanticModel::receiver(n)) == name) {
+      reset = true;
+    }
+    return !reset;
+  });
+  return !reset;
+}
+
+// The expression with `suffix` (".detach()") appended, parenthesised when needed.
+inline std::string with_suffix(const Context& cx, Node e, std::string_view suffix) {
+  std::string_view k = e.kind();
+  std::string text(cx.text(e));
+  if (k == "identifier" || k == "attribute" || k == "call" || k == "subscript" ||
+      k == "parenthesized_expression") {
+    return text + std::string(suffix);
+  }
+  return "(" + text + ")" + std::string(suffix);
+}
+
+} // namespace oomlint::checks::outputs
