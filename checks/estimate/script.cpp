@@ -125,6 +125,8 @@ struct ScriptScanner::Impl {
   std::map<uint32_t, std::string> assign_target; // start of a call -> what it is assigned to
   std::vector<std::string> optimized;            // `X` of torch.optim.*(X.parameters())
   bool optimized_unknown = false;                // an optimizer over something else
+  std::map<std::string, std::string> cast_names; // `model.half()` -> {"model", "fp16"}
+  std::map<uint32_t, std::string> cast_calls;    // `from_pretrained(...).bfloat16()`
   std::vector<std::string> uncertain;
 
   void note(std::string s) {
@@ -283,6 +285,17 @@ struct ScriptScanner::Impl {
         SemanticModel::bool_value(SemanticModel::positional(call, 0)) == false) {
       freezes = true;
     }
+    if (f.is("attribute") && (tail == "half" || tail == "bfloat16" || tail == "to")) {
+      std::string dt = tail == "half"       ? "fp16"
+                       : tail == "bfloat16" ? "bf16"
+                                            : dtype_of(m.text(SemanticModel::arguments(call)));
+      if (tail != "to" && SemanticModel::arguments(call).named_child_count() > 0) dt.clear();
+      if (dt == "bf16" || dt == "fp16") {
+        Node obj = f.field("object");
+        cast_calls[obj.start()] = dt;
+        if (obj.is("identifier") || obj.is("attribute")) cast_names[std::string(m.text(obj))] = dt;
+      }
+    }
     if (tail == "add_argument" && f.is("attribute")) {
       on_add_argument(call, m);
       return;
@@ -306,7 +319,7 @@ struct ScriptScanner::Impl {
                ends_with(cls, "Trainer")) {
       trains = true;
       hf_trainer = true;
-    } else if (name == "transformers.HfArgumentParser") {
+    } else if (name == "transformers.HfArgumentParser" || name == "trl.TrlParser") {
       note("the training set-up comes from the command line (HfArgumentParser)");
     } else if (name == "accelerate.Accelerator") {
       trains = true;
@@ -478,7 +491,10 @@ struct ScriptScanner::Impl {
     p.quant_from_config = !qc.null() && !qc.is("none");
     Node dt = m.keyword(call, "torch_dtype");
     if (dt.null()) dt = m.keyword(call, "dtype");
-    if (!dt.null()) p.ref.dtype = dtype_of(m.text(dt));
+    if (!dt.null()) {
+      p.ref.dtype = dtype_of(m.text(dt));
+      if (p.ref.dtype.empty() && !dt.is("none")) p.ref.dtype = "?"; // not a literal dtype
+    }
     p.ref.spread =
         spreads(m.keyword(call, "device_map"), m) || !m.keyword(call, "max_memory").null();
     refs.push_back(std::move(p));
@@ -592,6 +608,12 @@ ScriptAnalysis ScriptScanner::finish(std::string_view source, std::string_view b
       ref.end = ref.arg_end;
     }
     if (p.quant_from_config && ref.quant_bits == 0) ref.quant_bits = s.bnb_bits;
+    // A cast after loading: `model = model.half()`, `from_pretrained(...).to(torch.bfloat16)`.
+    if (auto c = s.cast_calls.find(p.ref.call_start); c != s.cast_calls.end()) {
+      ref.dtype = c->second;
+    } else if (auto n = s.cast_names.find(p.target); !p.target.empty() && n != s.cast_names.end()) {
+      ref.dtype = n->second;
+    }
     ref.trained = !ref.pipeline && s.trains && s.optimized_by_script(p.target);
     std::string lower_id = ref.id;
     for (char& c : lower_id)

@@ -30,7 +30,7 @@ struct ModelRef {
   bool pipeline = false;                 // pipeline(model=...): inference
   bool from_default = false; // the id is the default of a command-line option or dataclass field
   int quant_bits = 0;        // load_in_4bit / load_in_8bit / a BitsAndBytesConfig
-  std::string dtype;         // "bf16", "fp16", "fp32", "auto" or empty (from torch_dtype=)
+  std::string dtype;         // "bf16", "fp16", "fp32", "auto", "?" (not a literal) or empty
   // device_map="auto" (or a map the script computes, or max_memory=): the weights may be spread
   // over several GPUs and the CPU, so one GPU's share is not known.
   bool spread = false;

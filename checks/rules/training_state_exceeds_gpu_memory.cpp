@@ -47,7 +47,7 @@ public:
     const estimate::ModelRef* where = nullptr;
     for (const auto& r : a.models) {
       if (r.pipeline || !r.trained) continue;
-      if (r.spread) return; // device_map spreads the weights: one GPU's share is not known
+      if (r.spread || r.dtype == "?") return; // weights spread, or a dtype we cannot read
       auto e = estimate::estimate_for(a, r);
       if (!e) return; // a model we cannot size: no claim about the script
       if (!best || e->model.params < best->model.params) {

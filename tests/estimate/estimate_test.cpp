@@ -300,6 +300,20 @@ opt = torch.optim.AdamW(enc.parameters())
   REQUIRE(b.models.size() == 1);
   CHECK(b.models[0].trained);
   CHECK_FALSE(b.models[0].spread);
+
+  // Casts after loading make the weights 16-bit; a dtype that is not a literal is unknown.
+  Parsed c(R"(import torch
+from transformers import AutoModel
+a = AutoModel.from_pretrained("gpt2")
+a = a.half()
+b = AutoModel.from_pretrained("gpt2").to(torch.bfloat16)
+c = AutoModel.from_pretrained("gpt2", torch_dtype=args.dtype)
+)");
+  auto d = est::analyze_script(c.text, c.tree);
+  REQUIRE(d.models.size() == 3);
+  CHECK(d.models[0].dtype == "fp16");
+  CHECK(d.models[1].dtype == "bf16");
+  CHECK(d.models[2].dtype == "?");
 }
 
 TEST_CASE("the script reader stays unsure where the script does not say", "[estimate]") {
