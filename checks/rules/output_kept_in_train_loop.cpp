@@ -1,0 +1,76 @@
+// OOM202 output-kept-in-train-loop (M20): a training loop appends model outputs / logits that
+// still hold their autograd graph to a list that lives across the loop.
+#include <array>
+#include <string>
+
+#include "fix_helpers.h"
+#include "model_outputs.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+using namespace outputs;
+
+constexpr RuleMeta kMeta{
+    .code = "OOM202",
+    .slug = "output-kept-in-train-loop",
+    .section = "M20",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Always,
+    .summary = "training loop keeps model outputs with their autograd graph in a list",
+};
+constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
+constexpr std::array<std::string_view, 2> kNeeds{"append", "extend"};
+
+struct State : RuleState {
+  ModelBindings models;
+};
+
+class OutputKeptInTrainLoop final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node node, Context& cx) const override {
+    State& st = cx.state<State>();
+    if (!node.is("call")) {
+      st.models.record(cx, node);
+      return;
+    }
+    std::string_view tail = cx.model().callee_tail(node);
+    if (tail != "append" && tail != "extend") return;
+    if (!cx.model().imports("torch")) return;
+    Node list = SemanticModel::receiver(node);
+    Node value = SemanticModel::positional(node, 0);
+    if (!list.is("identifier") || value.null() || !SemanticModel::positional(node, 1).null()) {
+      return;
+    }
+    Node loop = cx.enclosing_loop(node);
+    if (!loop.is("for_statement") && !loop.is("while_statement")) return;
+    if (!cx.is_step_loop(loop) || cx.in_no_grad()) return;
+    // A training loop: it runs backward or an optimizer step (evaluation loops are OOM153/154).
+    if (!uses_autograd(cx, loop) && !steps_optimizer(cx, loop)) return;
+    if (loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")))) return;
+    std::string_view name = cx.text(list);
+    if (!list_accumulates_across(cx, loop, name)) return;
+    if (cx.model().is_loss_expr(value)) return; // a kept loss is OOM201
+    OutputQuery q{cx, st.models, loop, Concern::Graph};
+    if (!is_model_output(q, value)) return;
+    auto d = cx.report(node, "model outputs kept in `" + std::string(name) +
+                                 "` with their autograd history: every step adds its output "
+                                 "tensors and graph to GPU memory, which rises step after step; "
+                                 "append `.detach()` (and `.cpu()` where the values allow) (M20)");
+    if (!may_be_structured(q, value)) {
+      d.fix("Detach the outputs before keeping them", Applicability::Safe,
+            {replace(value, with_suffix(cx, value, ".detach()"))});
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::OutputKeptInTrainLoop;
+OOMLINT_REGISTER_RULE(OutputKeptInTrainLoop)
