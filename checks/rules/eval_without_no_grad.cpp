@@ -1,0 +1,195 @@
+// OOM153 eval-without-no-grad (M15): a custom evaluation loop or function runs the model outside
+// torch.no_grad() / torch.inference_mode().
+#include <array>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "fix_helpers.h"
+#include "model_outputs.h"
+#include "rule.h"
+
+namespace oomlint::checks {
+namespace {
+
+using namespace outputs;
+
+constexpr RuleMeta kMeta{
+    .code = "OOM153",
+    .slug = "eval-without-no-grad",
+    .section = "M15",
+    .severity = Severity::Warning,
+    .fix = FixAvailability::Sometimes,
+    .summary = "evaluation code runs the model outside `torch.no_grad()` / `inference_mode()`",
+};
+constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
+constexpr std::array<std::string_view, 4> kNeeds{"eval", "val", "test", "dev"};
+
+struct Candidate {
+  std::string function; // name of the enclosing function ("" at module level)
+  uint32_t start = 0;
+  uint32_t end = 0;
+  std::string message;
+  std::vector<Edit> edits;
+};
+
+struct State : RuleState {
+  ModelBindings models;
+  ModeTracker modes;
+  std::unordered_set<uint32_t> reported; // function (start + 1) or module-level loop start
+  std::unordered_set<std::string> called_under_no_grad; // functions called under no_grad
+  std::vector<Candidate> candidates;
+};
+
+// `with torch.set_grad_enabled(phase == "train")` / `torch.enable_grad()`: the script manages
+// gradients itself.
+bool in_grad_switch(const Context& cx) {
+  for (Node a : cx.ancestors()) {
+    if (!a.is("with_statement")) continue;
+    for (uint32_t i = 0, c = a.named_child_count(); i < c; ++i) {
+      Node clause = a.named_child(i);
+      if (!clause.is("with_clause")) continue;
+      for (uint32_t j = 0, k = clause.named_child_count(); j < k; ++j) {
+        Node v = clause.named_child(j).field("value");
+        if (v.is("as_pattern")) v = v.named_child(0);
+        auto q = cx.model().callee_name(v);
+        if (q && (*q == "torch.set_grad_enabled" || *q == "torch.enable_grad" ||
+                  *q == "torch.autograd.set_grad_enabled")) {
+          return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+// How the file spells `torch.no_grad`: "torch.no_grad", "T.no_grad", "no_grad", or "".
+std::string no_grad_spelling(const Context& cx) {
+  auto anc = cx.ancestors();
+  if (anc.empty()) return {};
+  Node module = anc.front();
+  std::string plain, alias, direct;
+  for (uint32_t i = 0, n = module.named_child_count(); i < n; ++i) {
+    Node s = module.named_child(i);
+    if (s.is("import_statement")) {
+      for (uint32_t j = 0, c = s.named_child_count(); j < c; ++j) {
+        Node item = s.named_child(j);
+        if (item.is("dotted_name") && cx.text(item) == "torch") plain = "torch";
+        if (item.is("aliased_import") && cx.text(item.field("name")) == "torch") {
+          alias = std::string(cx.text(item.field("alias")));
+        }
+      }
+    } else if (s.is("import_from_statement") && cx.text(s.field("module_name")) == "torch") {
+      for (uint32_t j = 0, c = s.named_child_count(); j < c; ++j) {
+        Node item = s.named_child(j);
+        if (item.is("dotted_name") && cx.text(item) == "no_grad") direct = "no_grad";
+      }
+    }
+  }
+  if (!plain.empty()) return plain + ".no_grad";
+  if (!alias.empty()) return alias + ".no_grad";
+  return direct;
+}
+
+bool is_async(const Context& cx, Node fn) {
+  return cx.text(fn).starts_with("async");
+}
+
+// Does the function also switch a model to training mode (then it trains too)?
+bool calls_train(const Context& cx, Node fn) {
+  bool found = false;
+  visit_subtree(fn, [&](Node n) {
+    if (found) return false;
+    if (n.is("call") && cx.model().callee_tail(n) == "train" &&
+        !SemanticModel::receiver(n).null()) {
+      found = true;
+    }
+    return !found;
+  });
+  return found;
+}
+
+class EvalWithoutNoGrad final : public Rule {
+public:
+  const RuleMeta& meta() const override { return kMeta; }
+  std::span<const std::string_view> node_kinds() const override { return kKinds; }
+  std::span<const std::string_view> needs() const override { return kNeeds; }
+
+  void check(Node node, Context& cx) const override {
+    State& st = cx.state<State>();
+    if (!node.is("call")) {
+      st.models.record(cx, node);
+      return;
+    }
+    if (!cx.model().imports("torch")) return;
+    st.modes.on_call(cx, node);
+    bool no_grad = cx.in_no_grad();
+    if (no_grad) {
+      Node f = SemanticModel::callee(node);
+      if (f.is("identifier") || (f.is("attribute") && cx.text(f.field("object")) == "self")) {
+        st.called_under_no_grad.insert(std::string(cx.model().callee_tail(node)));
+      }
+      return;
+    }
+    if (!st.models.is_model_call(cx, node)) return;
+    if (in_grad_switch(cx)) return;
+    Node fn = cx.enclosing_function();
+    std::string fn_name = fn.null() ? "" : std::string(cx.text(fn.field("name")));
+    // Lightning runs these hooks under no_grad itself.
+    if (fn_name == "validation_step" || fn_name == "test_step" || fn_name == "predict_step") {
+      return;
+    }
+    // Unit tests (pytest / unittest `test_*`) exercise eval mode with autograd on purpose.
+    if (fn_name.starts_with("test_")) return;
+    Node loop = cx.enclosing_loop(node);
+    if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
+    bool eval_loop = loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")));
+    if (!eval_loop && st.modes.current(cx, node) != Mode::Eval) return;
+    // Gradients wanted on purpose: adversarial examples, saliency maps, test-time training.
+    Node scope = !loop.null() ? loop : fn;
+    if (!scope.null() && (uses_autograd(cx, scope) || steps_optimizer(cx, scope))) return;
+    if (scope.null() && uses_autograd(cx, cx.parent())) return;
+    uint32_t key = !fn.null() ? fn.start() + 1 : (loop.null() ? node.start() : loop.start());
+    if (!st.reported.insert(key).second) return;
+
+    Candidate c;
+    c.function = fn_name;
+    c.start = node.start();
+    c.end = node.end();
+    std::string callee(cx.text(SemanticModel::callee(node)));
+    c.message = "`" + callee + "(...)` runs in " +
+                (eval_loop ? std::string("an evaluation loop") : std::string("eval mode")) +
+                " outside `torch.no_grad()` / `torch.inference_mode()`: autograd records the "
+                "graph and keeps every layer's activations for a backward that never comes; run "
+                "the evaluation under `torch.no_grad()` (M15)";
+    if (!fn.null() && fn.is("function_definition") && !is_async(cx, fn) && !uses_autograd(cx, fn) &&
+        !steps_optimizer(cx, fn) && !calls_train(cx, fn)) {
+      std::string spelling = no_grad_spelling(cx);
+      if (!spelling.empty()) {
+        uint32_t at = line_start_at(cx.source(), fn.start());
+        std::string indent(indentation_at(cx.source(), fn.start()));
+        c.edits.push_back(Edit{at, at, indent + "@" + spelling + "()\n"});
+      }
+    }
+    st.candidates.push_back(std::move(c));
+  }
+
+  void finish(Context& cx) const override {
+    State& st = cx.state<State>();
+    for (auto& c : st.candidates) {
+      // `with torch.no_grad(): evaluate(model, val_loader)` elsewhere in the file.
+      if (!c.function.empty() && st.called_under_no_grad.count(c.function)) continue;
+      auto d = cx.report(c.start, c.end, c.message);
+      if (!c.edits.empty()) {
+        d.fix("Decorate the function with `@torch.no_grad()`", Applicability::Unsafe,
+              std::move(c.edits));
+      }
+    }
+  }
+};
+
+} // namespace
+} // namespace oomlint::checks
+
+using oomlint::checks::EvalWithoutNoGrad;
+OOMLINT_REGISTER_RULE(EvalWithoutNoGrad)
