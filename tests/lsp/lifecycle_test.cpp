@@ -1,0 +1,151 @@
+// Lifecycle and JSON-RPC error paths of the language server, in memory.
+#include <catch2/catch.hpp>
+
+#include "lsp/lsp_client.h"
+
+using namespace oomlint::lsp;
+using namespace oomlint::lsp::test;
+
+TEST_CASE("initialize advertises capabilities and negotiates utf-16 by default", "[lsp]") {
+  LspClient c;
+  json r = c.initialize();
+  CHECK(r["capabilities"]["positionEncoding"] == "utf-16");
+  CHECK(r["capabilities"]["textDocumentSync"]["change"] == 2);
+  CHECK(r["capabilities"]["hoverProvider"] == true);
+  CHECK(r["capabilities"]["diagnosticProvider"]["workspaceDiagnostics"] == true);
+  CHECK(r["serverInfo"]["name"] == "oomlint");
+}
+
+TEST_CASE("utf-8 is chosen when the client offers it", "[lsp]") {
+  LspClient c;
+  json r = c.initialize({{"general", {{"positionEncodings", {"utf-16", "utf-8"}}}}});
+  CHECK(r["capabilities"]["positionEncoding"] == "utf-8");
+  CHECK(c.server().encoding() == PositionEncoding::Utf8);
+}
+
+TEST_CASE("requests before initialize get ServerNotInitialized", "[lsp]") {
+  LspClient c;
+  json r = c.request("textDocument/hover", json::object());
+  CHECK(r["error"]["code"] == -32002);
+  // Notifications before initialize are dropped: no diagnostics come out.
+  c.open("file:///a.py", kTrainPy);
+  CHECK(c.published("file:///a.py").empty());
+}
+
+TEST_CASE("unknown requests get MethodNotFound, unknown notifications are ignored", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  CHECK(c.request("oomlint/nope", json::object())["error"]["code"] == -32601);
+  c.notify("$/somethingNew", json::object());
+  c.notify("custom/notification", {{"x", 1}});
+  CHECK(c.responses().size() == 2); // initialize + the unknown request
+}
+
+TEST_CASE("a second initialize is an InvalidRequest", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  CHECK(c.request("initialize", {{"capabilities", json::object()}})["error"]["code"] == -32600);
+}
+
+TEST_CASE("invalid JSON gets ParseError with a null id", "[lsp]") {
+  LspClient c;
+  c.raw("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ");
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 1);
+  CHECK(rs[0]["error"]["code"] == -32700);
+  CHECK(rs[0]["id"].is_null());
+}
+
+TEST_CASE("non-object JSON and malformed envelopes are InvalidRequest", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  c.clear();
+  c.raw("[1, 2, 3]");
+  c.raw("42");
+  c.raw("\"hello\"");
+  c.raw("null");
+  c.raw(R"({"jsonrpc":"2.0","id":7,"method":12})");
+  c.raw(R"({"jsonrpc":"2.0","id":{"a":1},"method":"shutdown"})");
+  c.raw(R"({"jsonrpc":"2.0","id":8})");
+  auto rs = c.responses();
+  REQUIRE(rs.size() == 7);
+  for (const auto& r : rs)
+    CHECK(r["error"]["code"] == -32600);
+  CHECK(rs[4]["id"] == 7);
+  CHECK(rs[5]["id"].is_null());
+}
+
+TEST_CASE("bad params get InvalidParams and leave the server working", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  CHECK(c.request("textDocument/hover", json::object())["error"]["code"] == -32602);
+  CHECK(c.request("textDocument/hover", {{"textDocument", {{"uri", 5}}}})["error"]["code"] ==
+        -32602);
+  CHECK(c.request("textDocument/hover",
+                  {{"textDocument", {{"uri", "file:///a.py"}}},
+                   {"position", {{"line", -1}, {"character", 0}}}})["error"]["code"] == -32602);
+  CHECK(c.request("textDocument/codeAction",
+                  {{"textDocument", {{"uri", "file:///a.py"}}},
+                   {"range", "everything"},
+                   {"context", {{"diagnostics", json::array()}}}})["error"]["code"] == -32602);
+  CHECK(c.request("textDocument/diagnostic", "not params")["error"]["code"] == -32602);
+  // Wrongly typed notifications are ignored.
+  c.notify("textDocument/didOpen", {{"textDocument", {{"uri", 1}, {"text", false}}}});
+  c.notify("textDocument/didChange", {{"textDocument", "x"}});
+  c.notify("textDocument/didClose", json::array());
+  c.notify("workspace/didChangeConfiguration", 17);
+  c.run_pending();
+  c.open("file:///a.py", kTrainPy);
+  CHECK(c.last_diagnostics("file:///a.py")["diagnostics"].size() == 1);
+}
+
+TEST_CASE("shutdown then exit gives exit code 0; requests after shutdown are refused", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  json r = c.request("shutdown", nullptr);
+  CHECK(r.contains("result"));
+  CHECK(r["result"].is_null());
+  CHECK(c.request("textDocument/hover", json::object())["error"]["code"] == -32600);
+  CHECK_FALSE(c.server().exited());
+  c.notify("exit", nullptr);
+  CHECK(c.server().exited());
+  CHECK(c.server().exit_code() == 0);
+}
+
+TEST_CASE("exit without shutdown gives exit code 1", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  c.notify("exit", nullptr);
+  CHECK(c.server().exited());
+  CHECK(c.server().exit_code() == 1);
+}
+
+TEST_CASE("$/cancelRequest cancels a queued request", "[lsp]") {
+  LspClient c;
+  c.initialize();
+  c.open("file:///a.py", kTrainPy);
+  json id =
+      c.send_request("textDocument/diagnostic", {{"textDocument", {{"uri", "file:///a.py"}}}});
+  c.notify("$/cancelRequest", {{"id", id}});
+  c.run_pending();
+  CHECK(c.response(id)["error"]["code"] == -32800);
+  // Cancelling something unknown or finished is harmless.
+  c.notify("$/cancelRequest", {{"id", 999}});
+  c.notify("$/cancelRequest", {{"id", id}});
+  c.notify("$/cancelRequest", json::object());
+  CHECK(c.call("textDocument/diagnostic", {{"textDocument", {{"uri", "file:///a.py"}}}})["kind"] ==
+        "full");
+}
+
+TEST_CASE("log messages reach the client above the level it asked for", "[lsp]") {
+  LspClient c;
+  c.initialize(json::object(), {{"logLevel", "debug"}});
+  c.notify("custom/unknown", json::object());
+  auto logs = c.notifications("window/logMessage");
+  REQUIRE_FALSE(logs.empty());
+  CHECK(logs.back()["message"].get<std::string>().find("custom/unknown") != std::string::npos);
+  c.notify("$/setTrace", {{"value", "off"}});
+  size_t before = c.notifications("window/logMessage").size();
+  c.notify("custom/unknown2", json::object());
+  CHECK(c.notifications("window/logMessage").size() == before);
+}
