@@ -364,9 +364,8 @@ void LanguageServer::apply_init_options(const json& options) {
 
 void LanguageServer::on_initialized() {
   if (!watch_dynamic_) return;
-  json watchers = json::array({{{"globPattern", "**/pyproject.toml"}},
-                               {{"globPattern", "**/oomlint.toml"}},
-                               {{"globPattern", "**/.oomlint.toml"}}});
+  json watchers =
+      json::array({{{"globPattern", "**/pyproject.toml"}}, {{"globPattern", "**/oomlint.toml"}}});
   request_client(
       "client/registerCapability",
       {{"registrations", json::array({{{"id", "oomlint-config-watch"},

@@ -34,13 +34,11 @@ struct ConfigFile {
   std::filesystem::path path; // empty when the folder has none
   SettingsPatch patch;
 };
-// Loads `oomlint.toml` (top level or [tool.oomlint]) or `pyproject.toml` ([tool.oomlint]) from
-// `folder`. nullopt with `error` when the file exists but is invalid.
+// Loads `oomlint.toml` (top level) or `pyproject.toml` ([tool.oomlint]) from `folder` with the
+// CLI's loader (cli/config.h). nullopt with `error` when the file exists but is invalid.
+// (exclude and per-file-ignores are not applied in the editor.)
 std::optional<ConfigFile> load_config(const std::filesystem::path& folder, std::string& error);
 
 bool is_config_file_name(std::string_view file_name);
-
-// "24GB", "24GiB", "80G", or plain bytes.
-std::optional<uint64_t> parse_memory_size(std::string_view text);
 
 } // namespace oomlint::lsp

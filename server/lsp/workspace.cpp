@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "cli/discovery.h"
 #include "lsp/uri.h"
 
 namespace oomlint::lsp {
@@ -119,7 +120,8 @@ std::vector<std::filesystem::path> discover_python_files(const std::filesystem::
     std::string name = entry.path().filename().string();
     std::error_code e2;
     if (entry.is_directory(e2)) {
-      if (entry.is_symlink(e2) || std::find(kSkip.begin(), kSkip.end(), name) != kSkip.end()) {
+      if (entry.is_symlink(e2) || cli::is_default_excluded_dir(name) ||
+          std::find(kSkip.begin(), kSkip.end(), name) != kSkip.end()) {
         it.disable_recursion_pending();
       }
     } else if (entry.is_regular_file(e2)) {
