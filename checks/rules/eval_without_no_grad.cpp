@@ -145,6 +145,9 @@ public:
     if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
     bool eval_loop = loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")));
     if (!eval_loop && st.modes.current(cx, node) != Mode::Eval) return;
+    // A one-off call whose result is dropped (quantization calibration, warm-up, hooks) runs for
+    // its side effects; only flag those inside an evaluation loop.
+    if (!eval_loop && cx.parent().is("expression_statement")) return;
     // Gradients wanted on purpose: adversarial examples, saliency maps, test-time training.
     Node scope = !loop.null() ? loop : fn;
     if (!scope.null() && (uses_autograd(cx, scope) || steps_optimizer(cx, scope))) return;

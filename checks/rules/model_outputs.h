@@ -128,6 +128,8 @@ struct ModelBindings {
     if (f.is("attribute")) {
       // self.model / trainer.model, not torch.nn.functional.x
       if (cx.model().qualified_name(f)) return false;
+      // model.fuse_model(): a method of a model, not a model.
+      if (is_model_expr(cx, f.field("object"))) return false;
     } else if (cx.model().qualified_name(f)) {
       return false; // an imported function or class
     }
