@@ -110,11 +110,14 @@ public:
       // An unknown training batch is only a risk when the script shrank it to fit: gradient
       // accumulation is the sign that the micro-batch was cut down (M5).
       auto accum = int_of(m.keyword(node, "gradient_accumulation_steps"), cx, st);
-      if (!accum || *accum < 2) return;
+      std::string_view train_text = cx.text(train);
+      bool micro = train_text.find("micro") != std::string_view::npos; // micro_batch_size
+      if (!micro && (!accum || *accum < 2)) return;
       message = "`per_device_eval_batch_size` is left at its default of 8 while the training "
                 "batch `" +
-                std::string(cx.text(train)) +
-                "` was shrunk to fit (gradient_accumulation_steps=" + std::to_string(*accum) +
+                std::string(train_text) + "` was shrunk to fit (" +
+                (accum && *accum >= 2 ? "gradient_accumulation_steps=" + std::to_string(*accum)
+                                      : std::string("a micro-batch")) +
                 "): evaluation may run larger forward passes than training; set it to the "
                 "training value (M15)";
     }
