@@ -280,13 +280,27 @@ checks::Settings resolve_settings(const Config* config, const CliOverrides& cli,
   s.select.insert(s.select.end(), cli.extend_select.begin(), cli.extend_select.end());
   s.ignore.insert(s.ignore.end(), cli.ignore.begin(), cli.ignore.end());
   if (cli.target_gpu) s.target_gpu = *cli.target_gpu;
-  if (config) {
-    for (const auto& [pattern, codes] : config->per_file_ignores) {
-      if (path_pattern_match(pattern, config->dir, absolute_file)) {
-        s.ignore.insert(s.ignore.end(), codes.begin(), codes.end());
-      }
+  if (!config) return s;
+  // As in Ruff, per-file-ignores win over any selection, however specific: spell the enabled
+  // rules out one by one, minus the ignored ones.
+  std::vector<std::string> file_ignores;
+  for (const auto& [pattern, codes] : config->per_file_ignores) {
+    if (path_pattern_match(pattern, config->dir, absolute_file)) {
+      file_ignores.insert(file_ignores.end(), codes.begin(), codes.end());
     }
   }
+  if (file_ignores.empty()) return s;
+  std::vector<std::string> enabled;
+  for (const checks::Rule* r : checks::all_rules()) {
+    std::string_view code = r->meta().code;
+    if (!s.is_enabled(code)) continue;
+    bool ignored = std::any_of(file_ignores.begin(), file_ignores.end(), [&](const std::string& p) {
+      return p == "ALL" || code.starts_with(p);
+    });
+    if (!ignored) enabled.emplace_back(code);
+  }
+  s.select = std::move(enabled);
+  s.ignore.clear();
   return s;
 }
 

@@ -60,12 +60,12 @@ std::vector<Step> edit_script(const std::vector<std::string_view>& a,
         steps.push_back({Op::Equal, pre + i, pre + j});
         ++i;
         ++j;
-      } else if (j < m && (i == n || at(i, j + 1) >= at(i + 1, j))) {
+      } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+        steps.push_back({Op::Delete, pre + i, pre + j}); // deletions first, as diff(1) does
+        ++i;
+      } else {
         steps.push_back({Op::Insert, pre + i, pre + j});
         ++j;
-      } else {
-        steps.push_back({Op::Delete, pre + i, pre + j});
-        ++i;
       }
     }
   } else {
