@@ -325,7 +325,11 @@ std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tre
     TSSymbol s = node.symbol();
     if (s < sym.model_kinds.size()) {
       if (sym.model_kinds[s]) {
-        model.enter(node, functions.empty() ? Node() : functions.back());
+        size_t up = ancestors.size();
+        if (up > 0 && ancestors[up - 1].is("decorated_definition")) --up;
+        bool class_member = up >= 2 && ancestors[up - 1].is("block") &&
+                            ancestors[up - 2].is("class_definition");
+        model.enter(node, functions.empty() ? Node() : functions.back(), class_member);
       }
       if (sym.comment_kinds[s]) comments.push_back(node);
     }

@@ -361,14 +361,16 @@ void SemanticModel::record_assignment(Node a, Node function) {
   }
 }
 
-void SemanticModel::enter(Node node, Node function) {
+void SemanticModel::enter(Node node, Node function, bool class_member) {
   current_scope_ = function.null() ? 0 : function.start();
   std::string_view k = node.kind();
   if (k == "import_statement" || k == "import_from_statement") {
     bind_import(node);
   } else if (k == "assignment" || k == "augmented_assignment") {
     record_assignment(node, function);
-  } else if ((k == "function_definition" || k == "class_definition") && function.null()) {
+  } else if ((k == "function_definition" || k == "class_definition") && !class_member) {
+    // A definition shadows an imported name of the same spelling (for the rest of the file: the
+    // model keeps one scope, and silence is the safe side).
     // A module-level definition shadows an imported name of the same spelling.
     bindings_.erase(std::string(text(node.field("name"))));
   }

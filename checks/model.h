@@ -70,8 +70,9 @@ class SemanticModel {
   // ---- driven by the engine during the traversal ----
   void prescan_module(Node module);
   // Called for every node in pre-order before rules see it. `function` is the innermost
-  // enclosing function definition (null at module level).
-  void enter(Node node, Node function);
+  // enclosing function definition (null at module level); `class_member` tells whether the node
+  // is a statement of a class body (a method binds no name in the scopes that imports live in).
+  void enter(Node node, Node function, bool class_member);
 
  private:
   void bind_import(Node stmt);

@@ -18,35 +18,48 @@ class Node {
 
   bool null() const { return ts_node_is_null(node_); }
   explicit operator bool() const { return !null(); }
-  TSSymbol symbol() const { return ts_node_symbol(node_); }
-  std::string_view kind() const { return ts_node_type(node_); }
+  // Every accessor is safe on a null node (it answers "nothing"), so rules can chain lookups
+  // such as `call.field("function").field("object")` without checking each step.
+  TSSymbol symbol() const { return null() ? 0 : ts_node_symbol(node_); }
+  std::string_view kind() const { return null() ? std::string_view() : ts_node_type(node_); }
   bool is(std::string_view k) const { return !null() && kind() == k; }
-  bool named() const { return ts_node_is_named(node_); }
-  bool has_error() const { return ts_node_has_error(node_); }
-  bool is_error() const { return ts_node_is_error(node_); }
-  bool is_missing() const { return ts_node_is_missing(node_); }
-  uint32_t start() const { return ts_node_start_byte(node_); }
-  uint32_t end() const { return ts_node_end_byte(node_); }
-  uint32_t child_count() const { return ts_node_child_count(node_); }
-  uint32_t named_child_count() const { return ts_node_named_child_count(node_); }
-  Node child(uint32_t i) const { return Node(ts_node_child(node_, i)); }
-  Node named_child(uint32_t i) const { return Node(ts_node_named_child(node_, i)); }
+  bool named() const { return !null() && ts_node_is_named(node_); }
+  bool has_error() const { return !null() && ts_node_has_error(node_); }
+  bool is_error() const { return !null() && ts_node_is_error(node_); }
+  bool is_missing() const { return !null() && ts_node_is_missing(node_); }
+  uint32_t start() const { return null() ? 0 : ts_node_start_byte(node_); }
+  uint32_t end() const { return null() ? 0 : ts_node_end_byte(node_); }
+  uint32_t child_count() const { return null() ? 0 : ts_node_child_count(node_); }
+  uint32_t named_child_count() const { return null() ? 0 : ts_node_named_child_count(node_); }
+  Node child(uint32_t i) const { return null() ? Node() : Node(ts_node_child(node_, i)); }
+  Node named_child(uint32_t i) const {
+    return null() ? Node() : Node(ts_node_named_child(node_, i));
+  }
   Node field(std::string_view name) const {
+    if (null()) return Node();
     return Node(ts_node_child_by_field_name(node_, name.data(), static_cast<uint32_t>(name.size())));
   }
-  Node next_named_sibling() const { return Node(ts_node_next_named_sibling(node_)); }
-  Node prev_named_sibling() const { return Node(ts_node_prev_named_sibling(node_)); }
-  Node parent() const { return Node(ts_node_parent(node_)); }  // O(depth): prefer ancestors
+  Node next_named_sibling() const {
+    return null() ? Node() : Node(ts_node_next_named_sibling(node_));
+  }
+  Node prev_named_sibling() const {
+    return null() ? Node() : Node(ts_node_prev_named_sibling(node_));
+  }
+  // O(depth): prefer the ancestors the engine keeps.
+  Node parent() const { return null() ? Node() : Node(ts_node_parent(node_)); }
   std::string_view text(std::string_view source) const {
+    if (null()) return {};
     uint32_t s = start(), e = end();
     if (e > source.size() || s > e) return {};
     return source.substr(s, e - s);
   }
   const char* field_name_for_child(uint32_t i) const {
-    return ts_node_field_name_for_child(node_, i);
+    return null() ? nullptr : ts_node_field_name_for_child(node_, i);
   }
   TSNode raw() const { return node_; }
-  bool operator==(const Node& o) const { return ts_node_eq(node_, o.node_); }
+  bool operator==(const Node& o) const {
+    return null() ? o.null() : (!o.null() && ts_node_eq(node_, o.node_));
+  }
 
  private:
   TSNode node_;

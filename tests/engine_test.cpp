@@ -101,6 +101,24 @@ TEST_CASE("a module-level definition or assignment shadows an import", "[model]"
   CHECK(aliased == std::vector<std::string>{"torch.cuda.empty_cache"});
 }
 
+TEST_CASE("a method named like an import does not shadow it", "[model]") {
+  auto msgs = probe(
+      "from torch.cuda import empty_cache\n"
+      "class Trainer:\n"
+      "    def empty_cache(self):\n"
+      "        pass\n"
+      "empty_cache()\n");
+  CHECK(msgs == std::vector<std::string>{"torch.cuda.empty_cache"});
+  auto nested = probe(
+      "from torch.cuda import empty_cache\n"
+      "def f():\n"
+      "    def empty_cache():\n"
+      "        pass\n"
+      "    alias = empty_cache\n"
+      "    alias()\n");
+  CHECK(nested.empty());
+}
+
 TEST_CASE("functions above their imports still resolve", "[model]") {
   auto msgs = probe("def f():\n    torch.cuda.synchronize()\n\nimport torch\n");
   CHECK(msgs == std::vector<std::string>{"torch.cuda.synchronize"});
@@ -245,4 +263,29 @@ TEST_CASE("fix helpers keep the layout valid", "[fix]") {
   CHECK(kw("f(\n    a=1,\n    b=2,\n)\n") == "f(\n    a=1,\n    b=2,\n    k=1,\n)\n");
   CHECK(kw("f(\n    a=1,\n    b=2  # why\n)\n") == "f(\n    a=1,\n    b=2,  # why\n    k=1\n)\n");
   CHECK(kw("f(a=1,\n  b=2)\n") == "f(a=1,\n  b=2, k=1)\n");
+}
+
+TEST_CASE("null nodes answer nothing instead of crashing", "[ts]") {
+  Node n;
+  CHECK(n.null());
+  CHECK(n.kind().empty());
+  CHECK(n.text("abc").empty());
+  CHECK(n.field("function").null());
+  CHECK(n.named_child_count() == 0);
+  CHECK(n.parent().null());
+  CHECK(n == Node());
+}
+
+TEST_CASE("the whole catalogue survives bare calls in loops (real-code crash)", "[engine]") {
+  // From a real script: `val_loss = evaluate(val_data)` inside an epoch loop, with a local
+  // `evaluate` function, used to crash a rule that asked for the call's receiver.
+  Engine engine{Settings{}};
+  std::string text =
+      "def evaluate(data):\n"
+      "    return data\n"
+      "\n"
+      "for epoch in range(3):\n"
+      "    val_loss = evaluate(epoch)\n"
+      "    print(val_loss)\n";
+  CHECK_NOTHROW(engine.check(text, true));
 }

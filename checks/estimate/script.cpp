@@ -718,16 +718,21 @@ ScriptAnalysis analyze_script(std::string_view text, const ts::Tree& tree,
   struct Item {
     Node node;
     Node function;
+    bool class_member;  // a statement of a class body
+    bool class_body;    // the body block of a class
   };
-  std::vector<Item> stack{{root, Node()}};
+  std::vector<Item> stack{{root, Node(), false, false}};
   while (!stack.empty()) {
     Item it = stack.back();
     stack.pop_back();
-    model.enter(it.node, it.function);
+    model.enter(it.node, it.function, it.class_member);
     scanner.visit(it.node, model);
     Node fn = it.node.is("function_definition") ? it.node : it.function;
+    bool members = it.class_body || (it.class_member && it.node.is("decorated_definition"));
+    bool is_class = it.node.is("class_definition");
     for (uint32_t i = it.node.named_child_count(); i-- > 0;) {
-      stack.push_back({it.node.named_child(i), fn});
+      Node child = it.node.named_child(i);
+      stack.push_back({child, fn, members, is_class && child.is("block")});
     }
   }
   return scanner.finish(text, base_dir);
