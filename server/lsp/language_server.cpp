@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "estimate/script.h"
 #include "line_index.h"
 #include "lsp/code_actions.h"
 #include "lsp/convert.h"
@@ -64,6 +65,8 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
   bind_async("textDocument/codeAction",
              [this](const json& p, const json&) { return on_code_action(p); });
   bind_async("textDocument/hover", [this](const json& p, const json&) { return on_hover(p); });
+  bind_async("textDocument/inlayHint",
+             [this](const json& p, const json&) { return on_inlay_hint(p); });
   bind_async("textDocument/diagnostic",
              [this](const json& p, const json&) { return on_document_diagnostic(p); });
   bind_async("workspace/diagnostic",
@@ -336,6 +339,7 @@ json LanguageServer::on_initialize(const json& params) {
        {{"codeActionKinds", json::array({"quickfix", std::string(kFixAllKind)})},
         {"resolveProvider", false}}},
       {"hoverProvider", true},
+      {"inlayHintProvider", true},
       {"diagnosticProvider",
        {{"identifier", "oomlint"},
         {"interFileDependencies", false},
@@ -705,7 +709,7 @@ LanguageServer::Work LanguageServer::on_hover(const json& params) {
     for (const auto& d : result->diagnostics) {
       if (d.start <= offset && offset <= d.end) hits.push_back(&d);
     }
-    if (hits.empty()) return nullptr;
+    if (hits.empty()) return memory_hover(*snap, lines, offset);
     std::string markdown;
     std::set<std::string> codes;
     uint32_t start = hits.front()->start, end = hits.front()->end;
@@ -725,6 +729,49 @@ LanguageServer::Work LanguageServer::on_hover(const json& params) {
     if (end < start) end = start;
     return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
                 {"range", to_json(to_range(lines, start, end, encoding_))}};
+  };
+}
+
+// ---- memory estimate (guide M1, M9-M13) ------------------------------------------------------
+
+namespace {
+// Directory of a file: URI, where a local model's config.json is looked up.
+std::string base_dir_of(const std::string& uri) {
+  auto path = uri_to_path(uri);
+  return path ? path->parent_path().string() : std::string();
+}
+}  // namespace
+
+json LanguageServer::memory_hover(const Snapshot& snap, const checks::LineIndex& lines,
+                                  uint32_t offset) const {
+  if (!snap.tree || !*snap.tree) return nullptr;
+  auto ref = checks::estimate::find_model_at(*snap.text, *snap.tree, offset);
+  if (!ref) return nullptr;
+  std::string markdown =
+      checks::estimate::hover_markdown(*snap.text, *snap.tree, offset, base_dir_of(snap.uri));
+  if (markdown.empty()) return nullptr;
+  return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
+              {"range", to_json(to_range(lines, ref->start, ref->end, encoding_))}};
+}
+
+LanguageServer::Work LanguageServer::on_inlay_hint(const json& params) {
+  std::string uri = text_document_uri(params);
+  Range range = parse_range(member(params, "range"));
+  return [this, uri, range](const std::atomic<bool>&) -> json {
+    json hints = json::array();
+    auto snap = store_.snapshot(uri);
+    if (!snap || !snap->tree || !*snap->tree) return hints;
+    checks::LineIndex lines(*snap->text);
+    uint32_t from = to_offset(lines, range.start, encoding_);
+    uint32_t to = to_offset(lines, range.end, encoding_);
+    for (const auto& [offset, label] :
+         checks::estimate::inlay_hints(*snap->text, *snap->tree, base_dir_of(uri))) {
+      if (offset < from || offset > to) continue;
+      hints.push_back({{"position", to_json(to_range(lines, offset, offset, encoding_).start)},
+                       {"label", label},
+                       {"paddingLeft", true}});
+    }
+    return hints;
   };
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "line_index.h"
 #include "lsp/analysis.h"
 #include "lsp/document_store.h"
 #include "lsp/logger.h"
@@ -81,6 +82,9 @@ private:
   void on_did_change_workspace_folders(const json& params);
   Work on_code_action(const json& params);
   Work on_hover(const json& params);
+  Work on_inlay_hint(const json& params);
+  // Hover on a model id: the memory estimate table (null when the offset is on none).
+  json memory_hover(const Snapshot& snap, const checks::LineIndex& lines, uint32_t offset) const;
   Work on_document_diagnostic(const json& params);
   Work on_workspace_diagnostic(const json& params);
 

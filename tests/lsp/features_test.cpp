@@ -273,3 +273,37 @@ TEST_CASE("workspace diagnostics cover files that are not open, with partial res
   }
   CHECK(seen);
 }
+
+TEST_CASE("hover on a model id shows the memory estimate; an inlay hint shows its total",
+          "[lsp][estimate]") {
+  LspClient c;
+  c.initialize();
+  const std::string uri = "file:///work/finetune.py";
+  const std::string text =
+      "from transformers import AutoModelForCausalLM, Trainer, TrainingArguments\n"
+      "model = AutoModelForCausalLM.from_pretrained(\"meta-llama/Llama-2-7b-hf\")\n"
+      "args = TrainingArguments(output_dir=\"out\", bf16=True)\n"
+      "Trainer(model=model, args=args).train()\n";
+  c.open(uri, text);
+  json h = c.call("textDocument/hover", {{"textDocument", {{"uri", uri}}},
+                                         {"position", {{"line", 1}, {"character", 52}}}});
+  REQUIRE(h.is_object());
+  std::string md = h["contents"]["value"];
+  CHECK(md.find("M1") != std::string::npos);
+  CHECK(md.find("M12") != std::string::npos);
+  CHECK(md.find("M13") != std::string::npos);
+  CHECK(h["range"]["start"]["line"] == 1);
+  // Elsewhere on the line there is no estimate and no diagnostic.
+  json none = c.call("textDocument/hover", {{"textDocument", {{"uri", uri}}},
+                                            {"position", {{"line", 2}, {"character", 1}}}});
+  CHECK(none.is_null());
+  json hints = c.call("textDocument/inlayHint",
+                      {{"textDocument", {{"uri", uri}}}, {"range", range_json(0, 0, 4, 0)}});
+  REQUIRE(hints.is_array());
+  REQUIRE(hints.size() == 1);
+  CHECK(hints[0]["position"]["line"] == 1);
+  CHECK(hints[0]["label"].get<std::string>().find("GB") != std::string::npos);
+  json outside = c.call("textDocument/inlayHint",
+                        {{"textDocument", {{"uri", uri}}}, {"range", range_json(3, 0, 4, 0)}});
+  CHECK(outside.empty());
+}
