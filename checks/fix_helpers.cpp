@@ -94,7 +94,11 @@ std::optional<std::vector<Edit>> add_keyword_argument(std::string_view source, t
     if (eol >= close.start()) eol = close.start();  // `a)` on the same line as the anchor
     std::vector<Edit> edits;
     if (trailing_comma.null()) edits.push_back(Edit{last.end(), last.end(), ","});
-    std::string text = "\n" + std::string(indent) + kw + (trailing_comma.null() ? "" : ",");
+    // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict) on the operator+ chain.
+    std::string text = "\n";
+    text.append(indent);
+    text += kw;
+    if (!trailing_comma.null()) text += ',';
     edits.push_back(Edit{eol, eol, text});
     return edits;
   }
