@@ -55,6 +55,11 @@ class DiagnosticBuilder {
     if (d_) d_->fix = Fix{std::move(title), a, std::move(edits)};
     return *this;
   }
+  // Overrides the rule's default severity for this diagnostic (one rule, two consequences).
+  DiagnosticBuilder& severity(Severity s) {
+    if (d_) d_->severity = s;
+    return *this;
+  }
 
  private:
   Diagnostic* d_;

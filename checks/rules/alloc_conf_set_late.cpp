@@ -158,12 +158,12 @@ public:
       auto value = m.string_value(st.set_values[i]);
       bool backend = value && value->find("backend") != std::string_view::npos;
       if (!cuda.null()) {
-        cx.report(set.node,
-                  "the allocator setting is made after CUDA is already in use (line " +
-                      std::to_string(line_of(cx.source(), cuda.start())) +
-                      "): the caching allocator has read its configuration and ignores it; set "
-                      "it in the launch environment or before `import torch` (M8)");
-        cx.diagnostics().back().severity = Severity::Error;
+        auto err = cx.report(
+            set.node, "the allocator setting is made after CUDA is already in use (line " +
+                          std::to_string(line_of(cx.source(), cuda.start())) +
+                          "): the caching allocator has read its configuration and ignores it; set "
+                          "it in the launch environment or before `import torch` (M8)");
+        err.severity(Severity::Error);
         continue;
       }
       auto d = cx.report(
@@ -175,7 +175,7 @@ public:
                                       "works if nothing has touched CUDA yet, which any import "
                                       "or helper may break; set it before `import torch` or in "
                                       "the launch environment (M8)"));
-      if (backend) cx.diagnostics().back().severity = Severity::Error;
+      if (backend) d.severity(Severity::Error);
       if (auto edits = move_above_imports(cx, st, i)) {
         d.fix("Move the setting above `import torch`", Applicability::Safe, std::move(*edits));
       }
