@@ -35,7 +35,7 @@ struct EngineSymbols {
           name == "class_definition") {
         model_kinds[s] = 1;
       }
-      if (name == "function_definition" || name == "lambda") function_kinds[s] = 1;
+      if (name == "function_definition") function_kinds[s] = 1;
       if (name == "comment") comment_kinds[s] = 1;
     }
   }
@@ -223,8 +223,8 @@ bool Context::in_no_grad() const {
       for (Node d : decorators(*it)) {
         if (is_no_grad_expr(model_, d)) return true;
       }
-      // A nested function inherits nothing at definition time; stop at the function boundary
-      // unless the function is itself inside a no_grad block (closures defined and called there).
+      // The walk goes on past the function: a closure defined inside a no_grad block is taken
+      // to run there too.
     }
   }
   return false;
@@ -345,7 +345,7 @@ std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tre
     }
     if (ts_tree_cursor_goto_first_child(&cursor)) {
       ancestors.push_back(node);
-      if (s < sym.function_kinds.size() && sym.function_kinds[s] && node.is("function_definition")) {
+      if (s < sym.function_kinds.size() && sym.function_kinds[s]) {
         functions.push_back(node);
       }
       continue;
