@@ -14,13 +14,17 @@ struct JValue {
   std::vector<JValue> items;
   std::string str;               // decoded string
   std::vector<uint32_t> offsets; // for each decoded byte, where its source starts; plus the end
-  const JValue* get(std::string_view key) const {
-    for (const auto& [k, v] : members) {
-      if (k == key) return &v;
-    }
-    return nullptr;
-  }
+  const JValue* get(std::string_view key) const;
 };
+
+// Defined outside the class: clang with libstdc++ cannot instantiate pair<string, JValue> while
+// JValue's default member initializers are still pending (inside the class body).
+const JValue* JValue::get(std::string_view key) const {
+  for (const auto& [k, v] : members) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
 
 class Reader {
 public:
