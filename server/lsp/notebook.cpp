@@ -8,17 +8,24 @@ namespace oomlint::lsp {
 namespace {
 
 // A minimal JSON reader that keeps where each string's characters sit in the text.
+struct JMember;
 struct JValue {
   enum class Type { Object, Array, String, Other } type = Type::Other;
-  std::vector<std::pair<std::string, JValue>> members;
+  std::vector<JMember> members;
   std::vector<JValue> items;
   std::string str;               // decoded string
   std::vector<uint32_t> offsets; // for each decoded byte, where its source starts; plus the end
   const JValue* get(std::string_view key) const;
 };
 
-// Defined outside the class: clang with libstdc++ cannot instantiate pair<string, JValue> while
-// JValue's default member initializers are still pending (inside the class body).
+// A named struct, not std::pair<std::string, JValue>: clang-14 with libstdc++ 12 cannot
+// instantiate that pair (its default-constructibility check needs JValue's destructor, which needs
+// the pair).
+struct JMember {
+  std::string key;
+  JValue value;
+};
+
 const JValue* JValue::get(std::string_view key) const {
   for (const auto& [k, v] : members) {
     if (k == key) return &v;
@@ -181,7 +188,7 @@ private:
         ++i_;
         JValue member;
         if (!value(member, depth + 1)) return false;
-        v.members.emplace_back(std::move(key.str), std::move(member));
+        v.members.push_back(JMember{std::move(key.str), std::move(member)});
         ws();
         if (i_ < t_.size() && t_[i_] == ',') {
           ++i_;
