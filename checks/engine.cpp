@@ -17,7 +17,7 @@ namespace {
 
 // Symbol ids of the kinds the engine itself looks at, computed once.
 struct EngineSymbols {
-  std::vector<uint8_t> model_kinds;  // 1 where SemanticModel::enter wants the node
+  std::vector<uint8_t> model_kinds; // 1 where SemanticModel::enter wants the node
   std::vector<uint8_t> function_kinds;
   std::vector<uint8_t> comment_kinds;
 
@@ -52,9 +52,8 @@ bool edits_overlap(const Edit& a, const Edit& b) {
 }
 
 std::string apply_edits(std::string_view text, std::vector<Edit> edits) {
-  std::sort(edits.begin(), edits.end(), [](const Edit& a, const Edit& b) {
-    return a.start > b.start;
-  });
+  std::sort(edits.begin(), edits.end(),
+            [](const Edit& a, const Edit& b) { return a.start > b.start; });
   std::string out(text);
   for (const auto& e : edits) {
     if (e.start > e.end || e.end > out.size()) continue;
@@ -63,13 +62,16 @@ std::string apply_edits(std::string_view text, std::vector<Edit> edits) {
   return out;
 }
 
-}  // namespace
+} // namespace
 
 std::string_view to_string(Severity s) {
   switch (s) {
-    case Severity::Error: return "error";
-    case Severity::Warning: return "warning";
-    case Severity::Info: return "info";
+  case Severity::Error:
+    return "error";
+  case Severity::Warning:
+    return "warning";
+  case Severity::Info:
+    return "info";
   }
   return "warning";
 }
@@ -156,7 +158,8 @@ bool Context::is_step_loop(Node loop) const {
         }
       }
     }
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) stack.push_back(n.named_child(i));
+    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
+      stack.push_back(n.named_child(i));
   }
   step_loops_[loop.start()] = result;
   return result;
@@ -202,7 +205,7 @@ bool is_no_grad_expr(const SemanticModel& m, Node e) {
   }
   return false;
 }
-}  // namespace
+} // namespace
 
 bool Context::in_no_grad() const {
   for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
@@ -240,7 +243,8 @@ bool Context::in_except_handler(std::initializer_list<std::string_view> exceptio
       std::vector<Node> candidates;
       if (c.is("as_pattern")) c = c.named_child(0);
       if (c.is("tuple") || c.is("parenthesized_expression")) {
-        for (uint32_t j = 0, m = c.named_child_count(); j < m; ++j) candidates.push_back(c.named_child(j));
+        for (uint32_t j = 0, m = c.named_child_count(); j < m; ++j)
+          candidates.push_back(c.named_child(j));
       } else {
         candidates.push_back(c);
       }
@@ -257,7 +261,8 @@ bool Context::in_except_handler(std::initializer_list<std::string_view> exceptio
 }
 
 Engine::Engine(Settings settings)
-    : Engine(std::move(settings), std::vector<const Rule*>(all_rules().begin(), all_rules().end())) {}
+    : Engine(std::move(settings),
+             std::vector<const Rule*>(all_rules().begin(), all_rules().end())) {}
 
 Engine::Engine(Settings settings, std::vector<const Rule*> rules) : settings_(std::move(settings)) {
   for (const Rule* r : rules) {
@@ -267,6 +272,19 @@ Engine::Engine(Settings settings, std::vector<const Rule*> rules) : settings_(st
 }
 
 void Engine::build_dispatch() {
+  needs_.clear();
+  for (const Rule* r : rules_) {
+    auto& entries = needs_.emplace_back();
+    for (std::string_view entry : r->needs()) {
+      auto& alternatives = entries.emplace_back();
+      for (size_t pos = 0; pos <= entry.size();) {
+        size_t bar = std::min(entry.find('|', pos), entry.size());
+        if (bar > pos) alternatives.push_back(entry.substr(pos, bar - pos));
+        pos = bar + 1;
+      }
+      if (alternatives.empty()) entries.pop_back();
+    }
+  }
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
   rules_by_symbol_.assign(n, {});
@@ -283,29 +301,57 @@ void Engine::build_dispatch() {
 
 Engine::~Engine() = default;
 
-bool Engine::may_match(std::string_view text) const {
-  for (const Rule* r : rules_) {
-    auto needs = r->needs();
-    if (needs.empty()) return true;
-    for (auto token : needs) {
-      if (!token.empty() && memmem(text.data(), text.size(), token.data(), token.size())) {
-        return true;
+namespace {
+bool contains(std::string_view text, std::string_view token) {
+  return !token.empty() && memmem(text.data(), text.size(), token.data(), token.size()) != nullptr;
+}
+} // namespace
+
+std::vector<char> Engine::active_rules(std::string_view text) const {
+  std::vector<char> active(rules_.size(), 1);
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    for (const auto& alternatives : needs_[i]) {
+      bool found = false;
+      for (auto token : alternatives) {
+        if (contains(text, token)) {
+          found = true;
+          break;
+        }
+      }
+      if (!found) {
+        active[i] = 0;
+        break;
       }
     }
   }
-  return false;
+  return active;
+}
+
+bool Engine::may_match(std::string_view text) const {
+  auto active = active_rules(text);
+  return std::find(active.begin(), active.end(), 1) != active.end();
 }
 
 std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) const {
-  if (rules_.empty() || (!no_prefilter && !may_match(text))) return {};
+  if (rules_.empty()) return {};
+  std::vector<char> active =
+      no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text);
+  if (std::find(active.begin(), active.end(), 1) == active.end()) return {};
   ts::Parser parser;
   ts::Tree tree = parser.parse(text);
   if (!tree) return {};
-  return check(text, tree);
+  return run(text, tree, nullptr, active);
 }
 
 std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tree,
-                                      const std::atomic<bool>* cancel) const {
+                                      const std::atomic<bool>* cancel, bool no_prefilter) const {
+  return run(text, tree, cancel,
+             no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text));
+}
+
+std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
+                                    const std::atomic<bool>* cancel,
+                                    const std::vector<char>& active) const {
   const EngineSymbols& sym = engine_symbols();
   Node root = tree.root();
   if (root.null()) return {};
@@ -314,7 +360,7 @@ std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tre
   Context cx(text, model, settings_);
   cx.set_rule_count(rules_.size());
   std::vector<Node>& ancestors = cx.ancestor_stack();
-  std::vector<Node> functions;  // innermost function definitions
+  std::vector<Node> functions; // innermost function definitions
   std::vector<Node> comments;
 
   TSTreeCursor cursor = ts_tree_cursor_new(root.raw());
@@ -327,14 +373,15 @@ std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tre
       if (sym.model_kinds[s]) {
         size_t up = ancestors.size();
         if (up > 0 && ancestors[up - 1].is("decorated_definition")) --up;
-        bool class_member = up >= 2 && ancestors[up - 1].is("block") &&
-                            ancestors[up - 2].is("class_definition");
+        bool class_member =
+            up >= 2 && ancestors[up - 1].is("block") && ancestors[up - 2].is("class_definition");
         model.enter(node, functions.empty() ? Node() : functions.back(), class_member);
       }
       if (sym.comment_kinds[s]) comments.push_back(node);
     }
     if (s < rules_by_symbol_.size()) {
       for (size_t i : rules_by_symbol_[s]) {
+        if (!active[i]) continue;
         cx.set_rule(rules_[i], i);
         rules_[i]->check(node, cx);
       }
@@ -366,6 +413,7 @@ std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tre
   ancestors.clear();
   if (!cancelled) {
     for (size_t i = 0; i < rules_.size(); ++i) {
+      if (!active[i]) continue;
       cx.set_rule(rules_[i], i);
       rules_[i]->finish(cx);
     }
@@ -444,7 +492,8 @@ FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
     for (const Diagnostic* d : candidates) {
       bool clash = false;
       for (const auto& e : d->fix->edits) {
-        for (const auto& t : taken) clash = clash || edits_overlap(e, t);
+        for (const auto& t : taken)
+          clash = clash || edits_overlap(e, t);
       }
       if (clash) continue;
       taken.insert(taken.end(), d->fix->edits.begin(), d->fix->edits.end());
@@ -464,7 +513,7 @@ FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
         ++applied_here;
         ++outcome.applied;
         text = std::move(one);
-        break;  // offsets of the other fixes are stale now: recheck in the next round
+        break; // offsets of the other fixes are stale now: recheck in the next round
       }
       rejected.insert(key(*d));
       ++outcome.rejected;
@@ -476,4 +525,4 @@ FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
   return outcome;
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -16,7 +16,7 @@
 namespace oomlint::checks {
 
 class Engine {
- public:
+public:
   explicit Engine(Settings settings);
   // An engine over a given rule set (tests); `settings` still selects among them.
   Engine(Settings settings, std::vector<const Rule*> rules);
@@ -30,27 +30,36 @@ class Engine {
 
   // Prefilter: false when no enabled rule can match `text` (no need to parse it).
   bool may_match(std::string_view text) const;
+  // Prefilter per rule: active[i] tells whether rules()[i] can match `text` (its needs() occur).
+  std::vector<char> active_rules(std::string_view text) const;
 
   // Checks `text` (parses it; skips files that cannot match unless `no_prefilter`).
   std::vector<Diagnostic> check(std::string_view text, bool no_prefilter = false) const;
   // Checks `text` with its tree (the LSP path, where the tree is kept and reparsed incrementally).
-  // `cancel` is polled between nodes; a cancelled check returns what it has so far.
+  // `cancel` is polled between nodes; a cancelled check returns what it has so far. Only the
+  // rules whose needs() occur in `text` run, unless `no_prefilter`.
   std::vector<Diagnostic> check(std::string_view text, const ts::Tree& tree,
-                                const std::atomic<bool>* cancel = nullptr) const;
+                                const std::atomic<bool>* cancel = nullptr,
+                                bool no_prefilter = false) const;
 
- private:
+private:
   Settings settings_;
   std::vector<const Rule*> rules_;
   // rules_by_symbol_[symbol] = indices into rules_
   std::vector<std::vector<size_t>> rules_by_symbol_;
+  // needs_[rule][entry] = the alternatives of one needs() entry
+  std::vector<std::vector<std::vector<std::string_view>>> needs_;
   void build_dispatch();
+  std::vector<Diagnostic> run(std::string_view text, const ts::Tree& tree,
+                              const std::atomic<bool>* cancel,
+                              const std::vector<char>& active) const;
 };
 
 struct FixOutcome {
-  std::string text;         // the fixed text
-  size_t applied = 0;       // fixes applied, over all rounds
-  size_t rejected = 0;      // fixes dropped because they would break the syntax
-  std::vector<Diagnostic> remaining;  // diagnostics in the fixed text
+  std::string text;                  // the fixed text
+  size_t applied = 0;                // fixes applied, over all rounds
+  size_t rejected = 0;               // fixes dropped because they would break the syntax
+  std::vector<Diagnostic> remaining; // diagnostics in the fixed text
 };
 
 // Applies fixes until nothing changes (at most 10 rounds). Unsafe fixes only when `unsafe`.
@@ -60,4 +69,4 @@ FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe);
 // Number of ERROR and MISSING nodes in a tree.
 size_t count_syntax_errors(const ts::Tree& tree);
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

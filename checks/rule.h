@@ -18,12 +18,12 @@
 namespace oomlint::checks {
 
 struct RuleMeta {
-  std::string_view code;     // "OOM203"
-  std::string_view slug;     // "empty-cache-in-loop"
-  std::string_view section;  // "M20" (or "M9/M10")
+  std::string_view code;    // "OOM203"
+  std::string_view slug;    // "empty-cache-in-loop"
+  std::string_view section; // "M20" (or "M9/M10")
   Severity severity;
   FixAvailability fix;
-  std::string_view summary;  // one line, for tables and `oomlint rule --all`
+  std::string_view summary; // one line, for tables and `oomlint rule --all`
 };
 
 class Context;
@@ -34,13 +34,17 @@ struct RuleState {
 };
 
 class Rule {
- public:
+public:
   virtual ~Rule() = default;
   virtual const RuleMeta& meta() const = 0;
   // Grammar node kinds this rule is called for, e.g. {"call"}. "module" is the whole file.
   virtual std::span<const std::string_view> node_kinds() const = 0;
-  // A file that contains none of these byte strings is never checked by this rule (prefilter).
-  // Empty means "always check".
+  // The prefilter: byte strings a file must contain for this rule to be able to fire. Every
+  // entry must occur; an entry may list alternatives separated by '|' ("eval|train(" occurs when
+  // either does). A file that lacks one is not checked by this rule, and a file that no rule
+  // needs is not parsed at all. Empty means "always check". The fixture and corpus tests run
+  // with and without the prefilter and require identical diagnostics, so a too-strong entry
+  // fails a test rather than silently hiding findings.
   virtual std::span<const std::string_view> needs() const = 0;
   virtual void check(Node node, Context& cx) const = 0;
   // Called once after the traversal; for rules that need the whole file.
@@ -49,7 +53,7 @@ class Rule {
 
 // Adds the fix to a reported diagnostic.
 class DiagnosticBuilder {
- public:
+public:
   explicit DiagnosticBuilder(Diagnostic* d) : d_(d) {}
   DiagnosticBuilder& fix(std::string title, Applicability a, std::vector<Edit> edits) {
     if (d_) d_->fix = Fix{std::move(title), a, std::move(edits)};
@@ -61,12 +65,12 @@ class DiagnosticBuilder {
     return *this;
   }
 
- private:
+private:
   Diagnostic* d_;
 };
 
 class Context {
- public:
+public:
   Context(std::string_view source, const SemanticModel& model, const Settings& settings)
       : source_(source), model_(model), settings_(settings) {}
 
@@ -101,8 +105,7 @@ class Context {
   }
   DiagnosticBuilder report(uint32_t start, uint32_t end, std::string message);
 
-  template <class T>
-  T& state() {
+  template <class T> T& state() {
     if (!states_[rule_index_]) states_[rule_index_] = std::make_unique<T>();
     return static_cast<T&>(*states_[rule_index_]);
   }
@@ -116,7 +119,7 @@ class Context {
   std::vector<Node>& ancestor_stack() { return ancestors_; }
   std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
 
- private:
+private:
   std::string_view source_;
   const SemanticModel& model_;
   const Settings& settings_;
@@ -128,12 +131,12 @@ class Context {
   mutable std::unordered_map<uint32_t, bool> step_loops_;
 };
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks
 
 // Registers a rule type: put it at the end of the rule's .cpp. The build scans checks/rules/*.cpp
 // for this macro and generates the registry, so adding a rule needs no other edit.
-#define OOMLINT_REGISTER_RULE(Type)                          \
-  const ::oomlint::checks::Rule& oomlint_rule_##Type() {     \
-    static const Type instance;                              \
-    return instance;                                         \
+#define OOMLINT_REGISTER_RULE(Type)                                                                \
+  const ::oomlint::checks::Rule& oomlint_rule_##Type() {                                           \
+    static const Type instance;                                                                    \
+    return instance;                                                                               \
   }

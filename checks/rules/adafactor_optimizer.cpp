@@ -16,7 +16,7 @@ constexpr RuleMeta kMeta{
     .summary = "Adafactor saves optimizer memory but converges differently from AdamW",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 3> kNeeds{"adafactor", "Adafactor", "ADAFACTOR"};
+constexpr std::array<std::string_view, 1> kNeeds{"adafactor|Adafactor|ADAFACTOR"};
 
 constexpr std::string_view kMessage =
     "Adafactor keeps factored row/column statistics instead of Adam's two per-parameter states, "

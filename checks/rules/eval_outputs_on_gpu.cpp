@@ -21,7 +21,26 @@ constexpr RuleMeta kMeta{
     .summary = "evaluation loop collects model outputs in a list without `.cpu()`",
 };
 constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
-constexpr std::array<std::string_view, 2> kNeeds{"append", "extend"};
+// Prefilter (every entry is necessary; each lists the spellings of every path to a report):
+// - "torch": calls are skipped unless the file imports torch, and an import names the module.
+// - `append` / `extend`: the reported call.
+// - mentions_gpu(): the file must contain "cuda", "device" or "accelerat".
+// - a model output (model_outputs.h is_model_output): a model call (see OOM153) or an output
+//   field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
+// - an evaluation loop, or a step loop in eval mode. A step loop whose body calls backward or
+//   an optimizer step is excluded by the uses_autograd / steps_optimizer check, so the step
+//   loop here iterates over a `loader`/`Loader`/`batches` and eval mode needs `.eval()` /
+//   `.train(False)`. An evaluation loop needs a split word and a data word in its iterable
+//   (spelled as in OOM153, words_of() lowercases). Hence: (split word or eval/train) and (data
+//   word, which covers loader/Loader/batches).
+constexpr std::array<std::string_view, 6> kNeeds{
+    "torch",
+    "append|extend",
+    "cuda|device|accelerat",
+    "model|net|Model|Module|from_pretrained|logits|hidden_state|pooler_output",
+    "val|Val|VAl|VAL|test|Test|TEst|TESt|TEST|dev|Dev|DEv|DEV|train",
+    "loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|dl|Dl|DL|data|Data|DAta|DATa|DATA|ds|Ds|DS|"
+    "batches|Batches|BAtches|BATches|BATChes|BATCHes|BATCHEs|BATCHES|iter|Iter|ITer|ITEr|ITER"};
 
 struct State : RuleState {
   ModelBindings models;

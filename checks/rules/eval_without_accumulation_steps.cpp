@@ -25,9 +25,7 @@ constexpr RuleMeta kMeta{
         "Trainer evaluation without `eval_accumulation_steps` keeps all predictions on the GPU",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 12> kNeeds{
-    "TrainingArguments", "SFTConfig",  "DPOConfig", "ORPOConfig", "KTOConfig", "CPOConfig",
-    "RewardConfig",      "GRPOConfig", "GKDConfig", "BCOConfig",  "PRMConfig", "RLOOConfig"};
+constexpr std::array<std::string_view, 1> kNeeds{"TrainingArguments|SFTConfig|DPOConfig|ORPOConfig|KTOConfig|CPOConfig|RewardConfig|GRPOConfig|GKDConfig|BCOConfig|PRMConfig|RLOOConfig"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');

@@ -23,7 +23,22 @@ constexpr RuleMeta kMeta{
     .summary = "evaluation code runs the model outside `torch.no_grad()` / `inference_mode()`",
 };
 constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
-constexpr std::array<std::string_view, 4> kNeeds{"eval", "val", "test", "dev"};
+// Prefilter (every entry is necessary; each lists the spellings of every path to a report):
+// - "torch": calls are skipped unless the file imports torch, and an import names the module.
+// - a model call (model_outputs.h): a callee named model/net/network/*_model/*_net/netX, or a
+//   name bound to a `...Model/For....from_pretrained(...)`, a torchvision/timm model or an
+//   instance of the file's nn.Module / LightningModule / PreTrainedModel subclass.
+// - eval mode or an evaluation loop. Eval mode needs `.eval()` or `.train(False)`; a loop needs
+//   a split word (val/valid/validation/eval/evaluation/test/testing/dev) and a data word
+//   (loader/dl/data/dataset/ds/batches/iter/iterator) in its iterable. words_of() lowercases
+//   and splits only at an upper letter after a lower one, so a word's letters read as upper
+//   letters then lower ones: those are the spellings listed (`VAL`, `Val`, `DataLoader`...).
+constexpr std::array<std::string_view, 4> kNeeds{
+    "torch", "model|net|Model|Module|from_pretrained",
+    "val|Val|VAl|VAL|test|Test|TEst|TESt|TEST|dev|Dev|DEv|DEV|train",
+    "loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|dl|Dl|DL|data|Data|DAta|DATa|DATA|ds|Ds|DS|"
+    "batches|Batches|BAtches|BATches|BATChes|BATCHes|BATCHEs|BATCHES|iter|Iter|ITer|ITEr|ITER|"
+    "eval|train"};
 
 struct Candidate {
   std::string function; // name of the enclosing function ("" at module level)

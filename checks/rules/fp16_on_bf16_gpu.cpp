@@ -21,8 +21,14 @@ constexpr RuleMeta kMeta{
     .summary = "fp16 mixed precision on a GPU that supports bf16",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 5> kNeeds{"fp16", "float16", "half", "autocast",
-                                                 "precision"};
+// Prefilter. A report comes from one of five paths: TrainingArguments / a TRL config with the
+// keyword `fp16=True` (transformers/trl import); torch autocast (`autocast`); an Accelerator
+// with `mixed_precision="fp16"`; a Lightning Trainer / Fabric (a `lightning` module) with
+// `precision=16`; or `.half()` on a model later trained with `.train()` or a torch.optim /
+// bitsandbytes.optim optimizer. Each entry names one necessary token of every path.
+constexpr std::array<std::string_view, 3> kNeeds{
+    "fp16|autocast|lightning|half", "fp16|autocast|precision|half",
+    "TrainingArguments|Config|autocast|Accelerator|Trainer|Fabric|train|optim"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');

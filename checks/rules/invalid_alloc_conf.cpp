@@ -21,7 +21,7 @@ constexpr RuleMeta kMeta{
     .summary = "allocator configuration string that PyTorch rejects",
 };
 constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "pair"};
-constexpr std::array<std::string_view, 2> kNeeds{"ALLOC_CONF", "_set_allocator_settings"};
+constexpr std::array<std::string_view, 1> kNeeds{"ALLOC_CONF|_set_allocator_settings"};
 
 // Options PyTorch's allocator parsers know (c10 AllocatorConfig / CUDAAllocatorConfig, 2.x).
 constexpr std::array<std::string_view, 7> kBoolOptions{"expandable_segments",

@@ -25,9 +25,15 @@ constexpr RuleMeta kMeta{
 };
 constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assignment", "call",
                                                  "return_statement"};
-// Every loss the model recognises is spelled with one of these (`nn.MSELoss`, `F.kl_div`, ...).
-constexpr std::array<std::string_view, 5> kNeeds{"loss", "Loss", "criterion", "cross_entropy",
-                                                 "kl_div"};
+// Prefilter (every entry is necessary):
+// - a loss: every loss the model recognises is spelled with one of these (`nn.MSELoss`,
+//   `F.kl_div`, `criterion`, `outputs.loss`, ...).
+// - where it accumulates: a step loop (Context::is_step_loop: `backward`, an optimizer `.step`,
+//   or a `loader`/`Loader`/`batches` iterable) or Lightning's `training_step`.
+// - how: `+=`, `x = x + ...` or `.append(...)`.
+constexpr std::array<std::string_view, 3> kNeeds{"loss|Loss|criterion|cross_entropy|kl_div",
+                                                 "loader|Loader|batches|backward|step",
+                                                 "+|append"};
 
 // Methods of a Python list (or dict): calling them says nothing about holding a tensor.
 bool is_container_method(std::string_view m) {

@@ -22,7 +22,9 @@ constexpr RuleMeta kMeta{
                "`F.scaled_dot_product_attention`",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 2> kNeeds{"softmax", "Softmax"};
+// Prefilter (every entry is necessary): a softmax (`softmax`, `nn.Softmax`, `self.*softmax*`), and
+// scores built by `@`, `matmul`, `bmm` / `baddbmm` or `einsum` (Analyzer::is_scores).
+constexpr std::array<std::string_view, 2> kNeeds{"softmax|Softmax", "@|matmul|bmm|einsum"};
 
 constexpr int kMaxDepth = 4;
 

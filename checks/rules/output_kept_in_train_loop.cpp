@@ -21,7 +21,16 @@ constexpr RuleMeta kMeta{
     .summary = "training loop keeps model outputs with their autograd graph in a list",
 };
 constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
-constexpr std::array<std::string_view, 2> kNeeds{"append", "extend"};
+// Prefilter (every entry is necessary):
+// - "torch": the rule returns unless the file imports torch, and an import names the module.
+// - `append` / `extend`: the reported call.
+// - a training loop: uses_autograd (`backward`, `manual_backward`, `requires_grad(_)`,
+//   torch.autograd.grad/backward) or steps_optimizer (`.step()`).
+// - a model output (model_outputs.h is_model_output): a model call (see OOM153) or an output
+//   field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
+constexpr std::array<std::string_view, 4> kNeeds{
+    "torch", "append|extend", "backward|requires_grad|autograd|step",
+    "model|net|Model|Module|from_pretrained|logits|hidden_state|pooler_output"};
 
 struct State : RuleState {
   ModelBindings models;

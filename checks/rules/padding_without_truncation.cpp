@@ -19,7 +19,13 @@ constexpr RuleMeta kMeta{
                "padding without `max_length`)",
 };
 constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
-constexpr std::array<std::string_view, 1> kNeeds{"padding"};
+// Prefilter (every entry is necessary): the `padding=` keyword; an import of transformers; a
+// tokenizer (a name `tok`, `processor`, `processing_class`, `*tokenizer`, `*Tokenizer`, `*_tok`,
+// `*_processor`, or one bound to a transformers `*Tokenizer*` / `*Processor*`.from_pretrained);
+// padding `True`, "longest" or "max_length".
+constexpr std::array<std::string_view, 4> kNeeds{
+    "padding", "transformers", "tok|processor|processing_class|Tokenizer|Processor",
+    "True|longest|max_length"};
 
 // Names bound to a tokenizer or processor loaded from transformers in this file.
 struct State : RuleState {

@@ -21,8 +21,14 @@ constexpr RuleMeta kMeta{
                "or HF checkpointing under DDP)",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-// "checkpoint" is part of every spelling the rule looks for.
-constexpr std::array<std::string_view, 1> kNeeds{"checkpoint"};
+// Prefilter (every entry is necessary). Two paths: torch.utils.checkpoint.checkpoint(_sequential)
+// (the qualified name's parts `utils` and `checkpoint` are in the source), or Hugging Face
+// `gradient_checkpointing(_enable)` in a DDP script (a DistributedDataParallel, a TrainingArguments
+// `ddp_find_unused_parameters=`, or a launcher named in the text, as finish() checks).
+constexpr std::array<std::string_view, 3> kNeeds{
+    "checkpoint", "utils|gradient_checkpointing",
+    "utils|DistributedDataParallel|ddp_find_unused_parameters|torchrun|accelerate launch|"
+    "torch.distributed.launch|torch.distributed.run"};
 
 struct State : RuleState {
   std::vector<Node> hf_sites; // enable() calls and TrainingArguments calls to judge in finish()

@@ -19,7 +19,7 @@ constexpr RuleMeta kMeta{
     .summary = "weights, gradients and optimizer state alone exceed the GPU's memory",
 };
 constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
-constexpr std::array<std::string_view, 2> kNeeds{"from_pretrained", "pipeline"};
+constexpr std::array<std::string_view, 1> kNeeds{"from_pretrained|pipeline"};
 
 struct State : RuleState {
   estimate::ScriptScanner scanner;

@@ -19,7 +19,11 @@ constexpr RuleMeta kMeta{
     .summary = "gradient accumulation without dividing the loss by the accumulation count",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"%"};
+// Prefilter (every entry is necessary): the reported `.backward()`; an optimizer step (`.step()`
+// on a receiver containing "opt" or "scaler") guarded by an `if` whose condition takes a `%`
+// and compares it with `== 0` / `==0` (exactly as modulo_in_condition() searches) or negates it.
+constexpr std::array<std::string_view, 5> kNeeds{"%", "backward", "step", "opt|scaler",
+                                                 "== 0|==0|not"};
 
 bool is_primary(Node n) {
   return n.is("identifier") || n.is("attribute") || n.is("integer") ||
