@@ -6,7 +6,9 @@ namespace oomlint::checks {
 
 namespace {
 
-bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.ends_with(suffix);
+}
 
 std::string_view last_part(std::string_view qualified) {
   auto dot = qualified.rfind('.');
@@ -32,8 +34,7 @@ bool looks_like_loss_fn_name(std::string_view name) {
 // torch.nn.functional functions that return a loss tensor.
 bool is_functional_loss(std::string_view fn) {
   return fn.find("loss") != std::string_view::npos || fn == "cross_entropy" ||
-         fn == "binary_cross_entropy" || fn == "binary_cross_entropy_with_logits" ||
-         fn == "kl_div";
+         fn == "binary_cross_entropy" || fn == "binary_cross_entropy_with_logits" || fn == "kl_div";
 }
 
 // Methods that take a tensor off the autograd graph or out of the GPU.
@@ -44,28 +45,39 @@ bool is_graph_breaking_method(std::string_view m) {
 
 // Methods that keep a loss a loss (same graph, new view or reduction).
 bool is_graph_keeping_method(std::string_view m) {
-  return m == "mean" || m == "sum" || m == "clone" || m == "to" || m == "float" ||
-         m == "squeeze" || m == "unsqueeze" || m == "view" || m == "reshape" || m == "cuda" ||
-         m == "half" || m == "bfloat16" || m == "double" || m == "abs" || m == "sqrt" ||
-         m == "mul" || m == "div" || m == "add";
+  return m == "mean" || m == "sum" || m == "clone" || m == "to" || m == "float" || m == "squeeze" ||
+         m == "unsqueeze" || m == "view" || m == "reshape" || m == "cuda" || m == "half" ||
+         m == "bfloat16" || m == "double" || m == "abs" || m == "sqrt" || m == "mul" ||
+         m == "div" || m == "add";
 }
 
-}  // namespace
+} // namespace
 
 std::optional<std::string> SemanticModel::qualified_name(Node expr) const {
-  std::vector<std::string_view> parts;
+  // `a.b.c`: the identifier `a` at the bottom of the attribute chain, resolved through the
+  // bindings, then `.b.c` as written.
   Node n = expr;
-  while (n.is("attribute")) {
-    parts.push_back(text(n.field("attribute")));
+  while (n.is("attribute"))
     n = n.field("object");
-  }
   if (!n.is("identifier")) return std::nullopt;
-  auto it = bindings_.find(std::string(text(n)));
+  auto it = bindings_.find(text(n));
   if (it == bindings_.end()) return std::nullopt;
   std::string out = it->second;
-  for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
-    out += '.';
-    out += *p;
+  if (!(n == expr)) {
+    // The rest of the chain is the source text after the identifier, minus spaces, comments
+    // and line breaks that may sit around the dots; rebuilt from the attribute names.
+    std::string_view rest = source_.substr(n.end(), expr.end() - n.end());
+    if (rest.find_first_of(" \t\r\n\\#") == std::string_view::npos) {
+      out += rest;
+    } else {
+      std::vector<std::string_view> parts;
+      for (Node a = expr; a.is("attribute"); a = a.field("object"))
+        parts.push_back(text(a.field("attribute")));
+      for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
+        out += '.';
+        out += *p;
+      }
+    }
   }
   return out;
 }
@@ -86,9 +98,8 @@ bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view
 
 bool SemanticModel::imports(std::string_view prefix) const {
   for (const auto& [local, qualified] : bindings_) {
-    if (qualified == prefix ||
-        (qualified.size() > prefix.size() && qualified.starts_with(prefix) &&
-         qualified[prefix.size()] == '.')) {
+    if (qualified == prefix || (qualified.size() > prefix.size() && qualified.starts_with(prefix) &&
+                                qualified[prefix.size()] == '.')) {
       return true;
     }
   }
@@ -190,7 +201,7 @@ bool SemanticModel::is_loss_callee(Node f) const {
   }
   if (auto q = qualified_name(f)) {
     if (q->starts_with("torch.nn.functional.")) return is_functional_loss(last_part(*q));
-    return false;  // some other imported callable: not known to return a loss
+    return false; // some other imported callable: not known to return a loss
   }
   std::string key(text(f));
   if (loss_fn_names_.count(key)) return loss_fn_names_.at(key);
@@ -223,43 +234,55 @@ bool SemanticModel::is_loss_expr(Node e) const {
   return e.null() ? false : loss_expr(e, scope_of(e));
 }
 
-bool SemanticModel::loss_expr(Node e, uint32_t scope) const {
-  if (e.null()) return false;
-  std::string_view kind = e.kind();
-  if (kind == "parenthesized_expression") return loss_expr(e.named_child(0), scope);
-  if (kind == "identifier") return is_loss_name_in(scope, text(e));
-  if (kind == "attribute") {
-    // outputs.loss; not self.loss / args.loss, which are attributes of the user's own objects.
-    if (text(e.field("attribute")) != "loss") return false;
-    Node obj = e.field("object");
-    if (obj.is("call")) return true;  // model(**batch).loss
-    if (!obj.is("identifier")) return false;
-    std::string_view o = text(obj);
-    return o != "self" && o != "args" && o != "config" && o != "cfg" && o != "hparams" &&
-           o != "opt" && o != "options";
-  }
-  if (kind == "subscript") {
-    auto key = string_value(e.field("subscript"));
-    return key && *key == "loss" && !e.field("value").is("subscript");
-  }
-  if (kind == "unary_operator") return loss_expr(e.field("argument"), scope);
-  if (kind == "binary_operator") {
-    std::string_view op = text(e.field("operator"));
-    if (op != "+" && op != "-" && op != "*" && op != "/") return false;
-    return loss_expr(e.field("left"), scope) || loss_expr(e.field("right"), scope);
-  }
-  if (kind == "call") {
-    Node f = callee(e);
-    if (f.is("identifier")) {
-      std::string_view name = text(f);
-      if (name == "float" || name == "int" || name == "round" || name == "str") return false;
+bool SemanticModel::loss_expr(Node root, uint32_t scope) const {
+  // Iterative, over the alternatives that may carry the loss: a long chain such as
+  // `a + b + c + ...` nests as deep as it is long and would overflow the stack in a recursion.
+  std::vector<Node> todo{root};
+  while (!todo.empty()) {
+    Node e = todo.back();
+    todo.pop_back();
+    if (e.null()) continue;
+    std::string_view kind = e.kind();
+    if (kind == "parenthesized_expression") {
+      todo.push_back(e.named_child(0));
+    } else if (kind == "identifier") {
+      if (is_loss_name_in(scope, text(e))) return true;
+    } else if (kind == "attribute") {
+      // outputs.loss; not self.loss / args.loss, which are attributes of the user's own objects.
+      if (text(e.field("attribute")) != "loss") continue;
+      Node obj = e.field("object");
+      if (obj.is("call")) return true; // model(**batch).loss
+      if (!obj.is("identifier")) continue;
+      std::string_view o = text(obj);
+      if (o != "self" && o != "args" && o != "config" && o != "cfg" && o != "hparams" &&
+          o != "opt" && o != "options") {
+        return true;
+      }
+    } else if (kind == "subscript") {
+      auto key = string_value(e.field("subscript"));
+      if (key && *key == "loss" && !e.field("value").is("subscript")) return true;
+    } else if (kind == "unary_operator") {
+      todo.push_back(e.field("argument"));
+    } else if (kind == "binary_operator") {
+      std::string_view op = text(e.field("operator"));
+      if (op != "+" && op != "-" && op != "*" && op != "/") continue;
+      todo.push_back(e.field("right"));
+      todo.push_back(e.field("left"));
+    } else if (kind == "call") {
+      Node f = callee(e);
+      if (f.is("identifier")) {
+        std::string_view name = text(f);
+        if (name == "float" || name == "int" || name == "round" || name == "str") continue;
+      }
+      if (f.is("attribute")) {
+        std::string_view m = text(f.field("attribute"));
+        if (is_graph_breaking_method(m)) continue;
+        if (is_loss_callee(f)) return true;
+        if (is_graph_keeping_method(m)) todo.push_back(f.field("object"));
+        continue;
+      }
+      if (is_loss_callee(f)) return true;
     }
-    if (f.is("attribute")) {
-      std::string_view m = text(f.field("attribute"));
-      if (is_graph_breaking_method(m)) return false;
-      if (is_graph_keeping_method(m) && loss_expr(f.field("object"), scope)) return true;
-    }
-    return is_loss_callee(f);
   }
   return false;
 }
@@ -285,7 +308,7 @@ void SemanticModel::bind_import(Node stmt) {
   }
   if (stmt.is("import_from_statement")) {
     Node module = stmt.field("module_name");
-    if (!module.is("dotted_name")) return;  // relative imports never name torch & co.
+    if (!module.is("dotted_name")) return; // relative imports never name torch & co.
     std::string mod(text(module));
     for (uint32_t i = 0, n = stmt.named_child_count(); i < n; ++i) {
       Node c = stmt.named_child(i);
@@ -376,4 +399,4 @@ void SemanticModel::enter(Node node, Node function, bool class_member) {
   }
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -18,7 +18,7 @@ namespace oomlint::checks {
 using ts::Node;
 
 class SemanticModel {
- public:
+public:
   explicit SemanticModel(std::string_view source) : source_(source) {}
 
   std::string_view text(Node n) const { return n.text(source_); }
@@ -74,7 +74,7 @@ class SemanticModel {
   // is a statement of a class body (a method binds no name in the scopes that imports live in).
   void enter(Node node, Node function, bool class_member);
 
- private:
+private:
   void bind_import(Node stmt);
   void bind(std::string_view local, std::string qualified);
   void record_assignment(Node assignment, Node function);
@@ -84,12 +84,17 @@ class SemanticModel {
   static uint32_t scope_of(Node n);
 
   std::string_view source_;
-  std::unordered_map<std::string, std::string> bindings_;
+  // Looked up by string_view without building a std::string (C++20 heterogeneous lookup).
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> bindings_;
   // Names assigned a loss tensor, keyed by the start byte of the enclosing function (0 at module
   // level) and the name.
   std::unordered_map<std::string, bool> loss_names_;
-  std::unordered_map<std::string, bool> loss_fn_names_;  // names bound to a loss module/function
+  std::unordered_map<std::string, bool> loss_fn_names_; // names bound to a loss module/function
   uint32_t current_scope_ = 0;
 };
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -1,19 +1,76 @@
 #include "ts.h"
 
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
 extern "C" const TSLanguage* tree_sitter_python(void);
 
 namespace oomlint::ts {
 
-const TSLanguage* python() { return tree_sitter_python(); }
+const TSLanguage* python() {
+  return tree_sitter_python();
+}
 
-Parser::Parser() : parser_(ts_parser_new()) { ts_parser_set_language(parser_, python()); }
+TSFieldId field_id(std::string_view name) {
+  static const std::unordered_map<std::string_view, TSFieldId> table = [] {
+    std::unordered_map<std::string_view, TSFieldId> t;
+    const TSLanguage* lang = python();
+    for (TSFieldId id = 1, n = static_cast<TSFieldId>(ts_language_field_count(lang)); id <= n;
+         ++id) {
+      if (const char* f = ts_language_field_name_for_id(lang, id)) t.emplace(f, id);
+    }
+    return t;
+  }();
+  auto it = table.find(name);
+  return it == table.end() ? 0 : it->second;
+}
 
-Parser::~Parser() { ts_parser_delete(parser_); }
+Node Node::field(std::string_view name) const {
+  if (null()) return Node();
+  TSFieldId id = field_id(name);
+  return id == 0 ? Node() : Node(ts_node_child_by_field_id(node_, id));
+}
+
+Parser::Parser() : parser_(ts_parser_new()) {
+  ts_parser_set_language(parser_, python());
+}
+
+Parser::~Parser() {
+  ts_parser_delete(parser_);
+}
+
+namespace {
+// tree-sitter-python misreads two kinds of bytes: a NUL inside a string ends the input for its
+// scanner (everything after it is lost), and a lone CR is whitespace to it although Python ends
+// the line there. The parser sees NUL as a space and a lone CR as LF: same offsets, same lines.
+// (DocumentStore widens incremental edits next to a CR, whose reading depends on the next byte.)
+std::string_view python_view(std::string_view text, std::string& copy) {
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\0' || (c == '\r' && (i + 1 == text.size() || text[i + 1] != '\n'))) break;
+  }
+  if (i == text.size()) return text;
+  copy.assign(text);
+  for (; i < copy.size(); ++i) {
+    if (copy[i] == '\0') {
+      copy[i] = ' ';
+    } else if (copy[i] == '\r' && (i + 1 == copy.size() || copy[i + 1] != '\n')) {
+      copy[i] = '\n';
+    }
+  }
+  return copy;
+}
+} // namespace
 
 Tree Parser::parse(std::string_view text, const Tree* old) {
-  TSTree* t = ts_parser_parse_string_encoding(parser_, old ? old->raw() : nullptr, text.data(),
-                                              static_cast<uint32_t>(text.size()), TSInputEncodingUTF8);
+  std::string copy;
+  text = python_view(text, copy);
+  TSTree* t =
+      ts_parser_parse_string_encoding(parser_, old ? old->raw() : nullptr, text.data(),
+                                      static_cast<uint32_t>(text.size()), TSInputEncodingUTF8);
   return Tree(t);
 }
 
-}  // namespace oomlint::ts
+} // namespace oomlint::ts

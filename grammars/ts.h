@@ -10,9 +10,13 @@ namespace oomlint::ts {
 
 const TSLanguage* python();
 
+// The Python grammar's id of a field name (0 when there is none), from a table built once:
+// tree-sitter's own lookup compares the name with every field name on each call.
+TSFieldId field_id(std::string_view name);
+
 // A node is a cheap value; it is valid while its Tree lives.
 class Node {
- public:
+public:
   Node() : node_{} {}
   explicit Node(TSNode n) : node_(n) {}
 
@@ -35,10 +39,7 @@ class Node {
   Node named_child(uint32_t i) const {
     return null() ? Node() : Node(ts_node_named_child(node_, i));
   }
-  Node field(std::string_view name) const {
-    if (null()) return Node();
-    return Node(ts_node_child_by_field_name(node_, name.data(), static_cast<uint32_t>(name.size())));
-  }
+  Node field(std::string_view name) const;
   Node next_named_sibling() const {
     return null() ? Node() : Node(ts_node_next_named_sibling(node_));
   }
@@ -61,12 +62,12 @@ class Node {
     return null() ? o.null() : (!o.null() && ts_node_eq(node_, o.node_));
   }
 
- private:
+private:
   TSNode node_;
 };
 
 class Tree {
- public:
+public:
   Tree() = default;
   explicit Tree(TSTree* t) : tree_(t) {}
   Tree(Tree&& o) noexcept : tree_(o.tree_) { o.tree_ = nullptr; }
@@ -84,11 +85,13 @@ class Tree {
 
   Tree clone() const { return Tree(tree_ ? ts_tree_copy(tree_) : nullptr); }
   Node root() const { return tree_ ? Node(ts_tree_root_node(tree_)) : Node(); }
-  void edit(const TSInputEdit& e) { if (tree_) ts_tree_edit(tree_, &e); }
+  void edit(const TSInputEdit& e) {
+    if (tree_) ts_tree_edit(tree_, &e);
+  }
   TSTree* raw() const { return tree_; }
   explicit operator bool() const { return tree_ != nullptr; }
 
- private:
+private:
   void reset() {
     if (tree_) ts_tree_delete(tree_);
     tree_ = nullptr;
@@ -97,7 +100,7 @@ class Tree {
 };
 
 class Parser {
- public:
+public:
   Parser();
   ~Parser();
   Parser(const Parser&) = delete;
@@ -107,8 +110,8 @@ class Parser {
   // only if tree-sitter gives up (cancelled), which callers treat as "no tree".
   Tree parse(std::string_view text, const Tree* old = nullptr);
 
- private:
+private:
   TSParser* parser_;
 };
 
-}  // namespace oomlint::ts
+} // namespace oomlint::ts
