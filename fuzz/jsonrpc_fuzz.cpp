@@ -1,0 +1,194 @@
+// Harness 1: the JSON-RPC frame reader and the LanguageServer dispatcher fed arbitrary bytes, the
+// way `serve()` runs them with a synchronous scheduler (no threads, no sockets).
+//
+// Input modes (chosen by the first byte):
+//   - odd first byte (e.g. the 'C' of "Content-Length"): the whole input is the byte stream, so
+//     framing, headers and resynchronisation are fuzzed;
+//   - even first byte: the rest is a list of message bodies separated by "\n---\n", which the
+//     harness frames with correct lengths, so mutations reach the JSON and the params.
+//
+// Checks: no crash, no hang, no leak (ASan), and every request with a valid id (integer or
+// string) that reaches the server gets exactly one response with that id.
+//
+// File URIs and root paths are confined to a small sandbox directory (a config file, a script,
+// a notebook) so that workspace discovery and config loading run without walking the real
+// filesystem.
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "lsp/json_rpc.h"
+#include "lsp/language_server.h"
+#include "lsp/transport.h"
+
+using oomlint::lsp::json;
+
+namespace {
+
+std::string& sandbox() {
+  static std::string dir;
+  return dir;
+}
+
+void write_file(const std::filesystem::path& p, std::string_view text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream out(p, std::ios::binary);
+  out << text;
+}
+
+void make_sandbox() {
+  char tmpl[] = "/tmp/oomlint-fuzz-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    std::perror("mkdtemp");
+    std::abort();
+  }
+  sandbox() = tmpl;
+  std::filesystem::path root(tmpl);
+  write_file(root / "w" / "pyproject.toml", "[tool.oomlint]\ntarget-gpu = \"volta\"\n");
+  write_file(root / "w" / "train.py", "import torch\n"
+                                      "for batch in loader:\n"
+                                      "    loss = model(batch).sum()\n"
+                                      "    loss.backward()\n"
+                                      "    torch.cuda.empty_cache()\n");
+  write_file(root / "w" / "ds.json",
+             "{\"zero_optimization\": {\"stage\": 3}, \"train_batch_size\": 8}\n");
+  write_file(root / "w" / "nb.ipynb",
+             "{\"cells\": [{\"cell_type\": \"code\", \"source\": [\"import torch\\n\", "
+             "\"torch.cuda.empty_cache()\\n\"]}], \"metadata\": {}, \"nbformat\": 4}\n");
+  write_file(root / "bad" / "oomlint.toml", "select = [1, 2\n");
+}
+
+bool starts_with_icase(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// A path below the sandbox: no "..", no percent-escapes that could decode to one.
+std::string confined_path(std::string_view path) {
+  std::string out = sandbox();
+  if (path.empty() || path.front() != '/') out.push_back('/');
+  for (char c : path)
+    out.push_back(c == '%' ? '_' : c);
+  for (size_t at = out.find(".."); at != std::string::npos; at = out.find("..", at))
+    out[at + 1] = '_';
+  return out;
+}
+
+void confine(json& j) {
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    if (starts_with_icase(s, "file://")) {
+      std::string_view rest = std::string_view(s).substr(7);
+      size_t slash = rest.find('/'); // drop an authority
+      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
+      j = "file://" + confined_path(rest);
+    }
+  } else if (j.is_object()) {
+    for (auto& [key, value] : j.items()) {
+      if (key == "rootPath" && value.is_string()) {
+        value = confined_path(value.get<std::string>());
+      } else {
+        confine(value);
+      }
+    }
+  } else if (j.is_array()) {
+    for (auto& v : j)
+      confine(v);
+  }
+}
+
+// The id a request is answered with, or "" when the message is not a request with a valid id.
+std::string request_key(const json& m) {
+  if (!m.is_object()) return {};
+  auto id = m.find("id");
+  auto method = m.find("method");
+  if (id == m.end() || method == m.end() || !method->is_string()) return {};
+  if (!id->is_number_integer() && !id->is_string()) return {};
+  return id->dump();
+}
+
+std::string build_stream(std::string_view input) {
+  if (input.empty() || (static_cast<unsigned char>(input[0]) & 1)) return std::string(input);
+  std::string out;
+  std::string_view rest = input.substr(1);
+  constexpr std::string_view kSep = "\n---\n";
+  for (;;) {
+    size_t at = rest.find(kSep);
+    out += oomlint::lsp::frame(rest.substr(0, at));
+    if (at == std::string_view::npos) break;
+    rest.remove_prefix(at + kSep.size());
+  }
+  return out;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  make_sandbox();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace oomlint::lsp;
+  MemoryStream stream(build_stream(std::string_view(reinterpret_cast<const char*>(data), size)));
+
+  std::map<std::string, int> expected, answered;
+  ServerOptions options;
+  options.scheduler.workers = 0;
+  options.scheduler.debounce = std::chrono::milliseconds(0);
+  options.stderr_level = LogLevel::Off;
+  {
+    LanguageServer server(
+        [&](const json& m) {
+          std::string bytes = dump(m); // must serialise whatever strings came in
+          if (bytes.empty() || !m.is_object()) std::abort();
+          if (!m.contains("method") && m.contains("id") && !m["id"].is_null()) {
+            ++answered[m["id"].dump()];
+          }
+        },
+        options);
+    FrameReader reader(stream);
+    while (!server.exited()) {
+      Frame f = reader.read();
+      if (f.kind == Frame::Kind::Eof) {
+        server.end_of_stream();
+        break;
+      }
+      if (f.kind == Frame::Kind::BadHeader) {
+        server.bad_frame(f.error);
+        continue;
+      }
+      json message = json::parse(f.body, nullptr, /*allow_exceptions=*/false);
+      if (message.is_discarded()) {
+        server.handle_raw(f.body); // the parse-error path
+      } else {
+        confine(message);
+        std::string key = request_key(message);
+        if (!key.empty()) ++expected[key];
+        server.handle(message);
+      }
+      server.run_pending();
+    }
+  }
+  if (expected != answered) {
+    for (const auto& [id, n] : expected) {
+      if (answered[id] != n)
+        std::fprintf(stderr, "request %s: %d sent, %d answered\n", id.c_str(), n, answered[id]);
+    }
+    for (const auto& [id, n] : answered) {
+      if (!expected.count(id)) std::fprintf(stderr, "unexpected response for id %s\n", id.c_str());
+    }
+    std::abort();
+  }
+  return 0;
+}
