@@ -102,7 +102,8 @@ uint32_t LineIndex::offset_from_utf16(uint32_t line, uint32_t utf16_col) const {
 
 uint32_t LineIndex::offset_from_utf8(uint32_t line, uint32_t byte_col) const {
   if (line >= starts_.size()) return static_cast<uint32_t>(text_.size());
-  return std::min(starts_[line] + byte_col, line_end(line));
+  // Clamp the column before adding: a huge column must not wrap around to an earlier line.
+  return starts_[line] + std::min(byte_col, line_end(line) - starts_[line]);
 }
 
 }  // namespace oomlint::checks

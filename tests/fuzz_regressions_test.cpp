@@ -1,0 +1,34 @@
+// Regressions found by the libFuzzer harnesses in fuzz/ (each reproducer is also kept in the
+// harness's seed corpus, fuzz/corpus/<harness>/).
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <limits>
+
+#include "line_index.h"
+#include "lsp/document_store.h"
+
+using oomlint::checks::LineIndex;
+namespace lsp = oomlint::lsp;
+
+TEST_CASE("a huge UTF-8 column clamps to the end of its own line", "[fuzz][line_index]") {
+  // docsync: character 4294967295 on line 1 wrapped around to the end of line 0.
+  LineIndex idx("ab\ncd\nef");
+  constexpr uint32_t kMax = std::numeric_limits<uint32_t>::max();
+  CHECK(idx.offset_from_utf8(0, kMax) == 2);
+  CHECK(idx.offset_from_utf8(1, kMax) == 5);
+  CHECK(idx.offset_from_utf8(2, kMax) == 8);
+  CHECK(idx.offset_from_utf8(1, kMax - 1) == 5);
+  CHECK(idx.offset_from_utf16(1, kMax) == 5);
+}
+
+TEST_CASE("an insertion at a huge UTF-8 column lands at the end of that line",
+          "[fuzz][lsp][document_store]") {
+  std::string text = "x = 1\ny = 2\nz = 3\n";
+  lsp::ContentChange c;
+  c.range = lsp::Range{{1, std::numeric_limits<uint32_t>::max()},
+                       {1, std::numeric_limits<uint32_t>::max()}};
+  c.text = "  # end";
+  lsp::apply_change(text, nullptr, c, lsp::PositionEncoding::Utf8);
+  CHECK(text == "x = 1\ny = 2  # end\nz = 3\n");
+}
