@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set-up command 2: the whole test suite. A warnings-as-errors build with every test (unit, rule
 # fixtures, LSP, integration), then an AddressSanitizer + UndefinedBehaviorSanitizer build of the
-# unit, fixture and in-process LSP tests.
+# unit, fixture and in-process LSP tests, then every libFuzzer harness for a bounded time
+# (OOMLINT_FUZZ_SECONDS each, default 60; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh
@@ -15,3 +16,7 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DOOMLINT_SANITIZE=ON
 cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^integration/'
+
+# libFuzzer harnesses (clang-14, ASan + UBSan; fuzz/run.sh installs clang): fails on any finding.
+fuzz_seconds=${OOMLINT_FUZZ_SECONDS:-60}
+if [ "$fuzz_seconds" != 0 ]; then fuzz/run.sh "$fuzz_seconds"; fi
