@@ -7,8 +7,8 @@
 //   - even first byte: the rest is a list of message bodies separated by "\n---\n", which the
 //     harness frames with correct lengths, so mutations reach the JSON and the params.
 //
-// Checks: no crash, no hang, no leak (ASan), and every request with a valid id (integer or
-// string) that reaches the server gets exactly one response with that id.
+// Checks: no crash, no hang, no leak (ASan), and every message with a valid id (integer or
+// string) that reaches the server and is not itself a response gets exactly one reply.
 //
 // File URIs and root paths are confined to a small sandbox directory (a config file, a script,
 // a notebook) so that workspace discovery and config loading run without walking the real
@@ -107,13 +107,13 @@ void confine(json& j) {
   }
 }
 
-// The id a request is answered with, or "" when the message is not a request with a valid id.
+// The id a message must be answered with, or "" when it needs no answer (or has no valid id):
+// a request, or an invalid message that is not a response, with an integer or string id.
 std::string request_key(const json& m) {
   if (!m.is_object()) return {};
   auto id = m.find("id");
-  auto method = m.find("method");
-  if (id == m.end() || method == m.end() || !method->is_string()) return {};
-  if (!id->is_number_integer() && !id->is_string()) return {};
+  if (id == m.end() || (!id->is_number_integer() && !id->is_string())) return {};
+  if (!m.contains("method") && (m.contains("result") || m.contains("error"))) return {};
   return id->dump();
 }
 
