@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli/cache.h"
 #include "cli/config.h"
 #include "cli/discovery.h"
 #include "cli/file_checker.h"
@@ -46,6 +47,9 @@ struct CheckArgs {
   std::string stdin_filename;
   bool no_prefilter = false;
   bool quiet = false;
+  bool no_cache = false;
+  bool verbose = false;
+  std::string cache_dir;
 };
 
 void print_error(std::string_view path, std::string_view message) {
@@ -140,6 +144,11 @@ int run_check(const std::vector<std::string>& args) {
   app.add_option("--stdin-filename", a.stdin_filename,
                  "Name of the file read from stdin (for output and config lookup)");
   app.add_flag("-q,--quiet", a.quiet, "Print the problems only, no summary");
+  app.add_flag("-v,--verbose", a.verbose, "Also print what was read from the cache");
+  app.add_flag("--no-cache", a.no_cache,
+               "Check every file again; neither read nor write the cache");
+  app.add_option("--cache-dir", a.cache_dir,
+                 "Where to keep the results cache (default: $OOMLINT_CACHE_DIR or .oomlint_cache)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -272,9 +281,11 @@ int run_check(const std::vector<std::string>& args) {
                                           jobs[i].from_stdin && a.stdin_filename.empty()
                                               ? cwd / "stdin.py"
                                               : fs::path(jobs[i].absolute));
-    auto& engine = engines[settings_key(s)];
+    std::string key = settings_key(s);
+    auto& engine = engines[key];
     if (!engine) engine = std::make_unique<checks::Engine>(std::move(s));
     jobs[i].engine = engine.get();
+    jobs[i].settings_key = std::move(key);
   }
 
   // ---- check on a thread pool ----
@@ -282,6 +293,13 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.mode = a.diff ? FixMode::Diff : a.fix ? FixMode::Apply : FixMode::None;
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
+  // The cache serves plain checks; --fix and --diff always read and check the files afresh.
+  std::optional<ResultsCache> cache;
+  if (!a.no_cache && fix_options.mode == FixMode::None) {
+    cache.emplace(ResultsCache::open(a.cache_dir.empty() ? default_cache_dir(cwd)
+                                                         : fs::absolute(a.cache_dir)));
+    fix_options.cache = &*cache;
+  }
   std::vector<FileOutcome> outcomes(jobs.size());
   size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
                                  : std::max(1u, std::thread::hardware_concurrency());
@@ -304,6 +322,15 @@ int run_check(const std::vector<std::string>& args) {
       pool.emplace_back(work);
     for (auto& t : pool)
       t.join();
+  }
+
+  if (cache) {
+    std::string err = cache->save();
+    if (!err.empty() && !a.quiet) std::cerr << "warning: results cache not saved: " << err << "\n";
+    if (a.verbose) {
+      std::cerr << "cache: " << cache->hits() << " of " << jobs.size()
+                << " files unchanged since the last run (" << cache->file().string() << ")\n";
+    }
   }
 
   // ---- gather, in file order ----

@@ -120,6 +120,19 @@ std::string fix_json(std::string text, const checks::Settings& s, bool unsafe, s
   return text;
 }
 
+// The diagnostics of a plain check of `text`: from the results cache when this file was last
+// checked with the same bytes and settings, else from `compute` (and then remembered).
+template <class Compute>
+std::vector<checks::Diagnostic> cached(const FileJob& job, const FixOptions& opt,
+                                       std::string_view text, Compute&& compute) {
+  if (!opt.cache || job.from_stdin || opt.no_prefilter) return compute();
+  uint64_t hash = content_hash(text);
+  if (auto hit = opt.cache->lookup(job.absolute, hash, job.settings_key)) return std::move(*hit);
+  std::vector<checks::Diagnostic> diags = compute();
+  opt.cache->store(job.absolute, hash, job.settings_key, diags);
+  return diags;
+}
+
 size_t syntax_errors(std::string_view text) {
   ts::Parser parser;
   return checks::count_syntax_errors(parser.parse(text));
@@ -152,7 +165,8 @@ void check_python(const FileJob& job, const std::string& raw, const FixOptions& 
   bool bom = std::string_view(raw).starts_with(kBom);
   std::string text = bom ? raw.substr(kBom.size()) : raw;
   if (opt.mode == FixMode::None) {
-    out.findings = to_findings(engine.check(text, opt.no_prefilter), text, job, nullptr);
+    auto diags = cached(job, opt, text, [&] { return engine.check(text, opt.no_prefilter); });
+    out.findings = to_findings(diags, text, job, nullptr);
     return;
   }
   if (!opt.no_prefilter && !engine.may_match(text)) {
@@ -205,7 +219,8 @@ void check_notebook(const FileJob& job, const std::string& raw, const FixOptions
   const checks::Engine& engine = *job.engine;
   const std::string& src = nb->source();
   if (opt.mode == FixMode::None) {
-    out.findings = to_findings(engine.check(src, opt.no_prefilter), src, job, &*nb);
+    auto diags = cached(job, opt, src, [&] { return engine.check(src, opt.no_prefilter); });
+    out.findings = to_findings(diags, src, job, &*nb);
     return;
   }
   checks::FixOutcome fo = checks::apply_fixes(engine, src, opt.unsafe);
@@ -257,7 +272,8 @@ void check_deepspeed(const FileJob& job, const std::string& raw, const FixOption
   }
   const checks::Settings& s = job.engine->settings();
   if (opt.mode == FixMode::None) {
-    out.findings = to_findings(check_json(raw, s), raw, job, nullptr);
+    out.findings =
+        to_findings(cached(job, opt, raw, [&] { return check_json(raw, s); }), raw, job, nullptr);
     return;
   }
   size_t applied = 0;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/cache.h"
 #include "cli/discovery.h"
 #include "cli/findings.h"
 #include "engine.h"
@@ -22,6 +23,7 @@ struct FixOptions {
   FixMode mode = FixMode::None;
   bool unsafe = false;
   bool no_prefilter = false;
+  ResultsCache* cache = nullptr; // plain checks only: reuse results of unchanged files
 };
 
 struct FileJob {
@@ -33,6 +35,7 @@ struct FileJob {
   bool from_stdin = false;
   std::string stdin_text;
   const checks::Engine* engine = nullptr;
+  std::string settings_key; // what the engine's settings are, for the results cache
 };
 
 struct FileOutcome {

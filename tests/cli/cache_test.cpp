@@ -1,0 +1,134 @@
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "cli/cache.h"
+#include "cli_test_support.h"
+
+using oomlint::checks::Applicability;
+using oomlint::checks::Diagnostic;
+using oomlint::checks::Edit;
+using oomlint::checks::Fix;
+using oomlint::checks::Severity;
+using oomlint::cli::content_hash;
+using oomlint::cli::ResultsCache;
+using oomlint::test::TempDir;
+namespace fs = std::filesystem;
+
+namespace {
+
+Diagnostic sample() {
+  Diagnostic d;
+  d.code = "OOM203";
+  d.slug = "empty-cache-in-loop";
+  d.section = "M20";
+  d.severity = Severity::Info;
+  d.message = "a message with \"quotes\" and é";
+  d.start = 10;
+  d.end = 34;
+  d.start_pos = {2, 5};
+  d.end_pos = {2, 29};
+  d.fix = Fix{"Remove the call", Applicability::Unsafe, {Edit{3, 40, ""}, Edit{50, 50, "x\n"}}};
+  return d;
+}
+
+} // namespace
+
+TEST_CASE("results cache: a stored result comes back after a save and a reload", "[cli][cache]") {
+  TempDir tmp;
+  fs::path file = tmp.write("train.py", "import torch\n");
+  fs::path dir = tmp.path() / ".oomlint_cache";
+  uint64_t h = content_hash("import torch\n");
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK_FALSE(cache.lookup(file.string(), h, "settings-a"));
+    cache.store(file.string(), h, "settings-a", {sample()});
+    CHECK(cache.save().empty());
+  }
+  CHECK(fs::exists(dir / "CACHEDIR.TAG"));
+  CHECK(fs::exists(dir / ".gitignore"));
+
+  ResultsCache again = ResultsCache::open(dir);
+  auto hit = again.lookup(file.string(), h, "settings-a");
+  REQUIRE(hit);
+  REQUIRE(hit->size() == 1);
+  const Diagnostic& d = hit->front();
+  Diagnostic want = sample();
+  CHECK(d.code == want.code);
+  CHECK(d.slug == want.slug);
+  CHECK(d.section == want.section);
+  CHECK(d.severity == want.severity);
+  CHECK(d.message == want.message);
+  CHECK(d.start == want.start);
+  CHECK(d.end == want.end);
+  CHECK(d.start_pos.line == 2);
+  CHECK(d.end_pos.column == 29);
+  REQUIRE(d.fix);
+  CHECK(d.fix->title == want.fix->title);
+  CHECK(d.fix->applicability == Applicability::Unsafe);
+  CHECK(d.fix->edits == want.fix->edits);
+  CHECK(again.hits() == 1);
+}
+
+TEST_CASE("results cache: other content or other settings are a miss", "[cli][cache]") {
+  TempDir tmp;
+  fs::path file = tmp.write("train.py", "a\n");
+  ResultsCache cache = ResultsCache::open(tmp.path() / "c");
+  cache.store(file.string(), content_hash("a\n"), "s", {});
+  CHECK(cache.lookup(file.string(), content_hash("a\n"), "s"));
+  CHECK_FALSE(cache.lookup(file.string(), content_hash("b\n"), "s"));
+  CHECK_FALSE(cache.lookup(file.string(), content_hash("a\n"), "t"));
+  CHECK_FALSE(cache.lookup((tmp.path() / "other.py").string(), content_hash("a\n"), "s"));
+  // Same bytes but one longer: the length is part of the hash.
+  CHECK(content_hash(std::string("a\0", 2)) != content_hash("a"));
+}
+
+TEST_CASE("results cache: a damaged cache file is an empty cache and gets rewritten",
+          "[cli][cache]") {
+  TempDir tmp;
+  fs::path file = tmp.write("train.py", "a\n");
+  fs::path dir = tmp.path() / "c";
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    cache.store(file.string(), 1, "s", {sample()});
+    REQUIRE(cache.save().empty());
+  }
+  fs::path stored = ResultsCache::open(dir).file();
+  for (std::string garbage : {std::string("{\"files\": {\"x\": {\"hash\": \"no\"}}}"),
+                              std::string("\x00\xff{[", 4), std::string("[]"), std::string()}) {
+    std::ofstream(stored, std::ios::binary | std::ios::trunc) << garbage;
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK(cache.size() == 0);
+    CHECK_FALSE(cache.lookup(file.string(), 1, "s"));
+    cache.store(file.string(), 1, "s", {});
+    CHECK(cache.save().empty());
+    CHECK(ResultsCache::open(dir).lookup(file.string(), 1, "s"));
+  }
+}
+
+TEST_CASE("results cache: entries of deleted files are dropped on save", "[cli][cache]") {
+  TempDir tmp;
+  fs::path keep = tmp.write("keep.py", "a\n");
+  fs::path gone = tmp.write("gone.py", "b\n");
+  fs::path dir = tmp.path() / "c";
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    cache.store(keep.string(), 1, "s", {});
+    cache.store(gone.string(), 2, "s", {});
+    fs::remove(gone);
+    REQUIRE(cache.save().empty());
+  }
+  ResultsCache cache = ResultsCache::open(dir);
+  CHECK(cache.size() == 1);
+  CHECK(cache.lookup(keep.string(), 1, "s"));
+}
+
+TEST_CASE("results cache: an unwritable cache directory is reported, not fatal", "[cli][cache]") {
+  TempDir tmp;
+  tmp.write("blocker", "a file where the cache directory should be\n");
+  ResultsCache cache = ResultsCache::open(tmp.path() / "blocker" / "cache");
+  cache.store((tmp.path() / "blocker").string(), 1, "s", {});
+  std::string err = cache.save();
+  CHECK_FALSE(err.empty());
+}
