@@ -37,7 +37,7 @@ constexpr std::array<std::string_view, 6> kNeeds{
     "torch",
     "append|extend",
     "cuda|device|accelerat",
-    "model|net|Model|Module|from_pretrained|logits|hidden_state|pooler_output",
+    "model|net|Module|PreTrainedModel|from_pretrained|logits|hidden_state|pooler_output",
     "val|Val|VAl|VAL|test|Test|TEst|TESt|TEST|dev|Dev|DEv|DEV|train",
     "loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|dl|Dl|DL|data|Data|DAta|DATa|DATA|ds|Ds|DS|"
     "batches|Batches|BAtches|BATches|BATChes|BATCHes|BATCHEs|BATCHES|iter|Iter|ITer|ITEr|ITER"};

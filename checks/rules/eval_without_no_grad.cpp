@@ -26,15 +26,16 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 // Prefilter (every entry is necessary; each lists the spellings of every path to a report):
 // - "torch": calls are skipped unless the file imports torch, and an import names the module.
 // - a model call (model_outputs.h): a callee named model/net/network/*_model/*_net/netX, or a
-//   name bound to a `...Model/For....from_pretrained(...)`, a torchvision/timm model or an
-//   instance of the file's nn.Module / LightningModule / PreTrainedModel subclass.
+//   name bound to a `.from_pretrained(...)` model, a torchvision / timm model (`models`,
+//   `create_model`) or an instance of the file's nn.Module / LightningModule / PreTrainedModel
+//   subclass (the superclass's last name is in the source).
 // - eval mode or an evaluation loop. Eval mode needs `.eval()` or `.train(False)`; a loop needs
 //   a split word (val/valid/validation/eval/evaluation/test/testing/dev) and a data word
 //   (loader/dl/data/dataset/ds/batches/iter/iterator) in its iterable. words_of() lowercases
 //   and splits only at an upper letter after a lower one, so a word's letters read as upper
 //   letters then lower ones: those are the spellings listed (`VAL`, `Val`, `DataLoader`...).
 constexpr std::array<std::string_view, 4> kNeeds{
-    "torch", "model|net|Model|Module|from_pretrained",
+    "torch", "model|net|Module|PreTrainedModel|from_pretrained",
     "val|Val|VAl|VAL|test|Test|TEst|TESt|TEST|dev|Dev|DEv|DEV|train",
     "loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|dl|Dl|DL|data|Data|DAta|DATa|DATA|ds|Ds|DS|"
     "batches|Batches|BAtches|BATches|BATChes|BATCHes|BATCHEs|BATCHES|iter|Iter|ITer|ITEr|ITER|"

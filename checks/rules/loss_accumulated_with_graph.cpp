@@ -32,8 +32,7 @@ constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assign
 //   or a `loader`/`Loader`/`batches` iterable) or Lightning's `training_step`.
 // - how: `+=`, `x = x + ...` or `.append(...)`.
 constexpr std::array<std::string_view, 3> kNeeds{"loss|Loss|criterion|cross_entropy|kl_div",
-                                                 "loader|Loader|batches|backward|step",
-                                                 "+|append"};
+                                                 "loader|Loader|batches|backward|step", "+|append"};
 
 // Methods of a Python list (or dict): calling them says nothing about holding a tensor.
 bool is_container_method(std::string_view m) {

@@ -25,12 +25,21 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 // - "torch": the rule returns unless the file imports torch, and an import names the module.
 // - `append` / `extend`: the reported call.
 // - a training loop: uses_autograd (`backward`, `manual_backward`, `requires_grad(_)`,
-//   torch.autograd.grad/backward) or steps_optimizer (`.step()`).
-// - a model output (model_outputs.h is_model_output): a model call (see OOM153) or an output
-//   field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
-constexpr std::array<std::string_view, 4> kNeeds{
-    "torch", "append|extend", "backward|requires_grad|autograd|step",
-    "model|net|Model|Module|from_pretrained|logits|hidden_state|pooler_output"};
+//   torch.autograd.grad/backward) or steps_optimizer (`.step()` on a receiver containing "opt"
+//   or "scaler"), and Context::is_step_loop (`backward`, an optimizer `.step`, or a
+//   `loader`/`Loader`/`batches` iterable).
+// - a model output (model_outputs.h is_model_output): a model call (a callee named model/net/
+//   network/*_model/*_net/netX, or a name bound to a `.from_pretrained(...)` model, a torchvision
+//   / timm model, an instance of the file's nn.Module / LightningModule / PreTrainedModel class)
+//   or an output field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`,
+//   `pooler_output`).
+constexpr std::array<std::string_view, 6> kNeeds{
+    "torch",
+    "append|extend",
+    "backward|requires_grad|autograd|step",
+    "backward|requires_grad|autograd|opt|scaler",
+    "loader|Loader|batches|backward|step",
+    "model|net|Module|PreTrainedModel|from_pretrained|logits|hidden_state|pooler_output"};
 
 struct State : RuleState {
   ModelBindings models;

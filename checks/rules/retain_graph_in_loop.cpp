@@ -21,7 +21,9 @@ constexpr RuleMeta kMeta{
     .summary = "`backward(retain_graph=True)` on every training step without a second backward",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"retain_graph"};
+// Prefilter (every entry is necessary): the `retain_graph=True` keyword, on a backward call
+// (`backward`, `manual_backward`, torch.autograd.grad/backward), and `True`.
+constexpr std::array<std::string_view, 3> kNeeds{"retain_graph", "backward|autograd", "True"};
 
 bool is_backward(const Context& cx, Node call) {
   std::string_view tail = cx.model().callee_tail(call);
