@@ -20,6 +20,7 @@
 #include "cli/config.h"
 #include "cli/discovery.h"
 #include "cli/file_checker.h"
+#include "cli/fix_writer.h"
 #include "cli/renderers.h"
 #include "engine.h"
 
@@ -305,8 +306,13 @@ int run_check(const std::vector<std::string>& args) {
                                  : std::max(1u, std::thread::hardware_concurrency());
   workers = std::min(workers, std::max<size_t>(jobs.size(), 1));
   std::atomic<size_t> next{0};
+  // With --fix, SIGINT/SIGTERM stop the run between files (a write in flight completes or is
+  // abandoned whole), then the process ends by that signal.
+  std::optional<FixInterruptGuard> interrupt_guard;
+  if (fix_options.mode == FixMode::Apply) interrupt_guard.emplace();
   auto work = [&] {
     for (size_t i = next++; i < jobs.size(); i = next++) {
+      if (fix_interrupted()) break;
       try {
         outcomes[i] = check_file(jobs[i], fix_options);
       } catch (const std::exception& e) {
@@ -323,6 +329,11 @@ int run_check(const std::vector<std::string>& args) {
     for (auto& t : pool)
       t.join();
   }
+  if (fix_interrupted()) {
+    std::cerr << "oomlint: interrupted; every file is either fixed or left unchanged\n";
+    reraise_interrupt();
+  }
+  interrupt_guard.reset();
 
   if (cache) {
     std::string err = cache->save();

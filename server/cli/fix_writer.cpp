@@ -4,9 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace oomlint::cli {
@@ -56,7 +59,43 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
+constexpr int kInterruptSignals[] = {SIGINT, SIGTERM, SIGHUP};
+std::atomic<int> g_interrupt{0};
+struct sigaction g_previous[std::size(kInterruptSignals)];
+static_assert(std::atomic<int>::is_always_lock_free);
+
+void record_interrupt(int sig) {
+  g_interrupt.store(sig); // lock-free atomic store: async-signal-safe
+}
+
 } // namespace
+
+FixInterruptGuard::FixInterruptGuard() {
+  g_interrupt.store(0);
+  struct sigaction sa {};
+  sa.sa_handler = record_interrupt;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND; // a second signal takes the default action
+  for (size_t i = 0; i < std::size(kInterruptSignals); ++i)
+    ::sigaction(kInterruptSignals[i], &sa, &g_previous[i]);
+}
+
+FixInterruptGuard::~FixInterruptGuard() {
+  for (size_t i = 0; i < std::size(kInterruptSignals); ++i)
+    ::sigaction(kInterruptSignals[i], &g_previous[i], nullptr);
+  g_interrupt.store(0);
+}
+
+int fix_interrupted() {
+  return g_interrupt.load();
+}
+
+void reraise_interrupt() {
+  int sig = g_interrupt.load();
+  if (sig == 0) return;
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
 
 LineEnding dominant_line_ending(std::string_view text) {
   EndingCounts c = count_endings(text);
@@ -84,6 +123,7 @@ std::string match_line_endings(std::string_view original, std::string fixed) {
 
 std::string write_file_atomically(const fs::path& path, std::string_view expected,
                                   std::string_view content) {
+  if (fix_interrupted()) return "interrupted; not fixed";
   // Write through symlinks to their target, so the link stays a link.
   std::error_code ec;
   fs::path target = fs::canonical(path, ec);
@@ -101,13 +141,15 @@ std::string write_file_atomically(const fs::path& path, std::string_view expecte
     return why;
   };
   if (!write_all(fd, content)) return fail(std::string("write failed: ") + std::strerror(errno));
-  if (::fchmod(fd, st.st_mode & 07777) != 0) {
-    return fail(std::string("cannot keep the file mode: ") + std::strerror(errno));
-  }
+  // Owner first: a change of owner clears the set-user-ID and set-group-ID bits.
   if (::fchown(fd, st.st_uid, st.st_gid) != 0) {
     // Not fatal: only root can give files away; the mode is kept.
   }
+  if (::fchmod(fd, st.st_mode & 07777) != 0) {
+    return fail(std::string("cannot keep the file mode: ") + std::strerror(errno));
+  }
   if (::fsync(fd) != 0) return fail(std::string("fsync failed: ") + std::strerror(errno));
+  if (fix_interrupted()) return fail("interrupted; not fixed");
 
   // Last look: has someone changed the file since we read it?
   bool ok = false;

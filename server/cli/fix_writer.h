@@ -20,7 +20,28 @@ std::string match_line_endings(std::string_view original, std::string fixed);
 
 // Replaces `path` with `content` atomically, provided the file still holds `expected`.
 // Returns an empty string on success, else the reason (the file is then left untouched).
+// After an interruption (see FixInterruptGuard) it writes nothing and says so.
 std::string write_file_atomically(const std::filesystem::path& path, std::string_view expected,
                                   std::string_view content);
+
+// While alive, SIGINT, SIGTERM and SIGHUP do not kill the process: the handler (async-signal-safe)
+// only records the signal. Writers check fix_interrupted() and stop between files, and a write in
+// flight either completes its rename or removes its temporary file, so every file is left old or
+// new and no temporary file stays behind. The owner then ends the process with
+// reraise_interrupt(). A second signal kills at once (the handlers are one-shot); only then, or
+// after SIGKILL, can a `.NAME.oomlint-XXXXXX` temporary file remain (the target is still intact).
+class FixInterruptGuard {
+public:
+  FixInterruptGuard();
+  ~FixInterruptGuard();
+  FixInterruptGuard(const FixInterruptGuard&) = delete;
+  FixInterruptGuard& operator=(const FixInterruptGuard&) = delete;
+};
+
+// The signal received while the current FixInterruptGuard is alive, or 0.
+int fix_interrupted();
+// Restores the default action of the recorded signal and raises it (does not return when one was
+// recorded).
+void reraise_interrupt();
 
 } // namespace oomlint::cli
