@@ -1,0 +1,151 @@
+// The prefilter: the CNF semantics of Rule::needs() in Engine::active_rules, and, per rule, that
+// the rule's needs never hide a diagnostic of the fixtures or the examples.
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <filesystem>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "engine.h"
+#include "fixture_support.h"
+#include "registry.h"
+#include "rule.h"
+
+using namespace oomlint;
+using checks::Node;
+
+namespace {
+
+constexpr std::array<std::string_view, 1> kCall{"call"};
+
+// A rule that reports every call; only its needs() differ between instances.
+class NeedsRule final : public checks::Rule {
+public:
+  NeedsRule(std::string_view code, std::span<const std::string_view> needs)
+      : meta_{code,  "needs-rule", "M20", checks::Severity::Info, checks::FixAvailability::None,
+              "test"},
+        needs_(needs) {}
+  const checks::RuleMeta& meta() const override { return meta_; }
+  std::span<const std::string_view> node_kinds() const override { return kCall; }
+  std::span<const std::string_view> needs() const override { return needs_; }
+  void check(Node call, checks::Context& cx) const override { cx.report(call, "call"); }
+
+private:
+  checks::RuleMeta meta_;
+  std::span<const std::string_view> needs_;
+};
+
+constexpr std::array<std::string_view, 1> kAlternatives{"eval|train"};
+constexpr std::array<std::string_view, 2> kTwoEntries{"torch", "eval|train"};
+constexpr std::array<std::string_view, 0> kEmpty{};
+// Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
+constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
+
+bool active(const checks::Rule& rule, std::string_view text) {
+  checks::Engine engine(checks::Settings{}, {&rule});
+  return engine.active_rules(text).at(0) != 0;
+}
+
+using Key = std::tuple<std::string, uint32_t, uint32_t, std::string>;
+
+std::vector<Key> keys(const std::vector<checks::Diagnostic>& ds) {
+  std::vector<Key> out;
+  for (const auto& d : ds)
+    out.emplace_back(d.code, d.start, d.end, d.message);
+  return out;
+}
+
+// Every rule alone, with and without the prefilter, on `text`: identical diagnostics. Returns
+// the number of diagnostics seen, so that callers can check the comparison was not vacuous.
+size_t compare_per_rule(const std::string& text, const checks::Settings& settings,
+                        const std::string& where) {
+  size_t seen = 0;
+  for (const checks::Rule* rule : checks::all_rules()) {
+    checks::Engine engine(settings, {rule});
+    if (engine.rules().empty()) continue;
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    INFO(where << " rule " << rule->meta().code);
+    CHECK(keys(engine.check(text)) == keys(all));
+    if (!all.empty()) CHECK(engine.active_rules(text).at(0) != 0);
+    seen += all.size();
+  }
+  return seen;
+}
+
+} // namespace
+
+TEST_CASE("an entry with alternatives needs one of them", "[prefilter]") {
+  NeedsRule rule("OOM997", kAlternatives);
+  CHECK(active(rule, "model.eval()\n"));
+  CHECK(active(rule, "model.train()\n"));
+  CHECK(active(rule, "model.evaluate\n"));     // "eval" is a byte substring
+  CHECK_FALSE(active(rule, "model.Eval()\n")); // case-sensitive
+  CHECK_FALSE(active(rule, "model.fit()\n"));
+}
+
+TEST_CASE("every entry must occur", "[prefilter]") {
+  NeedsRule rule("OOM997", kTwoEntries);
+  CHECK(active(rule, "import torch\nmodel.eval()\n"));
+  CHECK(active(rule, "import torch\nmodel.train()\n"));
+  CHECK_FALSE(active(rule, "import torch\nmodel.fit()\n"));
+  CHECK_FALSE(active(rule, "import jax\nmodel.eval()\n"));
+  checks::Engine engine(checks::Settings{}, {&rule});
+  CHECK(engine.check("import jax\nmodel.eval()\n").empty());
+  CHECK(engine.check("import jax\nmodel.eval()\n", /*no_prefilter=*/true).size() == 1);
+  CHECK(engine.check("import torch\nmodel.eval()\n").size() == 1);
+}
+
+TEST_CASE("empty needs always check; empty alternatives are ignored", "[prefilter]") {
+  NeedsRule always("OOM997", kEmpty);
+  CHECK(active(always, ""));
+  CHECK(active(always, "x = 1\n"));
+  NeedsRule bars("OOM996", kStrayBars);
+  CHECK(active(bars, "zeta\n"));
+  CHECK(active(bars, "omega\n"));
+  CHECK_FALSE(active(bars, "x = 1\n"));
+}
+
+TEST_CASE("rules combine per rule: one rule's tokens do not activate another", "[prefilter]") {
+  NeedsRule torch_rule("OOM997", kTwoEntries);
+  NeedsRule any_rule("OOM996", kAlternatives);
+  checks::Engine engine(checks::Settings{}, {&torch_rule, &any_rule});
+  REQUIRE(engine.rules().size() == 2);
+  auto on = engine.active_rules("model.eval()\n");
+  size_t torch_index = engine.rules()[0] == &torch_rule ? 0 : 1;
+  CHECK(on.at(torch_index) == 0);
+  CHECK(on.at(1 - torch_index) == 1);
+  CHECK(engine.may_match("model.eval()\n"));
+  CHECK_FALSE(engine.may_match("model.fit()\n"));
+}
+
+TEST_CASE("each rule's needs hide nothing in the fixtures", "[prefilter][fixtures]") {
+  auto files = test::fixture_files();
+  REQUIRE_FALSE(files.empty());
+  size_t seen = 0;
+  for (const auto& path : files) {
+    auto f = test::load_fixture(path);
+    seen += compare_per_rule(f.text, f.settings, path.filename().string());
+    // The fixture's own rule is active wherever it expects a diagnostic.
+    if (!f.expected.empty()) {
+      checks::Engine own(f.settings, {checks::find_rule(f.code)});
+      if (!own.rules().empty()) {
+        INFO("fixture " << path.filename().string());
+        CHECK(own.active_rules(f.text).at(0) != 0);
+      }
+    }
+  }
+  CHECK(seen > 0);
+}
+
+TEST_CASE("each rule's needs hide nothing in the examples", "[prefilter]") {
+  namespace fs = std::filesystem;
+  fs::path dir = test::source_dir() / "examples";
+  if (!fs::is_directory(dir)) return;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".py") continue;
+    compare_per_rule(test::read_file(entry.path()), checks::Settings{},
+                     entry.path().filename().string());
+  }
+}
