@@ -324,12 +324,18 @@ void SemanticModel::bind_import(Node stmt) {
 
 void SemanticModel::prescan_module(Node module) {
   // Module-level imports, including those inside top-level if/try blocks.
+  // Children are walked with a cursor: named_child(i) starts from the first child each time,
+  // which is quadratic in a module of many statements (or a big ERROR node in a binary file).
   std::vector<Node> stack{module};
   while (!stack.empty()) {
     Node n = stack.back();
     stack.pop_back();
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
-      Node s = n.named_child(i);
+    if (n.null()) continue;
+    TSTreeCursor cursor = ts_tree_cursor_new(n.raw());
+    for (bool more = ts_tree_cursor_goto_first_child(&cursor); more;
+         more = ts_tree_cursor_goto_next_sibling(&cursor)) {
+      Node s(ts_tree_cursor_current_node(&cursor));
+      if (!s.named()) continue;
       std::string_view k = s.kind();
       if (k == "import_statement" || k == "import_from_statement") {
         bind_import(s);
@@ -339,6 +345,7 @@ void SemanticModel::prescan_module(Node module) {
         stack.push_back(s);
       }
     }
+    ts_tree_cursor_delete(&cursor);
   }
 }
 

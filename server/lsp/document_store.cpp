@@ -60,13 +60,16 @@ void apply_change(std::string& text, ts::Tree* tree, const ContentChange& change
   uint32_t end = to_offset(lines, change.range->end, enc);
   if (end < start) end = start;
   if (tree && *tree) {
+    // A CR right before the edit reads as a line break or not depending on the byte after it
+    // (see ts::Parser::parse): include it in the edit so the reparse looks at it again.
+    uint32_t from = start > 0 && text[start - 1] == '\r' ? start - 1 : start;
     TSInputEdit e{};
-    e.start_byte = start;
+    e.start_byte = from;
     e.old_end_byte = end;
     e.new_end_byte = start + static_cast<uint32_t>(change.text.size());
-    e.start_point = point_at(text, start);
+    e.start_point = point_at(text, from);
     e.old_end_point = point_at(text, end);
-    e.new_end_point = point_after(e.start_point, change.text);
+    e.new_end_point = point_after(point_at(text, start), change.text);
     tree->edit(e);
   }
   text.replace(start, end - start, change.text);
