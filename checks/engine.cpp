@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdint>
 #include <cstring>
 #include <set>
 #include <tuple>
@@ -20,6 +21,9 @@ struct EngineSymbols {
   std::vector<uint8_t> model_kinds; // 1 where SemanticModel::enter wants the node
   std::vector<uint8_t> function_kinds;
   std::vector<uint8_t> comment_kinds;
+  // Kinds that may hold a function definition (compound statements, blocks, the module).
+  // Nothing else can, so inside any other node every enclosing function is already known.
+  std::vector<uint8_t> container_kinds;
 
   EngineSymbols() {
     const TSLanguage* lang = ts::python();
@@ -27,6 +31,7 @@ struct EngineSymbols {
     model_kinds.assign(n, 0);
     function_kinds.assign(n, 0);
     comment_kinds.assign(n, 0);
+    container_kinds.assign(n, 0);
     for (uint32_t s = 0; s < n; ++s) {
       if (ts_language_symbol_type(lang, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
       std::string_view name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
@@ -37,6 +42,26 @@ struct EngineSymbols {
       }
       if (name == "function_definition") function_kinds[s] = 1;
       if (name == "comment") comment_kinds[s] = 1;
+      static constexpr std::string_view kContainers[] = {"module",
+                                                         "block",
+                                                         "class_definition",
+                                                         "function_definition",
+                                                         "decorated_definition",
+                                                         "if_statement",
+                                                         "elif_clause",
+                                                         "else_clause",
+                                                         "for_statement",
+                                                         "while_statement",
+                                                         "try_statement",
+                                                         "except_clause",
+                                                         "except_group_clause",
+                                                         "finally_clause",
+                                                         "with_statement",
+                                                         "match_statement",
+                                                         "case_clause"};
+      for (auto c : kContainers) {
+        if (name == c) container_kinds[s] = 1;
+      }
     }
   }
 };
@@ -95,30 +120,59 @@ DiagnosticBuilder Context::report(uint32_t start, uint32_t end, std::string mess
   return DiagnosticBuilder(&diagnostics_.back());
 }
 
-Node Context::enclosing_function() const {
-  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
-    if (it->is("function_definition")) return *it;
+void Context::sync_memo() const {
+  size_t n = ancestors_.size();
+  // The memo holds a root path of the same tree; where it meets the current path at depth k,
+  // it agrees on every depth above k too.
+  size_t valid = std::min(memo_node_.size(), n);
+  while (valid > 0 && !(memo_node_[valid - 1] == ancestors_[valid - 1]))
+    --valid;
+  memo_node_.resize(n);
+  memo_loop_.resize(n);
+  memo_grad_.resize(n);
+  memo_function_.resize(n);
+  for (size_t i = valid; i < n; ++i) {
+    Node a = ancestors_[i];
+    memo_node_[i] = a;
+    int32_t up = static_cast<int32_t>(i) - 1;
+    std::string_view k = a.kind();
+    bool function = k == "function_definition";
+    bool loop_stop = function || k == "lambda" || k == "class_definition" || k == "for_statement" ||
+                     k == "while_statement" || k == "list_comprehension" ||
+                     k == "set_comprehension" || k == "dictionary_comprehension" ||
+                     k == "generator_expression";
+    bool grad = function || k == "with_statement";
+    int32_t self = static_cast<int32_t>(i);
+    memo_loop_[i] = loop_stop ? self : (up >= 0 ? memo_loop_[static_cast<size_t>(up)] : -1);
+    memo_grad_[i] = grad ? self : (up >= 0 ? memo_grad_[static_cast<size_t>(up)] : -1);
+    memo_function_[i] = function ? self : (up >= 0 ? memo_function_[static_cast<size_t>(up)] : -1);
   }
-  return Node();
+}
+
+Node Context::enclosing_function() const {
+  sync_memo();
+  if (ancestors_.empty()) return Node();
+  int32_t i = memo_function_.back();
+  return i < 0 ? Node() : ancestors_[static_cast<size_t>(i)];
 }
 
 Node Context::enclosing_loop(Node node) const {
-  Node child = node;
-  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); child = *it, ++it) {
-    std::string_view k = it->kind();
+  sync_memo();
+  if (ancestors_.empty()) return Node();
+  for (int32_t i = memo_loop_.back(); i >= 0;) {
+    size_t at = static_cast<size_t>(i);
+    Node a = ancestors_[at];
+    std::string_view k = a.kind();
     if (k == "function_definition" || k == "lambda" || k == "class_definition") return Node();
     if (k == "for_statement") {
       // The iterable is evaluated once, before the loop.
-      if (it->field("right") == child) continue;
-      return *it;
+      Node child = at + 1 < ancestors_.size() ? ancestors_[at + 1] : node;
+      if (a.field("right") == child) {
+        i = at > 0 ? memo_loop_[at - 1] : -1;
+        continue;
+      }
     }
-    if (k == "while_statement") {
-      return *it;
-    }
-    if (k == "list_comprehension" || k == "set_comprehension" || k == "dictionary_comprehension" ||
-        k == "generator_expression") {
-      return *it;
-    }
+    return a;
   }
   return Node();
 }
@@ -167,11 +221,15 @@ bool Context::is_step_loop(Node loop) const {
 
 std::vector<Node> Context::decorators(Node function_def) const {
   std::vector<Node> out;
-  // The decorated_definition is the function's parent; look for it in the ancestors first.
+  // The decorated_definition is the function's parent; look for it among the enclosing
+  // functions first (a jump per function, not a step per ancestor).
   Node parent;
-  for (size_t i = ancestors_.size(); i-- > 0;) {
-    if (ancestors_[i] == function_def) {
-      if (i > 0) parent = ancestors_[i - 1];
+  sync_memo();
+  for (int32_t f = ancestors_.empty() ? -1 : memo_function_.back(); f >= 0;
+       f = f > 0 ? memo_function_[static_cast<size_t>(f) - 1] : -1) {
+    size_t at = static_cast<size_t>(f);
+    if (ancestors_[at] == function_def) {
+      if (at > 0) parent = ancestors_[at - 1];
       break;
     }
   }
@@ -208,10 +266,14 @@ bool is_no_grad_expr(const SemanticModel& m, Node e) {
 } // namespace
 
 bool Context::in_no_grad() const {
-  for (auto it = ancestors_.rbegin(); it != ancestors_.rend(); ++it) {
+  sync_memo();
+  for (int32_t g = ancestors_.empty() ? -1 : memo_grad_.back(); g >= 0;
+       g = g > 0 ? memo_grad_[static_cast<size_t>(g) - 1] : -1) {
+    size_t at = static_cast<size_t>(g);
+    const Node* it = &ancestors_[at];
     // Only the body of a `with` is inside it, not its `with` clause; the ancestor just below the
     // with_statement tells which.
-    if (it->is("with_statement") && it != ancestors_.rbegin() && std::prev(it)->is("block")) {
+    if (it->is("with_statement") && at + 1 < ancestors_.size() && ancestors_[at + 1].is("block")) {
       Node clause = Node();
       for (uint32_t i = 0, n = it->named_child_count(); i < n; ++i) {
         if (it->named_child(i).is("with_clause")) clause = it->named_child(i);
@@ -273,17 +335,46 @@ Engine::Engine(Settings settings, std::vector<const Rule*> rules) : settings_(st
 
 void Engine::build_dispatch() {
   needs_.clear();
+  tokens_.clear();
   for (const Rule* r : rules_) {
     auto& entries = needs_.emplace_back();
     for (std::string_view entry : r->needs()) {
       auto& alternatives = entries.emplace_back();
       for (size_t pos = 0; pos <= entry.size();) {
         size_t bar = std::min(entry.find('|', pos), entry.size());
-        if (bar > pos) alternatives.push_back(entry.substr(pos, bar - pos));
+        if (bar > pos) {
+          std::string_view token = entry.substr(pos, bar - pos);
+          auto it = std::find(tokens_.begin(), tokens_.end(), token);
+          if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), token);
+          alternatives.push_back(static_cast<uint32_t>(it - tokens_.begin()));
+        }
         pos = bar + 1;
       }
       if (alternatives.empty()) entries.pop_back();
     }
+  }
+  // The scanner's tables.
+  byte_token_.assign(256, -1);
+  std::vector<uint32_t> count(65536 + 1, 0);
+  for (const auto& t : tokens_) {
+    if (t.size() >= 2)
+      ++count[static_cast<unsigned char>(t[0]) | (static_cast<unsigned char>(t[1]) << 8)];
+  }
+  prefix_begin_.assign(65536 + 1, 0);
+  for (uint32_t k = 0; k < 65536; ++k)
+    prefix_begin_[k + 1] = prefix_begin_[k] + count[k];
+  prefix_ids_.assign(prefix_begin_[65536], 0);
+  prefix_used_.assign(65536 / 64, 0);
+  std::vector<uint32_t> fill(prefix_begin_.begin(), prefix_begin_.end() - 1);
+  for (uint32_t t = 0; t < tokens_.size(); ++t) {
+    std::string_view tok = tokens_[t];
+    if (tok.size() == 1) {
+      byte_token_[static_cast<unsigned char>(tok[0])] = static_cast<int32_t>(t);
+      continue;
+    }
+    uint32_t key = static_cast<unsigned char>(tok[0]) | (static_cast<unsigned char>(tok[1]) << 8);
+    prefix_ids_[fill[key]++] = t;
+    prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
   }
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
@@ -301,24 +392,44 @@ void Engine::build_dispatch() {
 
 Engine::~Engine() = default;
 
-namespace {
-bool contains(std::string_view text, std::string_view token) {
-  return !token.empty() && memmem(text.data(), text.size(), token.data(), token.size()) != nullptr;
+std::vector<char> Engine::scan_tokens(std::string_view text) const {
+  std::vector<char> found(tokens_.size(), 0);
+  size_t missing = tokens_.size();
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n && missing > 0; ++i) {
+    if (int32_t t = byte_token_[p[i]]; t >= 0 && !found[static_cast<size_t>(t)]) {
+      found[static_cast<size_t>(t)] = 1;
+      --missing;
+    }
+    if (i + 1 >= n) break;
+    uint32_t key = p[i] | (static_cast<uint32_t>(p[i + 1]) << 8);
+    if (!(prefix_used_[key >> 6] & (uint64_t{1} << (key & 63)))) continue;
+    for (uint32_t k = prefix_begin_[key]; k < prefix_begin_[key + 1]; ++k) {
+      uint32_t t = prefix_ids_[k];
+      std::string_view tok = tokens_[t];
+      if (!found[t] && tok.size() <= n - i && std::memcmp(p + i, tok.data(), tok.size()) == 0) {
+        found[t] = 1;
+        --missing;
+      }
+    }
+  }
+  return found;
 }
-} // namespace
 
 std::vector<char> Engine::active_rules(std::string_view text) const {
   std::vector<char> active(rules_.size(), 1);
+  std::vector<char> found = scan_tokens(text);
   for (size_t i = 0; i < rules_.size(); ++i) {
     for (const auto& alternatives : needs_[i]) {
-      bool found = false;
-      for (auto token : alternatives) {
-        if (contains(text, token)) {
-          found = true;
+      bool any = false;
+      for (uint32_t t : alternatives) {
+        if (found[t]) {
+          any = true;
           break;
         }
       }
-      if (!found) {
+      if (!any) {
         active[i] = 0;
         break;
       }
@@ -369,6 +480,11 @@ std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
   for (;;) {
     Node node(ts_tree_cursor_current_node(&cursor));
     TSSymbol s = node.symbol();
+    // ERROR nodes (symbol 65535) are outside the tables and count as containers. Inside a node
+    // that holds no function definition, the model knows every function around any byte of it.
+    bool container = s >= sym.container_kinds.size() || sym.container_kinds[s];
+    model.advance(container ? static_cast<int64_t>(node.start()) - 1
+                            : static_cast<int64_t>(node.end()) - 1);
     if (s < sym.model_kinds.size()) {
       if (sym.model_kinds[s]) {
         size_t up = ancestors.size();
@@ -409,6 +525,7 @@ std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
     if (done) break;
   }
   ts_tree_cursor_delete(&cursor);
+  model.advance(INT64_MAX);
 
   ancestors.clear();
   if (!cancelled) {

@@ -47,8 +47,18 @@ private:
   std::vector<const Rule*> rules_;
   // rules_by_symbol_[symbol] = indices into rules_
   std::vector<std::vector<size_t>> rules_by_symbol_;
-  // needs_[rule][entry] = the alternatives of one needs() entry
-  std::vector<std::vector<std::vector<std::string_view>>> needs_;
+  // The prefilter's tokens (every distinct needs() alternative) and, per rule and entry, the
+  // indices of its alternatives in tokens_.
+  std::vector<std::string_view> tokens_;
+  std::vector<std::vector<std::vector<uint32_t>>> needs_;
+  // Tokens of two bytes or more by their first two bytes (CSR: ids in prefix_ids_ from
+  // prefix_begin_[key] to prefix_begin_[key + 1]), a bitmap of the keys in use, and the
+  // one-byte tokens by byte.
+  std::vector<uint32_t> prefix_begin_, prefix_ids_;
+  std::vector<uint64_t> prefix_used_;
+  std::vector<int32_t> byte_token_;
+  // found[t]: tokens_[t] occurs in `text`. One pass over the bytes for all tokens.
+  std::vector<char> scan_tokens(std::string_view text) const;
   void build_dispatch();
   std::vector<Diagnostic> run(std::string_view text, const ts::Tree& tree,
                               const std::atomic<bool>* cancel,

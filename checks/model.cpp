@@ -1,5 +1,7 @@
 #include "model.h"
 
+#include <algorithm>
+
 #include <charconv>
 
 namespace oomlint::checks {
@@ -220,10 +222,24 @@ bool SemanticModel::is_loss_name_in(uint32_t scope, std::string_view name) const
   return it != loss_names_.end() && it->second;
 }
 
-uint32_t SemanticModel::scope_of(Node n) {
-  // The innermost enclosing function definition, as the engine's traversal sees it.
-  for (Node p = n.parent(); !p.null(); p = p.parent()) {
-    if (p.is("function_definition")) return p.start();
+uint32_t SemanticModel::scope_of(Node n) const {
+  uint32_t s = n.start(), e = n.end();
+  if (static_cast<int64_t>(s) > position_) {
+    // Ahead of the traversal: not every function around it is known yet.
+    for (Node p = n.parent(); !p.null(); p = p.parent()) {
+      if (p.is("function_definition")) return p.start();
+    }
+    return 0;
+  }
+  // The last function that starts at or before `n`; the innermost one around `n` is it or one
+  // of the functions around it. A node is not its own scope.
+  auto it = std::upper_bound(functions_.begin(), functions_.end(), s,
+                             [](uint32_t v, const FunctionRange& f) { return v < f.start; });
+  int32_t i = static_cast<int32_t>(it - functions_.begin()) - 1;
+  while (i >= 0) {
+    const FunctionRange& f = functions_[static_cast<size_t>(i)];
+    if (f.start <= s && e <= f.end && !(f.start == s && f.end == e)) return f.start;
+    i = f.parent;
   }
   return 0;
 }
@@ -394,6 +410,15 @@ void SemanticModel::record_assignment(Node a, Node function) {
 void SemanticModel::enter(Node node, Node function, bool class_member) {
   current_scope_ = function.null() ? 0 : function.start();
   std::string_view k = node.kind();
+  if (k == "function_definition") {
+    while (!open_functions_.empty() &&
+           functions_[static_cast<size_t>(open_functions_.back())].end <= node.start()) {
+      open_functions_.pop_back();
+    }
+    int32_t parent = open_functions_.empty() ? -1 : open_functions_.back();
+    functions_.push_back({node.start(), node.end(), parent});
+    open_functions_.push_back(static_cast<int32_t>(functions_.size() - 1));
+  }
   if (k == "import_statement" || k == "import_from_statement") {
     bind_import(node);
   } else if (k == "assignment" || k == "augmented_assignment") {

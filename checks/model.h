@@ -50,8 +50,14 @@ public:
   bool is_loss_name(std::string_view name) const;
 
   // Call helpers. `call` is a `call` node.
-  static Node callee(Node call) { return call.field("function"); }
-  static Node arguments(Node call) { return call.field("arguments"); }
+  // A call is `function arguments` and nothing else, so these take its first and last child
+  // rather than searching the children by field name. No other node has these fields.
+  static Node callee(Node call) { return call.is("call") ? call.child(0) : Node(); }
+  static Node arguments(Node call) {
+    if (!call.is("call")) return Node();
+    uint32_t n = call.child_count();
+    return n >= 2 ? call.child(n - 1) : Node();
+  }
   // Value of keyword argument `name`, or a null node.
   Node keyword(Node call, std::string_view name) const;
   // The i-th positional argument (0-based), or a null node.
@@ -73,6 +79,8 @@ public:
   // enclosing function definition (null at module level); `class_member` tells whether the node
   // is a statement of a class body (a method binds no name in the scopes that imports live in).
   void enter(Node node, Node function, bool class_member);
+  // Every function definition that starts at or before byte `known_through` has been entered.
+  void advance(int64_t known_through) { position_ = known_through; }
 
 private:
   void bind_import(Node stmt);
@@ -81,7 +89,8 @@ private:
   bool is_loss_callee(Node callee) const;
   bool is_loss_name_in(uint32_t scope, std::string_view name) const;
   bool loss_expr(Node e, uint32_t scope) const;
-  static uint32_t scope_of(Node n);
+  // Start byte of the innermost function definition around `n` (0 at module level).
+  uint32_t scope_of(Node n) const;
 
   std::string_view source_;
   // Looked up by string_view without building a std::string (C++20 heterogeneous lookup).
@@ -95,6 +104,16 @@ private:
   std::unordered_map<std::string, bool> loss_names_;
   std::unordered_map<std::string, bool> loss_fn_names_; // names bound to a loss module/function
   uint32_t current_scope_ = 0;
+  // Every function definition entered so far, in source order, with the index of the one
+  // around it (-1 at module level): scope_of walks up from the last one that starts before a
+  // node instead of asking tree-sitter for parents (each of which is a walk down from the root).
+  struct FunctionRange {
+    uint32_t start, end;
+    int32_t parent;
+  };
+  std::vector<FunctionRange> functions_;
+  std::vector<int32_t> open_functions_;
+  int64_t position_ = -1; // nothing known until the engine says so
 };
 
 } // namespace oomlint::checks

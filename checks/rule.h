@@ -129,6 +129,14 @@ private:
   std::vector<Diagnostic> diagnostics_;
   std::vector<std::unique_ptr<RuleState>> states_;
   mutable std::unordered_map<uint32_t, bool> step_loops_;
+  // Per ancestor depth i: the nearest ancestor at or above i that ends a loop search (a loop,
+  // comprehension, function, lambda or class), that may change the grad mode (a `with` or a
+  // function), and that is a function; -1 when none. Kept in step with ancestors_ lazily, so
+  // the questions above jump between those ancestors instead of walking every one: a deeply
+  // nested expression would otherwise cost time quadratic in its depth.
+  mutable std::vector<Node> memo_node_;
+  mutable std::vector<int32_t> memo_loop_, memo_grad_, memo_function_;
+  void sync_memo() const;
 };
 
 } // namespace oomlint::checks

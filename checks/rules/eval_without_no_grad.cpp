@@ -1,6 +1,7 @@
 // OOM153 eval-without-no-grad (M15): a custom evaluation loop or function runs the model outside
 // torch.no_grad() / torch.inference_mode().
 #include <array>
+#include <optional>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -55,6 +56,7 @@ struct State : RuleState {
   std::unordered_set<uint32_t> reported; // function (start + 1) or module-level loop start
   std::unordered_set<std::string> called_under_no_grad; // functions called under no_grad
   std::vector<Candidate> candidates;
+  std::optional<std::string> no_grad_spelling; // computed once per file, on the first candidate
 };
 
 // `with torch.set_grad_enabled(phase == "train")` / `torch.enable_grad()`: the script manages
@@ -183,7 +185,8 @@ public:
                 "the evaluation under `torch.no_grad()` (M15)";
     if (!fn.null() && fn.is("function_definition") && !is_async(cx, fn) && !uses_autograd(cx, fn) &&
         !steps_optimizer(cx, fn) && !calls_train(cx, fn)) {
-      std::string spelling = no_grad_spelling(cx);
+      if (!st.no_grad_spelling) st.no_grad_spelling = no_grad_spelling(cx);
+      const std::string& spelling = *st.no_grad_spelling;
       if (!spelling.empty()) {
         uint32_t at = line_start_at(cx.source(), fn.start());
         std::string indent(indentation_at(cx.source(), fn.start()));
