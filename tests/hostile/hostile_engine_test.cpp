@@ -121,6 +121,28 @@ TEST_CASE("hostile: 100,000 nested brackets", "[hostile][engine]") {
   }
 }
 
+TEST_CASE("hostile: 100,000 nested calls inside a training loop", "[hostile][engine]") {
+  // Every level is a call in a step loop, so every level asks the engine for its loop, function
+  // and grad mode: those answers must not walk all the ancestors each time (that took 38 s at
+  // 20,000 levels). A hang here shows as the test timing out.
+  constexpr size_t kDepth = 100000;
+  std::string nested;
+  nested.reserve(kDepth * 3 + 8);
+  for (size_t i = 0; i < kDepth; ++i)
+    nested += "f(";
+  nested += "batch";
+  nested += std::string(kDepth, ')');
+  std::string raw = replace_all(kTrain, "        optimizer.step()\n",
+                                "        total += " + nested + "\n        optimizer.step()\n");
+  // The whole catalogue, every rule on every node.
+  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
+  auto diags = engine.check(raw, /*no_prefilter=*/true);
+  bool found = false;
+  for (const auto& d : diags)
+    found = found || (d.code == "OOM203" && d.start_pos.line == kRow && d.start_pos.column == 9);
+  CHECK(found);
+}
+
 TEST_CASE("hostile: a one-million-character line", "[hostile][engine]") {
   constexpr size_t kLong = 1000000;
   SECTION("a string literal line before ordinary code") {
