@@ -636,8 +636,12 @@ ScriptAnalysis ScriptScanner::finish(std::string_view source, std::string_view b
       std::filesystem::path p{s.ds_path};
       if (!p.is_absolute()) p = std::filesystem::path(std::string(base_dir)) / p;
       std::error_code ec;
-      std::ifstream in(p, std::ios::binary);
-      if (!std::filesystem::is_regular_file(p, ec) || !in) {
+      // Checked before opening: opening a FIFO (or a device) named in a script would block.
+      bool regular = std::filesystem::is_regular_file(p, ec);
+      uintmax_t size = regular ? std::filesystem::file_size(p, ec) : 0;
+      std::ifstream in;
+      if (regular && !ec && size <= (16u << 20)) in.open(p, std::ios::binary);
+      if (!in) {
         s.note("the DeepSpeed config file " + s.ds_path + " was not found");
       } else {
         std::stringstream ss;
@@ -718,8 +722,8 @@ ScriptAnalysis analyze_script(std::string_view text, const ts::Tree& tree,
   struct Item {
     Node node;
     Node function;
-    bool class_member;  // a statement of a class body
-    bool class_body;    // the body block of a class
+    bool class_member; // a statement of a class body
+    bool class_body;   // the body block of a class
   };
   std::vector<Item> stack{{root, Node(), false, false}};
   while (!stack.empty()) {

@@ -22,12 +22,14 @@ namespace {
 // One libgit2 repository per work tree, for ignore lookups.
 class GitIgnore {
 public:
-  GitIgnore() { git_libgit2_init(); }
+  // libgit2 starts only when a directory is walked: its start-up reads the system's TLS
+  // certificates, which costs more than checking one file (the pre-commit path).
+  GitIgnore() = default;
   ~GitIgnore() {
     for (auto& [k, repo] : repos_) {
       if (repo) git_repository_free(repo);
     }
-    git_libgit2_shutdown();
+    if (started_) git_libgit2_shutdown();
   }
   GitIgnore(const GitIgnore&) = delete;
   GitIgnore& operator=(const GitIgnore&) = delete;
@@ -36,6 +38,10 @@ public:
   git_repository* repo_for(const fs::path& dir) {
     auto it = by_dir_.find(dir.string());
     if (it != by_dir_.end()) return it->second;
+    if (!started_) {
+      git_libgit2_init();
+      started_ = true;
+    }
     git_repository* repo = nullptr;
     if (git_repository_open_ext(&repo, dir.c_str(), 0, nullptr) != 0) repo = nullptr;
     if (repo && git_repository_is_bare(repo)) {
@@ -70,6 +76,7 @@ public:
 private:
   std::map<std::string, git_repository*> repos_;
   std::map<std::string, git_repository*> by_dir_;
+  bool started_ = false;
 };
 
 struct DirId {
