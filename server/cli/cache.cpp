@@ -10,7 +10,7 @@
 #include <fstream>
 #include <iterator>
 
-#include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #ifndef OOMLINT_VERSION
 #define OOMLINT_VERSION "0.0.0"
@@ -19,12 +19,11 @@
 namespace oomlint::cli {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 namespace {
 
 // Bumped when the layout of an entry changes.
-constexpr int kFormat = 1;
+constexpr int kFormat = 2;
 
 // Which oomlint build wrote a cache: the version plus the executable's size and modification
 // time, so that a rebuilt binary (new or changed rules) never reads results of the old one.
@@ -39,55 +38,114 @@ std::string build_id() {
   return id;
 }
 
-json to_json(const checks::Diagnostic& d) {
-  json j = {{"code", d.code},
-            {"slug", d.slug},
-            {"section", d.section},
-            {"severity", static_cast<int>(d.severity)},
-            {"message", d.message},
-            {"range", {d.start, d.end}},
-            {"pos", {d.start_pos.line, d.start_pos.column, d.end_pos.line, d.end_pos.column}}};
-  if (d.fix) {
-    json edits = json::array();
-    for (const auto& e : d.fix->edits)
-      edits.push_back({e.start, e.end, e.text});
-    j["fix"] = {{"title", d.fix->title},
-                {"applicability", static_cast<int>(d.fix->applicability)},
-                {"edits", std::move(edits)}};
-  }
-  return j;
-}
+// The cache file is a flat binary record stream (little-endian u32/u64, strings as length +
+// bytes): reading 10,000 diagnostics back must cost far less than finding them did, which a
+// JSON document tree does not manage. Every read is bounds-checked; a short or malformed file
+// throws and counts as no cache.
+constexpr std::string_view kMagic = "oomlint-cache\n";
 
-checks::Diagnostic from_json(const json& j) {
-  checks::Diagnostic d;
-  d.code = j.at("code").get<std::string>();
-  d.slug = j.at("slug").get<std::string>();
-  d.section = j.at("section").get<std::string>();
-  int severity = j.at("severity").get<int>();
-  if (severity < 0 || severity > static_cast<int>(checks::Severity::Info)) {
-    throw std::runtime_error("bad severity");
+class Writer {
+public:
+  void u8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; ++i)
+      out_.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
   }
-  d.severity = static_cast<checks::Severity>(severity);
-  d.message = j.at("message").get<std::string>();
-  d.start = j.at("range").at(0).get<uint32_t>();
-  d.end = j.at("range").at(1).get<uint32_t>();
-  const json& pos = j.at("pos");
-  d.start_pos = {pos.at(0).get<uint32_t>(), pos.at(1).get<uint32_t>()};
-  d.end_pos = {pos.at(2).get<uint32_t>(), pos.at(3).get<uint32_t>()};
-  if (j.contains("fix")) {
-    const json& f = j.at("fix");
+  void u64(uint64_t v) {
+    for (int i = 0; i < 8; ++i)
+      out_.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  }
+  void str(std::string_view v) {
+    u32(static_cast<uint32_t>(v.size()));
+    out_.append(v);
+  }
+  void diagnostic(const checks::Diagnostic& d) {
+    str(d.code);
+    str(d.slug);
+    str(d.section);
+    u8(static_cast<uint8_t>(d.severity));
+    str(d.message);
+    for (uint32_t v :
+         {d.start, d.end, d.start_pos.line, d.start_pos.column, d.end_pos.line, d.end_pos.column})
+      u32(v);
+    u8(d.fix ? 1 : 0);
+    if (!d.fix) return;
+    str(d.fix->title);
+    u8(d.fix->applicability == checks::Applicability::Safe ? 0 : 1);
+    u32(static_cast<uint32_t>(d.fix->edits.size()));
+    for (const auto& e : d.fix->edits) {
+      u32(e.start);
+      u32(e.end);
+      str(e.text);
+    }
+  }
+  std::string& bytes() { return out_; }
+
+private:
+  std::string out_;
+};
+
+class Reader {
+public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ == in_.size(); }
+  uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
+  uint32_t u32() {
+    auto b = take(4);
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; --i)
+      v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
+    return v;
+  }
+  uint64_t u64() {
+    auto b = take(8);
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; --i)
+      v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
+    return v;
+  }
+  std::string str() { return std::string(take(u32())); }
+  checks::Diagnostic diagnostic() {
+    checks::Diagnostic d;
+    d.code = str();
+    d.slug = str();
+    d.section = str();
+    uint8_t severity = u8();
+    if (severity > static_cast<uint8_t>(checks::Severity::Info)) throw std::runtime_error("bad");
+    d.severity = static_cast<checks::Severity>(severity);
+    d.message = str();
+    d.start = u32();
+    d.end = u32();
+    d.start_pos.line = u32();
+    d.start_pos.column = u32();
+    d.end_pos.line = u32();
+    d.end_pos.column = u32();
+    if (u8() == 0) return d;
     checks::Fix fix;
-    fix.title = f.at("title").get<std::string>();
-    fix.applicability = f.at("applicability").get<int>() == 0 ? checks::Applicability::Safe
-                                                              : checks::Applicability::Unsafe;
-    for (const auto& e : f.at("edits")) {
-      fix.edits.push_back(
-          {e.at(0).get<uint32_t>(), e.at(1).get<uint32_t>(), e.at(2).get<std::string>()});
+    fix.title = str();
+    fix.applicability = u8() == 0 ? checks::Applicability::Safe : checks::Applicability::Unsafe;
+    uint32_t edits = u32();
+    for (uint32_t i = 0; i < edits; ++i) {
+      checks::Edit e;
+      e.start = u32();
+      e.end = u32();
+      e.text = str();
+      fix.edits.push_back(std::move(e));
     }
     d.fix = std::move(fix);
+    return d;
   }
-  return d;
-}
+
+private:
+  std::string_view take(size_t n) {
+    if (n > in_.size() - pos_) throw std::runtime_error("truncated cache");
+    std::string_view out = in_.substr(pos_, n);
+    pos_ += n;
+    return out;
+  }
+  std::string_view in_;
+  size_t pos_ = 0;
+};
 
 // Writes `content` to `path` through a temporary file in the same directory and a rename, so a
 // reader sees the old cache or the new one, never half of one.
@@ -138,20 +196,28 @@ ResultsCache::ResultsCache(ResultsCache&& other) noexcept
 ResultsCache ResultsCache::open(const fs::path& dir) {
   ResultsCache cache;
   cache.dir_ = dir;
-  cache.file_ = dir / (build_id() + ".json");
+  cache.file_ = dir / (build_id() + ".bin");
   std::ifstream in(cache.file_, std::ios::binary);
   if (!in) return cache;
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   try {
-    json j = json::parse(text);
-    for (const auto& [path, e] : j.at("files").items()) {
+    Reader r(text);
+    if (r.str() != kMagic) throw std::runtime_error("not an oomlint cache");
+    uint32_t files = r.u32();
+    for (uint32_t f = 0; f < files; ++f) {
+      std::string path = r.str();
       Entry entry;
-      entry.hash = e.at("hash").get<uint64_t>();
-      entry.settings = e.at("settings").get<std::string>();
-      for (const auto& d : e.at("diagnostics"))
-        entry.diagnostics.push_back(from_json(d));
-      cache.entries_.emplace(path, std::move(entry));
+      entry.hash = r.u64();
+      entry.settings = r.str();
+      uint32_t count = r.u32();
+      // Each diagnostic takes dozens of bytes: a count beyond what is left is corrupt.
+      if (count > text.size()) throw std::runtime_error("corrupt count");
+      entry.diagnostics.reserve(count);
+      for (uint32_t i = 0; i < count; ++i)
+        entry.diagnostics.push_back(r.diagnostic());
+      cache.entries_.emplace(std::move(path), std::move(entry));
     }
+    if (!r.done()) throw std::runtime_error("trailing bytes");
   } catch (const std::exception&) {
     // A damaged cache is no cache: start over, and overwrite it on save.
     cache.entries_.clear();
@@ -192,16 +258,22 @@ std::string ResultsCache::save() {
         << "Signature: 8a477f597d28d172789f06886806bc55\n"
            "# This file is a cache directory tag created by oomlint.\n";
   }
-  json files = json::object();
-  for (const auto& [path, e] : entries_) {
-    if (!fs::exists(path, ec)) continue;
-    json diags = json::array();
-    for (const auto& d : e.diagnostics)
-      diags.push_back(to_json(d));
-    files[path] = {{"hash", e.hash}, {"settings", e.settings}, {"diagnostics", std::move(diags)}};
+  Writer w;
+  w.str(kMagic);
+  std::vector<const std::pair<const std::string, Entry>*> kept;
+  for (const auto& item : entries_) {
+    if (fs::exists(item.first, ec)) kept.push_back(&item);
   }
-  json j = {{"version", OOMLINT_VERSION}, {"files", std::move(files)}};
-  std::string err = replace_file(file_, j.dump());
+  w.u32(static_cast<uint32_t>(kept.size()));
+  for (const auto* item : kept) {
+    w.str(item->first);
+    w.u64(item->second.hash);
+    w.str(item->second.settings);
+    w.u32(static_cast<uint32_t>(item->second.diagnostics.size()));
+    for (const auto& d : item->second.diagnostics)
+      w.diagnostic(d);
+  }
+  std::string err = replace_file(file_, w.bytes());
   if (err.empty()) dirty_ = false;
   return err.empty() ? std::string() : "cannot write " + file_.string() + ": " + err;
 }

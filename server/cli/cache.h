@@ -2,8 +2,8 @@
 // file's content, the engine's settings and rule set, and the oomlint build. A second run over an
 // unchanged tree reads and hashes the files but parses none of them.
 //
-// Layout: <cache dir>/CACHEDIR.TAG, .gitignore (`*`), and one JSON file per oomlint build,
-// `v<version>-<build>.json`, mapping absolute paths to {content hash, settings key, diagnostics}.
+// Layout: <cache dir>/CACHEDIR.TAG, .gitignore (`*`), and one file per oomlint build,
+// `v<version>-<build>.bin`, mapping absolute paths to {content hash, settings key, diagnostics}.
 // A missing, unreadable or corrupt cache file is an empty cache; saving replaces the file
 // atomically and never fails the run.
 #pragma once

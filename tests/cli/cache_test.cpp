@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "cli/cache.h"
 #include "cli_test_support.h"
@@ -95,8 +96,18 @@ TEST_CASE("results cache: a damaged cache file is an empty cache and gets rewrit
     REQUIRE(cache.save().empty());
   }
   fs::path stored = ResultsCache::open(dir).file();
-  for (std::string garbage : {std::string("{\"files\": {\"x\": {\"hash\": \"no\"}}}"),
-                              std::string("\x00\xff{[", 4), std::string("[]"), std::string()}) {
+  std::string valid;
+  {
+    std::ifstream in(stored, std::ios::binary);
+    valid.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  REQUIRE(valid.size() > 40);
+  std::string huge_count = valid;
+  huge_count[valid.find("train.py") + 8 + 8 + 4 + 1] = '\x7f'; // the entry's diagnostic count
+  for (std::string garbage :
+       {std::string("{\"files\": {\"x\": {\"hash\": \"no\"}}}"), std::string("\x00\xff{[", 4),
+        std::string("[]"), std::string(), valid.substr(0, valid.size() / 2),
+        valid.substr(0, valid.size() - 1), valid + "x", huge_count}) {
     std::ofstream(stored, std::ios::binary | std::ios::trunc) << garbage;
     ResultsCache cache = ResultsCache::open(dir);
     CHECK(cache.size() == 0);

@@ -74,7 +74,7 @@ check "OOMLINT_CACHE_DIR puts it elsewhere" '[ -d "$TMP/env-cache" ] && [ ! -e .
 check "--fix still fixes files the cache knows" '! grep -q "dtype=torch.float16" pkg/amp.py'
 
 # A damaged cache file is ignored and replaced.
-for f in .oomlint_cache/*.json; do printf '{"files": [1, 2' > "$f"; done
+for f in .oomlint_cache/*.bin; do printf '{"files": [1, 2' > "$f"; done
 "$BIN" check --isolated -v --output-format json . >dmg.json 2>dmg.err
 rc=$?
 check "a damaged cache is ignored (exit $rc, no crash)" '[ $rc -le 1 ] && grep -q "cache: 0 of 3" dmg.err'
