@@ -305,14 +305,29 @@ int run_check(const std::vector<std::string>& args) {
   size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
                                  : std::max(1u, std::thread::hardware_concurrency());
   workers = std::min(workers, std::max<size_t>(jobs.size(), 1));
+  // Largest files first: with the big ones at the end of the queue, one worker would still be
+  // busy on them while the others sit idle.
+  std::vector<size_t> order(jobs.size());
+  {
+    std::vector<uintmax_t> size(jobs.size(), 0);
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      order[i] = i;
+      std::error_code size_ec;
+      if (!jobs[i].from_stdin) size[i] = fs::file_size(jobs[i].path, size_ec);
+      if (size_ec) size[i] = 0;
+    }
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return size[x] > size[y]; });
+  }
   std::atomic<size_t> next{0};
   // With --fix, SIGINT/SIGTERM stop the run between files (a write in flight completes or is
   // abandoned whole), then the process ends by that signal.
   std::optional<FixInterruptGuard> interrupt_guard;
   if (fix_options.mode == FixMode::Apply) interrupt_guard.emplace();
   auto work = [&] {
-    for (size_t i = next++; i < jobs.size(); i = next++) {
+    for (size_t k = next++; k < jobs.size(); k = next++) {
       if (fix_interrupted()) break;
+      size_t i = order[k];
       try {
         outcomes[i] = check_file(jobs[i], fix_options);
       } catch (const std::exception& e) {
