@@ -12,6 +12,8 @@
 
 #include <stdexcept>
 
+#include "cli/fix_writer.h"
+
 #ifndef OOMLINT_VERSION
 #define OOMLINT_VERSION "0.0.0"
 #endif
@@ -153,19 +155,11 @@ std::string replace_file(const fs::path& path, std::string_view content) {
   std::string tmpl = (path.parent_path() / (".tmp-" + path.filename().string() + "-XXXXXX"));
   int fd = ::mkstemp(tmpl.data());
   if (fd < 0) return std::strerror(errno);
-  const char* p = content.data();
-  size_t left = content.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      std::string err = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmpl.c_str());
-      return err;
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
+  if (!write_all(fd, content)) {
+    std::string err = std::strerror(errno);
+    ::close(fd);
+    ::unlink(tmpl.c_str());
+    return err;
   }
   ::fchmod(fd, 0644);
   ::close(fd);

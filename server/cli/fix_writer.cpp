@@ -47,18 +47,6 @@ std::string read_all(const fs::path& path, bool& ok) {
   return ss.str();
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 constexpr int kInterruptSignals[] = {SIGINT, SIGTERM, SIGHUP};
 std::atomic<int> g_interrupt{0};
 struct sigaction g_previous[std::size(kInterruptSignals)];
@@ -102,6 +90,18 @@ LineEnding dominant_line_ending(std::string_view text) {
   if (c.crlf > c.lf && c.crlf >= c.cr) return LineEnding::CrLf;
   if (c.cr > c.lf && c.cr > c.crlf) return LineEnding::Cr;
   return LineEnding::Lf;
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
 }
 
 std::string match_line_endings(std::string_view original, std::string fixed) {

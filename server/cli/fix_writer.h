@@ -18,6 +18,9 @@ LineEnding dominant_line_ending(std::string_view text);
 // that the edits brought in as bare "\n" are converted to the file's terminator.
 std::string match_line_endings(std::string_view original, std::string fixed);
 
+// Writes all of `data` to `fd`, retrying short writes and EINTR; false on an error (errno set).
+bool write_all(int fd, std::string_view data);
+
 // Replaces `path` with `content` atomically, provided the file still holds `expected`.
 // Returns an empty string on success, else the reason (the file is then left untouched).
 // After an interruption (see FixInterruptGuard) it writes nothing and says so.
