@@ -262,6 +262,7 @@ int run_check(const std::vector<std::string>& args) {
       for (auto& f : found.files) {
         FileJob job;
         job.path = f.path;
+        job.size = f.size;
         job.display = f.display;
         job.absolute = f.absolute.string();
         job.kind = f.kind;
@@ -308,17 +309,10 @@ int run_check(const std::vector<std::string>& args) {
   // Largest files first: with the big ones at the end of the queue, one worker would still be
   // busy on them while the others sit idle.
   std::vector<size_t> order(jobs.size());
-  {
-    std::vector<uintmax_t> size(jobs.size(), 0);
-    for (size_t i = 0; i < jobs.size(); ++i) {
-      order[i] = i;
-      std::error_code size_ec;
-      if (!jobs[i].from_stdin) size[i] = fs::file_size(jobs[i].path, size_ec);
-      if (size_ec) size[i] = 0;
-    }
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t x, size_t y) { return size[x] > size[y]; });
-  }
+  for (size_t i = 0; i < jobs.size(); ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return jobs[x].size > jobs[y].size; });
   std::atomic<size_t> next{0};
   // With --fix, SIGINT/SIGTERM stop the run between files (a write in flight completes or is
   // abandoned whole), then the process ends by that signal.

@@ -4,6 +4,7 @@
 // patterns leave out. Files named explicitly are always checked.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@ struct DiscoveredFile {
   FileKind kind = FileKind::Python;
   bool explicit_path = false;
   const Config* config = nullptr;
+  uint64_t size = 0; // bytes, from the walk's stat (to hand out big files first)
 };
 
 struct PathError {

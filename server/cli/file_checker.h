@@ -36,6 +36,7 @@ struct FileJob {
   std::string stdin_text;
   const checks::Engine* engine = nullptr;
   std::string settings_key; // what the engine's settings are, for the results cache
+  uint64_t size = 0;        // bytes on disk when discovered (0 for stdin)
 };
 
 struct FileOutcome {
