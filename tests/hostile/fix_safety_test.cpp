@@ -12,32 +12,16 @@
 #include "cli/fix_writer.h"
 #include "engine.h"
 #include "fixture_support.h"
+#include "hostile/hostile_support.h"
 
 using namespace oomlint::cli;
+using oomlint::test::kTrain;
+using oomlint::test::kTrainFixed;
+using oomlint::test::replace_all;
 using oomlint::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::string kTrain = "import torch\n"
-                           "\n"
-                           "def train(model, loader, optimizer):\n"
-                           "    for batch in loader:\n"
-                           "        model(batch).sum().backward()\n"
-                           "        torch.cuda.empty_cache()\n"
-                           "        optimizer.step()\n";
-const std::string kTrainFixed = "import torch\n"
-                                "\n"
-                                "def train(model, loader, optimizer):\n"
-                                "    for batch in loader:\n"
-                                "        model(batch).sum().backward()\n"
-                                "        optimizer.step()\n";
-
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
-}
 
 // --fix --unsafe-fixes (OOM203 only) on `p`.
 FileOutcome fix(const fs::path& p) {

@@ -15,28 +15,17 @@
 #include "cli/file_checker.h"
 #include "engine.h"
 #include "fixture_support.h"
+#include "hostile/hostile_support.h"
 
 using namespace oomlint::cli;
+using oomlint::test::kRow;
+using oomlint::test::kTrain;
+using oomlint::test::kTrainFixed;
+using oomlint::test::replace_all;
 using oomlint::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
-
-// One OOM203 at row 6, column 9 (1-based); its unsafe fix deletes that line.
-const std::string kTrain = "import torch\n"
-                           "\n"
-                           "def train(model, loader, optimizer):\n"
-                           "    for batch in loader:\n"
-                           "        model(batch).sum().backward()\n"
-                           "        torch.cuda.empty_cache()\n"
-                           "        optimizer.step()\n";
-const std::string kTrainFixed = "import torch\n"
-                                "\n"
-                                "def train(model, loader, optimizer):\n"
-                                "    for batch in loader:\n"
-                                "        model(batch).sum().backward()\n"
-                                "        optimizer.step()\n";
-constexpr uint32_t kRow = 6;
 
 struct Result {
   FileOutcome outcome;
@@ -71,12 +60,6 @@ std::vector<std::pair<uint32_t, uint32_t>> positions(const FileOutcome& o) {
     if (f.diagnostic.code == "OOM203") out.emplace_back(f.location.row, f.location.column);
   }
   return out;
-}
-
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
 }
 
 using Positions = std::vector<std::pair<uint32_t, uint32_t>>;

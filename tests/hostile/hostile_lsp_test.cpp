@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "hostile/hostile_support.h"
 #include "line_index.h"
 #include "lsp/convert.h"
 #include "lsp/document_store.h"
@@ -17,6 +18,8 @@
 
 using namespace oomlint::lsp;
 using namespace oomlint::lsp::test;
+
+using oomlint::test::replace_all;
 
 namespace {
 
@@ -125,12 +128,6 @@ void expect_still_serving(LspClient& c) {
 
 json changes(uint32_t l1, uint32_t c1, uint32_t l2, uint32_t c2, const std::string& text) {
   return json::array({{{"range", range_json(l1, c1, l2, c2)}, {"text", text}}});
-}
-
-std::string replace_all(std::string s, std::string_view from, std::string_view to) {
-  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
-    s.replace(at, from.size(), to);
-  return s;
 }
 
 } // namespace
