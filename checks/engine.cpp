@@ -344,8 +344,9 @@ void Engine::build_dispatch() {
         size_t bar = std::min(entry.find('|', pos), entry.size());
         if (bar > pos) {
           std::string_view token = entry.substr(pos, bar - pos);
-          auto it = std::find(tokens_.begin(), tokens_.end(), token);
-          if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), token);
+          auto it = std::find_if(tokens_.begin(), tokens_.end(),
+                                 [&](const Token& t) { return t.spelling == token; });
+          if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), parse_token(token));
           alternatives.push_back(static_cast<uint32_t>(it - tokens_.begin()));
         }
         pos = bar + 1;
@@ -353,12 +354,28 @@ void Engine::build_dispatch() {
       if (alternatives.empty()) entries.pop_back();
     }
   }
-  // The scanner's tables.
+  // The scanner's tables. A token that ignores case is filed under every case of its first two
+  // bytes.
   byte_token_.assign(256, -1);
+  auto keys_of = [](const Token& t) {
+    std::vector<uint32_t> keys;
+    auto cases = [&](unsigned char c) {
+      std::vector<unsigned char> v{c};
+      bool fold = t.word_start || t.word_end;
+      if (fold && c >= 'a' && c <= 'z') v.push_back(static_cast<unsigned char>(c - 32));
+      if (fold && c >= 'A' && c <= 'Z') v.push_back(static_cast<unsigned char>(c + 32));
+      return v;
+    };
+    for (unsigned char a : cases(static_cast<unsigned char>(t.bytes[0])))
+      for (unsigned char b : cases(static_cast<unsigned char>(t.bytes[1])))
+        keys.push_back(a | (static_cast<uint32_t>(b) << 8));
+    return keys;
+  };
   std::vector<uint32_t> count(65536 + 1, 0);
   for (const auto& t : tokens_) {
-    if (t.size() >= 2)
-      ++count[static_cast<unsigned char>(t[0]) | (static_cast<unsigned char>(t[1]) << 8)];
+    if (t.bytes.size() >= 2)
+      for (uint32_t key : keys_of(t))
+        ++count[key];
   }
   prefix_begin_.assign(65536 + 1, 0);
   for (uint32_t k = 0; k < 65536; ++k)
@@ -367,14 +384,15 @@ void Engine::build_dispatch() {
   prefix_used_.assign(65536 / 64, 0);
   std::vector<uint32_t> fill(prefix_begin_.begin(), prefix_begin_.end() - 1);
   for (uint32_t t = 0; t < tokens_.size(); ++t) {
-    std::string_view tok = tokens_[t];
+    std::string_view tok = tokens_[t].bytes;
     if (tok.size() == 1) {
       byte_token_[static_cast<unsigned char>(tok[0])] = static_cast<int32_t>(t);
       continue;
     }
-    uint32_t key = static_cast<unsigned char>(tok[0]) | (static_cast<unsigned char>(tok[1]) << 8);
-    prefix_ids_[fill[key]++] = t;
-    prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
+    for (uint32_t key : keys_of(tokens_[t])) {
+      prefix_ids_[fill[key]++] = t;
+      prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
+    }
   }
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
@@ -392,6 +410,54 @@ void Engine::build_dispatch() {
 
 Engine::~Engine() = default;
 
+namespace {
+
+// Word boundaries as outputs::words_of() (checks/rules/model_outputs.h) draws them: a word is a
+// run of ASCII letters and digits, and a lower-case letter followed by an upper-case one also
+// ends a word (`valLoader` is `val`, `loader`). Underscores and every other byte separate words.
+bool is_alnum(unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_lower(unsigned char c) {
+  return c >= 'a' && c <= 'z';
+}
+bool is_upper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+// A word starts at p[i].
+bool starts_word(const unsigned char* p, size_t i) {
+  return i == 0 || !is_alnum(p[i - 1]) || (is_upper(p[i]) && is_lower(p[i - 1]));
+}
+// A word ends just before p[i] (i == n: at the end of the text).
+bool ends_word(const unsigned char* p, size_t n, size_t i) {
+  return i == n || !is_alnum(p[i]) || (is_upper(p[i]) && is_lower(p[i - 1]));
+}
+bool equal_ignoring_case(const unsigned char* p, std::string_view tok) {
+  for (size_t k = 0; k < tok.size(); ++k) {
+    unsigned char a = p[k], b = static_cast<unsigned char>(tok[k]);
+    if (a >= 'A' && a <= 'Z') a = static_cast<unsigned char>(a + 32);
+    if (b >= 'A' && b <= 'Z') b = static_cast<unsigned char>(b + 32);
+    if (a != b) return false;
+  }
+  return true;
+}
+
+} // namespace
+
+Engine::Token Engine::parse_token(std::string_view spelling) {
+  Token t{spelling, spelling};
+  // Marks are read only around at least two bytes (the scanner's table is keyed on two).
+  if (t.bytes.size() >= 3 && t.bytes.front() == '<') {
+    t.word_start = true;
+    t.bytes.remove_prefix(1);
+  }
+  if (t.bytes.size() >= 3 && t.bytes.back() == '>') {
+    t.word_end = true;
+    t.bytes.remove_suffix(1);
+  }
+  return t;
+}
+
 std::vector<char> Engine::scan_tokens(std::string_view text) const {
   std::vector<char> found(tokens_.size(), 0);
   size_t missing = tokens_.size();
@@ -407,8 +473,14 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
     if (!(prefix_used_[key >> 6] & (uint64_t{1} << (key & 63)))) continue;
     for (uint32_t k = prefix_begin_[key]; k < prefix_begin_[key + 1]; ++k) {
       uint32_t t = prefix_ids_[k];
-      std::string_view tok = tokens_[t];
-      if (!found[t] && tok.size() <= n - i && std::memcmp(p + i, tok.data(), tok.size()) == 0) {
+      const Token& tok = tokens_[t];
+      const size_t len = tok.bytes.size();
+      if (found[t] || len > n - i) continue;
+      bool word = tok.word_start || tok.word_end;
+      bool same = word ? equal_ignoring_case(p + i, tok.bytes)
+                       : std::memcmp(p + i, tok.bytes.data(), len) == 0;
+      if (same && (!tok.word_start || starts_word(p, i)) &&
+          (!tok.word_end || ends_word(p, n, i + len))) {
         found[t] = 1;
         --missing;
       }

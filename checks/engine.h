@@ -47,9 +47,15 @@ private:
   std::vector<const Rule*> rules_;
   // rules_by_symbol_[symbol] = indices into rules_
   std::vector<std::vector<size_t>> rules_by_symbol_;
-  // The prefilter's tokens (every distinct needs() alternative) and, per rule and entry, the
-  // indices of its alternatives in tokens_.
-  std::vector<std::string_view> tokens_;
+  // The prefilter's tokens (every distinct needs() alternative, as spelled) and, per rule and
+  // entry, the indices of its alternatives in tokens_. A token is its bytes, which may have to
+  // start and/or end a word (spelled `<val>`: see Rule::needs()).
+  struct Token {
+    std::string_view spelling, bytes;
+    bool word_start = false, word_end = false; // a marked token also ignores ASCII case
+  };
+  std::vector<Token> tokens_;
+  static Token parse_token(std::string_view spelling);
   std::vector<std::vector<std::vector<uint32_t>>> needs_;
   // Tokens of two bytes or more by their first two bytes (CSR: ids in prefix_ids_ from
   // prefix_begin_[key] to prefix_begin_[key + 1]), a bitmap of the keys in use, and the

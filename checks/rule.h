@@ -41,10 +41,15 @@ public:
   virtual std::span<const std::string_view> node_kinds() const = 0;
   // The prefilter: byte strings a file must contain for this rule to be able to fire. Every
   // entry must occur; an entry may list alternatives separated by '|' ("eval|train(" occurs when
-  // either does). A file that lacks one is not checked by this rule, and a file that no rule
-  // needs is not parsed at all. Empty means "always check". The fixture and corpus tests run
-  // with and without the prefilter and require identical diagnostics, so a too-strong entry
-  // fails a test rather than silently hiding findings.
+  // either does). `<` before an alternative means it must start a word, `>` after it that it must
+  // end one, with words as outputs::words_of() splits them: at bytes other than ASCII letters and
+  // digits (so at `_`), and between a lower-case letter and an upper-case one (`<val>` occurs in
+  // `val_loader` and `valLoader`, not in `value` or `interval`; marked alternatives need two bytes
+  // besides the marks). A marked alternative also ignores ASCII case, as words_of() lower-cases
+  // (`<val>` occurs in `VAL_LOADER` and `ValLoader`). A file that lacks one is not checked by this
+  // rule, and a file that no rule needs is not parsed at all. Empty means "always check". The
+  // fixture and corpus tests run with and without the prefilter and require identical diagnostics,
+  // so a too-strong entry fails a test rather than silently hiding findings.
   virtual std::span<const std::string_view> needs() const = 0;
   virtual void check(Node node, Context& cx) const = 0;
   // Called once after the traversal; for rules that need the whole file.

@@ -12,6 +12,7 @@
 #include "fixture_support.h"
 #include "registry.h"
 #include "rule.h"
+#include "rules/model_outputs.h"
 
 using namespace oomlint;
 using checks::Node;
@@ -40,6 +41,9 @@ private:
 constexpr std::array<std::string_view, 1> kAlternatives{"eval|train"};
 constexpr std::array<std::string_view, 2> kTwoEntries{"torch", "eval|train"};
 constexpr std::array<std::string_view, 0> kEmpty{};
+constexpr std::array<std::string_view, 1> kWholeWord{"<val>"};
+constexpr std::array<std::string_view, 1> kWordStart{"<test"};
+constexpr std::array<std::string_view, 1> kWordEnd{"net>"};
 // Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
 constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
 
@@ -105,6 +109,48 @@ TEST_CASE("empty needs always check; empty alternatives are ignored", "[prefilte
   CHECK(active(bars, "zeta\n"));
   CHECK(active(bars, "omega\n"));
   CHECK_FALSE(active(bars, "x = 1\n"));
+}
+
+TEST_CASE("marked alternatives must start or end a word", "[prefilter]") {
+  NeedsRule whole("OOM997", kWholeWord);
+  for (std::string_view yes : {"val_loader", "valLoader", "for b in val:", "d[\"val\"]", "x.val",
+                               "ValLoader", "myVal", "Val", "val", "VAL_LOADER", "VAl"}) {
+    INFO(yes);
+    CHECK(active(whole, yes));
+  }
+  for (std::string_view no :
+       {"value", "interval", "eval", "Valid", "val2", "VALUE", "x2val", "VALLoader"}) {
+    INFO(no);
+    CHECK_FALSE(active(whole, no));
+  }
+  NeedsRule start("OOM996", kWordStart);
+  CHECK(active(start, "testing"));
+  CHECK(active(start, "run_tests"));
+  CHECK(active(start, "unitTest")); // marked tokens ignore case, as words_of() does
+  CHECK_FALSE(active(start, "contest"));
+  NeedsRule end("OOM995", kWordEnd);
+  CHECK(active(end, "resnet"));
+  CHECK(active(end, "my_net = 1"));
+  CHECK(active(end, "netG"));
+  CHECK_FALSE(active(end, "network"));
+  CHECK_FALSE(active(end, "net2"));
+}
+
+TEST_CASE("word marks agree with outputs::words_of", "[prefilter]") {
+  // For each text, `<w>` is active exactly when words_of(text) contains w.
+  NeedsRule whole("OOM997", kWholeWord);
+  for (std::string_view text :
+       {"val_loader", "valLoader", "VALLoader", "evalVal", "value", "a.val", "x_val2", "__val__",
+        "\xffval", "val\xff", "intervalVal", "VAL_x", "VALLoader", "ValLOADER"}) {
+    auto words = checks::outputs::words_of(text);
+    bool has_val = false;
+    for (const auto& w : words)
+      has_val = has_val || w == "val";
+    INFO(text);
+    CHECK(active(whole, text) == has_val);
+  }
+  // Ignoring case can only add matches: words_of splits `vAl` into `v`, `al`.
+  CHECK(active(whole, "vAl"));
 }
 
 TEST_CASE("rules combine per rule: one rule's tokens do not activate another", "[prefilter]") {

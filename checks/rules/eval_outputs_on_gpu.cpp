@@ -29,18 +29,26 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
 // - an evaluation loop, or a step loop in eval mode. A step loop whose body calls backward or
 //   an optimizer step is excluded by the uses_autograd / steps_optimizer check, so the step
-//   loop here iterates over a `loader`/`Loader`/`batches` and eval mode needs `.eval()` /
-//   `.train(False)`. An evaluation loop needs a split word and a data word in its iterable
-//   (spelled as in OOM153, words_of() lowercases). Hence: (split word or eval/train) and (data
-//   word, which covers loader/Loader/batches).
-constexpr std::array<std::string_view, 6> kNeeds{
+//   loop here iterates over a `loader`/`Loader`/`batches` (L, Context::is_step_loop's byte
+//   substrings) and eval mode needs `.eval()` or `.train(False)` (E: the word `eval`, or the
+//   word `train` and `False`). An evaluation loop needs a split word S and a data word D in its
+//   iterable, as words_of() splits it (see OOM153). (S and D) or (L and E) in CNF:
+//   (S or L), (S or eval or train), (S or eval or False), (D or L).
+#define OOM154_SPLIT "<val>|<valid>|<validation>|<eval>|<evaluation>|<test>|<testing>|<dev>"
+#define OOM154_LOOP "loader|Loader|batches"
+constexpr std::array<std::string_view, 8> kNeeds{
     "torch",
     "append|extend",
     "cuda|device|accelerat",
-    "model|net|Module|PreTrainedModel|from_pretrained|logits|hidden_state|pooler_output",
-    "val|Val|VAl|VAL|test|Test|TEst|TESt|TEST|dev|Dev|DEv|DEV|train",
-    "loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|dl|Dl|DL|data|Data|DAta|DATa|DATA|ds|Ds|DS|"
-    "batches|Batches|BAtches|BATches|BATChes|BATCHes|BATCHEs|BATCHES|iter|Iter|ITer|ITEr|ITER"};
+    "model>|<models>|net>|network>|Module|PreTrainedModel|from_pretrained|logits|hidden_state|"
+    "pooler_output",
+    OOM154_SPLIT "|" OOM154_LOOP,
+    OOM154_SPLIT "|<train>",
+    OOM154_SPLIT "|False",
+    OOM154_LOOP "|LOader|LOAder|LOADer|LOADEr|LOADER|<dl>|<data>|<dataset>|<ds>|<batches>|<iter>|"
+                "<iterator>"};
+#undef OOM154_SPLIT
+#undef OOM154_LOOP
 
 struct State : RuleState {
   ModelBindings models;

@@ -33,13 +33,16 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   / timm model, an instance of the file's nn.Module / LightningModule / PreTrainedModel class)
 //   or an output field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`,
 //   `pooler_output`).
+// Word marks: uses_autograd wants a callee ending in `backward` (`manual_backward` too),
+// is_step_loop an attribute that is exactly `backward` or `step`, steps_optimizer a `step` call.
 constexpr std::array<std::string_view, 6> kNeeds{
     "torch",
     "append|extend",
-    "backward|requires_grad|autograd|step",
-    "backward|requires_grad|autograd|opt|scaler",
-    "loader|Loader|batches|backward|step",
-    "model|net|Module|PreTrainedModel|from_pretrained|logits|hidden_state|pooler_output"};
+    "backward>|requires_grad|autograd|<step>",
+    "backward>|requires_grad|autograd|opt|scaler",
+    "loader|Loader|batches|<backward>|<step>",
+    "model>|<models>|net>|network>|Module|PreTrainedModel|from_pretrained|logits|hidden_state|"
+    "pooler_output"};
 
 struct State : RuleState {
   ModelBindings models;
