@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bumped when the layout of an entry changes.
-constexpr int kFormat = 2;
+constexpr int kFormat = 3;
 
 // Which oomlint build wrote a cache: the version plus the executable's size and modification
 // time, so that a rebuilt binary (new or changed rules) never reads results of the old one.
@@ -42,8 +42,10 @@ std::string build_id() {
 
 // The cache file is a flat binary record stream (little-endian u32/u64, strings as length +
 // bytes): reading 10,000 diagnostics back must cost far less than finding them did, which a
-// JSON document tree does not manage. Every read is bounds-checked; a short or malformed file
-// throws and counts as no cache.
+// JSON document tree does not manage. Each file's diagnostics are one sized block, decoded only
+// when that file is looked up and copied through unread when the cache is saved again. Every
+// read is bounds-checked; a short or malformed file throws and counts as no cache (a damaged
+// block, found at lookup, as a miss for that file).
 constexpr std::string_view kMagic = "oomlint-cache\n";
 
 class Writer {
@@ -107,6 +109,7 @@ public:
     return v;
   }
   std::string str() { return std::string(take(u32())); }
+  std::string_view block() { return take(u32()); }
   checks::Diagnostic diagnostic() {
     checks::Diagnostic d;
     d.code = str();
@@ -171,6 +174,27 @@ std::string replace_file(const fs::path& path, std::string_view content) {
   return {};
 }
 
+// Reads a regular file in one go (the cache is megabytes: no stream buffering per byte).
+bool read_whole(const fs::path& path, std::string& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  if (ok) {
+    out.resize(static_cast<size_t>(st.st_size));
+    size_t got = 0;
+    while (got < out.size()) {
+      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      got += static_cast<size_t>(n);
+    }
+    out.resize(got); // shorter if it shrank meanwhile: then the parse below fails cleanly
+  }
+  ::close(fd);
+  return ok;
+}
+
 } // namespace
 
 uint64_t content_hash(std::string_view bytes) {
@@ -184,16 +208,17 @@ fs::path default_cache_dir(const fs::path& cwd) {
 }
 
 ResultsCache::ResultsCache(ResultsCache&& other) noexcept
-    : dir_(std::move(other.dir_)), file_(std::move(other.file_)),
+    : dir_(std::move(other.dir_)), file_(std::move(other.file_)), raw_(std::move(other.raw_)),
       entries_(std::move(other.entries_)), hits_(other.hits_), dirty_(other.dirty_) {}
 
 ResultsCache ResultsCache::open(const fs::path& dir) {
   ResultsCache cache;
   cache.dir_ = dir;
   cache.file_ = dir / (build_id() + ".bin");
-  std::ifstream in(cache.file_, std::ios::binary);
-  if (!in) return cache;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The entries' blocks point into this buffer, which lives (unmoved) as long as the cache.
+  cache.raw_ = std::make_unique<std::string>();
+  if (!read_whole(cache.file_, *cache.raw_)) return cache;
+  const std::string& text = *cache.raw_;
   try {
     Reader r(text);
     if (r.str() != kMagic) throw std::runtime_error("not an oomlint cache");
@@ -203,12 +228,7 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
       Entry entry;
       entry.hash = r.u64();
       entry.settings = r.str();
-      uint32_t count = r.u32();
-      // Each diagnostic takes dozens of bytes: a count beyond what is left is corrupt.
-      if (count > text.size()) throw std::runtime_error("corrupt count");
-      entry.diagnostics.reserve(count);
-      for (uint32_t i = 0; i < count; ++i)
-        entry.diagnostics.push_back(r.diagnostic());
+      entry.encoded = r.block();
       cache.entries_.emplace(std::move(path), std::move(entry));
     }
     if (!r.done()) throw std::runtime_error("trailing bytes");
@@ -222,19 +242,41 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
 
 std::optional<std::vector<checks::Diagnostic>>
 ResultsCache::lookup(const std::string& path, uint64_t hash, const std::string& settings) const {
-  std::lock_guard lock(mutex_);
-  auto it = entries_.find(path);
-  if (it == entries_.end() || it->second.hash != hash || it->second.settings != settings) {
-    return std::nullopt;
+  std::string_view encoded;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(path);
+    if (it == entries_.end() || it->second.hash != hash || it->second.settings != settings) {
+      return std::nullopt;
+    }
+    if (it->second.encoded.data() == nullptr) {
+      ++hits_;
+      return it->second.diagnostics;
+    }
+    encoded = it->second.encoded; // into raw_, which does not change after open()
   }
+  std::vector<checks::Diagnostic> out;
+  try {
+    Reader r(encoded);
+    uint32_t count = r.u32();
+    // Each diagnostic takes dozens of bytes: a count beyond the block is corrupt.
+    if (count > encoded.size()) throw std::runtime_error("corrupt count");
+    out.reserve(count);
+    for (uint32_t i = 0; i < count; ++i)
+      out.push_back(r.diagnostic());
+    if (!r.done()) throw std::runtime_error("trailing bytes");
+  } catch (const std::exception&) {
+    return std::nullopt; // checked again, and store() replaces the damaged block
+  }
+  std::lock_guard lock(mutex_);
   ++hits_;
-  return it->second.diagnostics;
+  return out;
 }
 
 void ResultsCache::store(const std::string& path, uint64_t hash, const std::string& settings,
                          std::vector<checks::Diagnostic> diagnostics) {
   std::lock_guard lock(mutex_);
-  entries_[path] = Entry{hash, settings, std::move(diagnostics)};
+  entries_[path] = Entry{hash, settings, std::move(diagnostics), {}};
   dirty_ = true;
 }
 
@@ -263,9 +305,15 @@ std::string ResultsCache::save() {
     w.str(item->first);
     w.u64(item->second.hash);
     w.str(item->second.settings);
-    w.u32(static_cast<uint32_t>(item->second.diagnostics.size()));
+    if (item->second.encoded.data() != nullptr) {
+      w.str(item->second.encoded);
+      continue;
+    }
+    Writer block;
+    block.u32(static_cast<uint32_t>(item->second.diagnostics.size()));
     for (const auto& d : item->second.diagnostics)
-      w.diagnostic(d);
+      block.diagnostic(d);
+    w.str(block.bytes());
   }
   std::string err = replace_file(file_, w.bytes());
   if (err.empty()) dirty_ = false;

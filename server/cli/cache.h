@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,9 +53,11 @@ private:
   struct Entry {
     uint64_t hash = 0;
     std::string settings;
-    std::vector<checks::Diagnostic> diagnostics;
+    std::vector<checks::Diagnostic> diagnostics; // when stored in this run
+    std::string_view encoded; // when read from the file: its block in raw_, decoded on lookup
   };
   std::filesystem::path dir_, file_;
+  std::unique_ptr<std::string> raw_; // the cache file as read
   std::unordered_map<std::string, Entry> entries_;
   mutable std::mutex mutex_;
   mutable size_t hits_ = 0;

@@ -143,3 +143,53 @@ TEST_CASE("results cache: an unwritable cache directory is reported, not fatal",
   std::string err = cache.save();
   CHECK_FALSE(err.empty());
 }
+
+TEST_CASE("results cache: unread entries survive a save; a damaged entry is a miss alone",
+          "[cli][cache]") {
+  TempDir tmp;
+  fs::path a = tmp.write("a.py", "a\n");
+  fs::path b = tmp.write("b.py", "b\n");
+  fs::path dir = tmp.path() / "c";
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    cache.store(a.string(), 1, "s", {sample()});
+    cache.store(b.string(), 2, "s", {sample(), sample()});
+    REQUIRE(cache.save().empty());
+  }
+  {
+    // A run that changes only b.py: a.py's entry is written back without being read.
+    ResultsCache cache = ResultsCache::open(dir);
+    cache.store(b.string(), 3, "s", {});
+    REQUIRE(cache.save().empty());
+  }
+  ResultsCache again = ResultsCache::open(dir);
+  auto hit_a = again.lookup(a.string(), 1, "s");
+  REQUIRE(hit_a);
+  REQUIRE(hit_a->size() == 1);
+  CHECK(hit_a->front().message == sample().message);
+  CHECK(hit_a->front().fix->edits == sample().fix->edits);
+  auto hit_b = again.lookup(b.string(), 3, "s");
+  REQUIRE(hit_b);
+  CHECK(hit_b->empty());
+
+  // Damage a.py's entry in place: its severity byte, which follows the section string. The framing
+  // stays intact, so b.py still hits.
+  fs::path stored = again.file();
+  std::string bytes;
+  {
+    std::ifstream in(stored, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string section("\x03\0\0\0M20", 7); // the length-prefixed section string
+  size_t at = bytes.find(section);
+  REQUIRE(at != std::string::npos);
+  bytes[at + section.size()] = static_cast<char>(0x7F); // not a severity
+  {
+    std::ofstream out(stored, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  ResultsCache damaged = ResultsCache::open(dir);
+  CHECK_FALSE(damaged.lookup(a.string(), 1, "s"));
+  CHECK(damaged.lookup(b.string(), 3, "s"));
+  CHECK(damaged.hits() == 1);
+}
