@@ -1,6 +1,5 @@
 #include "cli/check_command.h"
 
-#include <git2.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +20,7 @@
 #include "cli/discovery.h"
 #include "cli/file_checker.h"
 #include "cli/fix_writer.h"
+#include "cli/libgit2.h"
 #include "cli/renderers.h"
 #include "engine.h"
 
@@ -59,17 +59,25 @@ void print_error(std::string_view path, std::string_view message) {
 
 // The git work tree around `cwd` (SARIF URIs are relative to it), else `cwd`.
 fs::path source_root(const fs::path& cwd) {
-  git_libgit2_init();
+  std::string error;
+  const Libgit2* git = libgit2(error);
+  if (!git) {
+    std::cerr << "warning: SARIF locations are relative to the current directory: finding the git "
+                 "work tree needs libgit2, which failed to load: "
+              << error << "\n";
+    return cwd;
+  }
+  git->libgit2_init();
   fs::path root = cwd;
   git_repository* repo = nullptr;
-  if (git_repository_open_ext(&repo, cwd.c_str(), 0, nullptr) == 0) {
-    if (const char* wd = git_repository_workdir(repo)) {
+  if (git->repository_open_ext(&repo, cwd.c_str(), 0, nullptr) == 0) {
+    if (const char* wd = git->repository_workdir(repo)) {
       root = fs::path(wd).lexically_normal();
       if (root.filename().empty()) root = root.parent_path();
     }
-    git_repository_free(repo);
+    git->repository_free(repo);
   }
-  git_libgit2_shutdown();
+  git->libgit2_shutdown();
   return root;
 }
 

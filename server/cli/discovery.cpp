@@ -1,6 +1,5 @@
 #include "cli/discovery.h"
 
-#include <git2.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -13,6 +12,8 @@
 #include <tuple>
 #include <utility>
 
+#include "cli/libgit2.h"
+
 namespace oomlint::cli {
 
 namespace fs = std::filesystem;
@@ -22,37 +23,44 @@ namespace {
 // One libgit2 repository per work tree, for ignore lookups.
 class GitIgnore {
 public:
-  // libgit2 starts only when a directory is walked: its start-up reads the system's TLS
-  // certificates, which costs more than checking one file (the pre-commit path).
+  // libgit2 is loaded (cli/libgit2.h) and started only when a directory is walked: a file named
+  // on the command line (the pre-commit path) needs neither.
   GitIgnore() = default;
   ~GitIgnore() {
+    if (!git_) return;
     for (auto& [k, repo] : repos_) {
-      if (repo) git_repository_free(repo);
+      if (repo) git_->repository_free(repo);
     }
-    if (started_) git_libgit2_shutdown();
+    git_->libgit2_shutdown();
   }
   GitIgnore(const GitIgnore&) = delete;
   GitIgnore& operator=(const GitIgnore&) = delete;
 
-  // The repository whose work tree holds `dir`, or nullptr.
+  // Loads and starts libgit2 on the first call; false (and `error` says why) if it cannot be.
+  bool start(std::string& error) {
+    if (git_) return true;
+    const Libgit2* git = libgit2(error);
+    if (!git) return false;
+    git->libgit2_init();
+    git_ = git;
+    return true;
+  }
+
+  // The repository whose work tree holds `dir`, or nullptr. Needs start().
   git_repository* repo_for(const fs::path& dir) {
     auto it = by_dir_.find(dir.string());
     if (it != by_dir_.end()) return it->second;
-    if (!started_) {
-      git_libgit2_init();
-      started_ = true;
-    }
     git_repository* repo = nullptr;
-    if (git_repository_open_ext(&repo, dir.c_str(), 0, nullptr) != 0) repo = nullptr;
-    if (repo && git_repository_is_bare(repo)) {
-      git_repository_free(repo);
+    if (git_->repository_open_ext(&repo, dir.c_str(), 0, nullptr) != 0) repo = nullptr;
+    if (repo && git_->repository_is_bare(repo)) {
+      git_->repository_free(repo);
       repo = nullptr;
     }
     if (repo) {
-      std::string wd = git_repository_workdir(repo);
+      std::string wd = git_->repository_workdir(repo);
       auto existing = repos_.find(wd);
       if (existing != repos_.end()) {
-        git_repository_free(repo);
+        git_->repository_free(repo);
         repo = existing->second;
       } else {
         repos_[wd] = repo;
@@ -64,19 +72,19 @@ public:
 
   bool ignored(git_repository* repo, const fs::path& absolute) {
     if (!repo) return false;
-    fs::path wd = fs::path(git_repository_workdir(repo)).lexically_normal();
+    fs::path wd = fs::path(git_->repository_workdir(repo)).lexically_normal();
     fs::path rel = absolute.lexically_relative(wd);
     std::string r = rel.generic_string();
     if (r.empty() || r == "." || r.starts_with("..")) return false;
     int ignored = 0;
-    if (git_ignore_path_is_ignored(&ignored, repo, r.c_str()) != 0) return false;
+    if (git_->ignore_path_is_ignored(&ignored, repo, r.c_str()) != 0) return false;
     return ignored == 1;
   }
 
 private:
+  const Libgit2* git_ = nullptr;
   std::map<std::string, git_repository*> repos_;
   std::map<std::string, git_repository*> by_dir_;
-  bool started_ = false;
 };
 
 struct DirId {
@@ -165,7 +173,17 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
       add_file(p, abs, true, static_cast<uint64_t>(st.st_size));
       continue;
     }
-    git_repository* repo = respect_gitignore ? git.repo_for(abs) : nullptr;
+    git_repository* repo = nullptr;
+    if (respect_gitignore) {
+      std::string error;
+      if (!git.start(error)) {
+        out.errors.push_back(
+            {given, "not walked: matching .gitignore needs libgit2, which failed to load: " +
+                        error + "; name the files to check instead"});
+        continue;
+      }
+      repo = git.repo_for(abs);
+    }
     visited.insert(DirId{st.st_dev, st.st_ino});
     std::vector<fs::path> stack{abs};
     while (!stack.empty()) {

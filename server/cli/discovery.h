@@ -32,7 +32,7 @@ struct PathError {
 
 struct Discovery {
   std::vector<DiscoveredFile> files; // sorted by display path, no duplicates
-  std::vector<PathError> errors;     // missing or unreadable paths
+  std::vector<PathError> errors;     // missing or unreadable paths; directories not walked
 };
 
 // Directory names never descended into (.git, .venv, __pycache__, node_modules, ...).

@@ -1,0 +1,76 @@
+#include "cli/libgit2.h"
+
+#include <dlfcn.h>
+
+#ifndef OOMLINT_LIBGIT2_SONAME
+#error "OOMLINT_LIBGIT2_SONAME must name the libgit2 to load (set by server/CMakeLists.txt)"
+#endif
+
+namespace oomlint::cli {
+
+namespace {
+
+template <typename Fn> bool resolve(void* handle, const char* name, Fn& out, std::string& error) {
+  void* sym = ::dlsym(handle, name);
+  if (!sym) {
+    if (error.empty()) error = std::string("symbol ") + name + " not found";
+    return false;
+  }
+  // POSIX guarantees that a function's address returned by dlsym converts to a function pointer.
+  out = reinterpret_cast<Fn>(sym);
+  return true;
+}
+
+} // namespace
+
+const char* libgit2_soname() {
+  return OOMLINT_LIBGIT2_SONAME;
+}
+
+std::optional<Libgit2> load_libgit2(const char* soname, std::string& error) {
+  error.clear();
+  void* handle = ::dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char* why = ::dlerror();
+    error = why ? why : std::string(soname) + ": cannot be loaded";
+    return std::nullopt;
+  }
+  Libgit2 git;
+  std::string missing;
+  bool ok = resolve(handle, "git_libgit2_init", git.libgit2_init, missing) &&
+            resolve(handle, "git_libgit2_shutdown", git.libgit2_shutdown, missing) &&
+            resolve(handle, "git_repository_open_ext", git.repository_open_ext, missing) &&
+            resolve(handle, "git_repository_free", git.repository_free, missing) &&
+            resolve(handle, "git_repository_is_bare", git.repository_is_bare, missing) &&
+            resolve(handle, "git_repository_workdir", git.repository_workdir, missing) &&
+            resolve(handle, "git_ignore_path_is_ignored", git.ignore_path_is_ignored, missing);
+  if (!ok) {
+    ::dlclose(handle);
+    error = std::string(soname) + ": " + missing;
+    return std::nullopt;
+  }
+  return git;
+}
+
+const Libgit2* libgit2(std::string& error) {
+  struct Loaded {
+    std::optional<Libgit2> git;
+    std::string error;
+  };
+  static const Loaded loaded = [] {
+    Loaded l;
+    l.git = load_libgit2(libgit2_soname(), l.error);
+    if (!l.git) {
+      l.error += std::string(" (install the libgit2 that provides ") + libgit2_soname() + ")";
+    }
+    return l;
+  }();
+  if (!loaded.git) {
+    error = loaded.error;
+    return nullptr;
+  }
+  error.clear();
+  return &*loaded.git;
+}
+
+} // namespace oomlint::cli
