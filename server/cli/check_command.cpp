@@ -284,8 +284,8 @@ int run_check(const std::vector<std::string>& args) {
     return 2;
   }
 
-  // ---- engines: one per distinct settings ----
-  std::map<std::string, std::unique_ptr<checks::Engine>> engines;
+  // ---- engines: one per distinct settings, built when a file is not in the cache ----
+  std::map<std::string, std::unique_ptr<LazyEngine>> engines;
   for (size_t i = 0; i < jobs.size(); ++i) {
     checks::Settings s = resolve_settings(job_configs[i], cli,
                                           jobs[i].from_stdin && a.stdin_filename.empty()
@@ -293,8 +293,8 @@ int run_check(const std::vector<std::string>& args) {
                                               : fs::path(jobs[i].absolute));
     std::string key = settings_key(s);
     auto& engine = engines[key];
-    if (!engine) engine = std::make_unique<checks::Engine>(std::move(s));
-    jobs[i].engine = engine.get();
+    if (!engine) engine = std::make_unique<LazyEngine>(std::move(s));
+    jobs[i].lazy_engine = engine.get();
     jobs[i].settings_key = std::move(key);
   }
 

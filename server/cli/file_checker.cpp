@@ -25,6 +25,14 @@ namespace {
 
 constexpr std::string_view kBom = "\xEF\xBB\xBF";
 
+const checks::Engine& engine_of(const FileJob& job) {
+  return job.engine ? *job.engine : job.lazy_engine->get();
+}
+
+const checks::Settings& settings_of(const FileJob& job) {
+  return job.engine ? job.engine->settings() : job.lazy_engine->settings();
+}
+
 Location location_of(const checks::LineIndex& lines, uint32_t offset) {
   return Location{lines.line_of(offset) + 1, lines.codepoint_column(offset) + 1};
 }
@@ -161,14 +169,15 @@ bool commit(const FileJob& job, std::string_view raw, std::string_view content, 
 
 void check_python(const FileJob& job, const std::string& raw, const FixOptions& opt,
                   FileOutcome& out) {
-  const checks::Engine& engine = *job.engine;
   bool bom = std::string_view(raw).starts_with(kBom);
   std::string text = bom ? raw.substr(kBom.size()) : raw;
   if (opt.mode == FixMode::None) {
-    auto diags = cached(job, opt, text, [&] { return engine.check(text, opt.no_prefilter); });
+    auto diags =
+        cached(job, opt, text, [&] { return engine_of(job).check(text, opt.no_prefilter); });
     out.findings = to_findings(diags, text, job, nullptr);
     return;
   }
+  const checks::Engine& engine = engine_of(job);
   if (!opt.no_prefilter && !engine.may_match(text)) {
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
     return;
@@ -216,13 +225,13 @@ void check_notebook(const FileJob& job, const std::string& raw, const FixOptions
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
     return;
   }
-  const checks::Engine& engine = *job.engine;
   const std::string& src = nb->source();
   if (opt.mode == FixMode::None) {
-    auto diags = cached(job, opt, src, [&] { return engine.check(src, opt.no_prefilter); });
+    auto diags = cached(job, opt, src, [&] { return engine_of(job).check(src, opt.no_prefilter); });
     out.findings = to_findings(diags, src, job, &*nb);
     return;
   }
+  const checks::Engine& engine = engine_of(job);
   checks::FixOutcome fo = checks::apply_fixes(engine, src, opt.unsafe);
   if (fo.text == src) {
     out.findings = to_findings(fo.remaining, src, job, &*nb);
@@ -270,7 +279,7 @@ void check_deepspeed(const FileJob& job, const std::string& raw, const FixOption
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
     return;
   }
-  const checks::Settings& s = job.engine->settings();
+  const checks::Settings& s = settings_of(job);
   if (opt.mode == FixMode::None) {
     out.findings =
         to_findings(cached(job, opt, raw, [&] { return check_json(raw, s); }), raw, job, nullptr);
