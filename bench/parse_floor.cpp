@@ -49,18 +49,32 @@ int main(int argc, char** argv) {
   if (rule_stats) {
     // Per rule: how many files (and bytes) its needs() let through, to tune the prefilter.
     const oomlint::checks::Engine all{oomlint::checks::Settings{}};
-    std::vector<size_t> count(all.rules().size()), size(all.rules().size());
+    // Also the bytes a rule alone keeps (no other rule needs the file): what tightening that
+    // rule's needs could save.
+    std::vector<size_t> count(all.rules().size()), size(all.rules().size()),
+        alone(all.rules().size());
+    size_t union_files = 0, union_bytes = 0;
     for (const auto& f : files) {
       std::ifstream in(f, std::ios::binary);
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       auto active = all.active_rules(text);
+      size_t on = 0, last = 0;
       for (size_t i = 0; i < active.size(); ++i) {
-        if (active[i]) ++count[i], size[i] += text.size();
+        if (active[i]) ++count[i], size[i] += text.size(), ++on, last = i;
       }
+      if (on > 0) ++union_files, union_bytes += text.size();
+      if (on > 0 && std::getenv("OOMLINT_RULE_STATS_FILES")) {
+        std::printf("file %zu %s", text.size(), f.string().c_str());
+        for (size_t i = 0; i < active.size(); ++i)
+          if (active[i]) std::printf(" %s", std::string(all.rules()[i]->meta().code).c_str());
+        std::printf("\n");
+      }
+      if (on == 1) alone[last] += text.size();
     }
+    std::printf("any rule %5zu files %10zu bytes\n", union_files, union_bytes);
     for (size_t i = 0; i < count.size(); ++i) {
-      std::printf("%s %5zu files %10zu bytes\n", std::string(all.rules()[i]->meta().code).c_str(),
-                  count[i], size[i]);
+      std::printf("%s %5zu files %10zu bytes %10zu alone\n",
+                  std::string(all.rules()[i]->meta().code).c_str(), count[i], size[i], alone[i]);
     }
     return 0;
   }

@@ -356,7 +356,18 @@ void Engine::build_dispatch() {
   }
   // The scanner's tables. A token that ignores case is filed under every case of its first two
   // bytes.
-  byte_token_.assign(256, -1);
+  needs_tracker_ = false;
+  for (const auto& t : tokens_)
+    needs_tracker_ = needs_tracker_ || t.in != Where::Prose;
+  std::vector<uint32_t> byte_count(256 + 1, 0);
+  for (const auto& t : tokens_) {
+    if (t.bytes.size() == 1) ++byte_count[static_cast<unsigned char>(t.bytes[0])];
+  }
+  byte_begin_.assign(256 + 1, 0);
+  for (uint32_t b = 0; b < 256; ++b)
+    byte_begin_[b + 1] = byte_begin_[b] + byte_count[b];
+  byte_ids_.assign(byte_begin_[256], 0);
+  std::vector<uint32_t> byte_fill(byte_begin_.begin(), byte_begin_.end() - 1);
   auto keys_of = [](const Token& t) {
     std::vector<uint32_t> keys;
     auto cases = [&](unsigned char c) {
@@ -386,7 +397,7 @@ void Engine::build_dispatch() {
   for (uint32_t t = 0; t < tokens_.size(); ++t) {
     std::string_view tok = tokens_[t].bytes;
     if (tok.size() == 1) {
-      byte_token_[static_cast<unsigned char>(tok[0])] = static_cast<int32_t>(t);
+      byte_ids_[byte_fill[static_cast<unsigned char>(tok[0])]++] = t;
       continue;
     }
     for (uint32_t key : keys_of(tokens_[t])) {
@@ -446,6 +457,10 @@ bool equal_ignoring_case(const unsigned char* p, std::string_view tok) {
 
 Engine::Token Engine::parse_token(std::string_view spelling) {
   Token t{spelling, spelling};
+  if (t.bytes.size() >= 2 && (t.bytes.front() == '`' || t.bytes.front() == '~')) {
+    t.in = t.bytes.front() == '`' ? Where::Code : Where::String;
+    t.bytes.remove_prefix(1);
+  }
   // Marks are read only around at least two bytes (the scanner's table is keyed on two).
   if (t.bytes.size() >= 3 && t.bytes.front() == '<') {
     t.word_start = true;
@@ -458,15 +473,100 @@ Engine::Token Engine::parse_token(std::string_view spelling) {
   return t;
 }
 
+namespace {
+
+// Where a byte of Python source stands: in code, in a one-line string, or in prose (a comment
+// or a triple-quoted string, where docstrings are). Enough of Python's lexer to keep marked
+// `needs()` alternatives out of docstrings and comments. It errs towards code: f-strings (and
+// t-strings) count as code throughout, since their braces hold expressions, and a one-line
+// string ends at a line break.
+class SourceTracker {
+public:
+  using Where = Engine::Where;
+  // Where p[i] stands. Call with i = 0, 1, 2, ... in order.
+  Where at(const unsigned char* p, size_t n, size_t i) {
+    if (i >= settled_) step(p, n, i);
+    return where_;
+  }
+
+private:
+  enum class State : uint8_t { Code, Comment, String };
+  State state_ = State::Code;
+  unsigned char quote_ = 0;
+  bool triple_ = false, fstring_ = false;
+  Where where_ = Where::Code; // the answer for bytes below settled_
+  size_t settled_ = 0;        // bytes before this one are classified
+
+  static bool ident(unsigned char c) {
+    return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+           (c >= 'A' && c <= 'Z');
+  }
+  Where inside() const {
+    if (fstring_) return Where::Code;
+    return triple_ ? Where::Prose : Where::String;
+  }
+
+  void step(const unsigned char* p, size_t n, size_t i) {
+    unsigned char c = p[i];
+    settled_ = i + 1;
+    switch (state_) {
+    case State::Code:
+      where_ = Where::Code;
+      if (c == '#') {
+        state_ = State::Comment;
+      } else if (c == '"' || c == '\'') {
+        // The prefix: up to three letters before the quote, after a non-identifier byte.
+        size_t k = i;
+        while (k > 0 && i - k < 3 && ident(p[k - 1]))
+          --k;
+        fstring_ = false;
+        for (size_t j = k; j < i; ++j) {
+          unsigned char l = p[j] | 0x20;
+          fstring_ = fstring_ || l == 'f' || l == 't';
+        }
+        quote_ = c;
+        triple_ = i + 2 < n && p[i + 1] == c && p[i + 2] == c;
+        state_ = State::String;
+        if (triple_) settled_ = i + 3; // the other two quotes open it too
+      }
+      return;
+    case State::Comment:
+      where_ = Where::Prose;
+      if (c == '\n' || c == '\r') state_ = State::Code;
+      return;
+    case State::String:
+      where_ = inside();
+      if (c == '\\') {
+        settled_ = i + 2; // the escaped byte belongs to the string
+      } else if (!triple_ && (c == '\n' || c == '\r')) {
+        state_ = State::Code; // an unterminated one-line string
+        where_ = Where::Code;
+      } else if (c == quote_ && (!triple_ || (i + 2 < n && p[i + 1] == c && p[i + 2] == c))) {
+        state_ = State::Code;
+        if (triple_) settled_ = i + 3;
+      }
+      return;
+    }
+  }
+};
+
+} // namespace
+
 std::vector<char> Engine::scan_tokens(std::string_view text) const {
   std::vector<char> found(tokens_.size(), 0);
   size_t missing = tokens_.size();
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
+  SourceTracker tracker;
   for (size_t i = 0; i < n && missing > 0; ++i) {
-    if (int32_t t = byte_token_[p[i]]; t >= 0 && !found[static_cast<size_t>(t)]) {
-      found[static_cast<size_t>(t)] = 1;
-      --missing;
+    // With marked tokens, every byte goes through the tracker (it must see them all).
+    Where where = needs_tracker_ ? tracker.at(p, n, i) : Where::Code;
+    for (uint32_t k = byte_begin_[p[i]]; k < byte_begin_[p[i] + 1]; ++k) {
+      uint32_t t = byte_ids_[k];
+      if (!found[t] && where <= tokens_[t].in) {
+        found[t] = 1;
+        --missing;
+      }
     }
     if (i + 1 >= n) break;
     uint32_t key = p[i] | (static_cast<uint32_t>(p[i + 1]) << 8);
@@ -475,7 +575,7 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
       uint32_t t = prefix_ids_[k];
       const Token& tok = tokens_[t];
       const size_t len = tok.bytes.size();
-      if (found[t] || len > n - i) continue;
+      if (found[t] || len > n - i || where > tok.in) continue;
       bool word = tok.word_start || tok.word_end;
       bool same = word ? equal_ignoring_case(p + i, tok.bytes)
                        : std::memcmp(p + i, tok.bytes.data(), len) == 0;

@@ -50,9 +50,16 @@ private:
   // The prefilter's tokens (every distinct needs() alternative, as spelled) and, per rule and
   // entry, the indices of its alternatives in tokens_. A token is its bytes, which may have to
   // start and/or end a word (spelled `<val>`: see Rule::needs()).
+public:
+  // Where a token may be found: code (marked with a backtick), code or a one-line string
+  // (marked `~`), or anywhere, prose included (comments and triple-quoted strings).
+  enum class Where : uint8_t { Code, String, Prose };
+
+private:
   struct Token {
     std::string_view spelling, bytes;
     bool word_start = false, word_end = false; // a marked token also ignores ASCII case
+    Where in = Where::Prose;
   };
   std::vector<Token> tokens_;
   static Token parse_token(std::string_view spelling);
@@ -62,7 +69,8 @@ private:
   // one-byte tokens by byte.
   std::vector<uint32_t> prefix_begin_, prefix_ids_;
   std::vector<uint64_t> prefix_used_;
-  std::vector<int32_t> byte_token_;
+  std::vector<uint32_t> byte_begin_, byte_ids_; // one-byte tokens by byte (CSR)
+  bool needs_tracker_ = false;                  // some token is marked with ` or ~
   // found[t]: tokens_[t] occurs in `text`. One pass over the bytes for all tokens.
   std::vector<char> scan_tokens(std::string_view text) const;
   void build_dispatch();

@@ -46,7 +46,11 @@ public:
   // digits (so at `_`), and between a lower-case letter and an upper-case one (`<val>` occurs in
   // `val_loader` and `valLoader`, not in `value` or `interval`; marked alternatives need two bytes
   // besides the marks). A marked alternative also ignores ASCII case, as words_of() lower-cases
-  // (`<val>` occurs in `VAL_LOADER` and `ValLoader`). A file that lacks one is not checked by this
+  // (`<val>` occurs in `VAL_LOADER` and `ValLoader`). A leading backtick keeps an alternative to
+  // code (`` `<backward> `` does not occur in comments or strings; f-strings count as code), a
+  // leading `~` to code and one-line strings (not comments or triple-quoted strings, where
+  // docstrings are: for words that may sit in a subscript, `loaders["val"]`). Marks combine in that
+  // order (`` `<step> ``). A file that lacks one is not checked by this
   // rule, and a file that no rule needs is not parsed at all. Empty means "always check". The
   // fixture and corpus tests run with and without the prefilter and require identical diagnostics,
   // so a too-strong entry fails a test rather than silently hiding findings.

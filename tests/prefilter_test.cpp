@@ -44,6 +44,9 @@ constexpr std::array<std::string_view, 0> kEmpty{};
 constexpr std::array<std::string_view, 1> kWholeWord{"<val>"};
 constexpr std::array<std::string_view, 1> kWordStart{"<test"};
 constexpr std::array<std::string_view, 1> kWordEnd{"net>"};
+constexpr std::array<std::string_view, 1> kCodeWord{"`<backward>"};
+constexpr std::array<std::string_view, 1> kCodeByte{"`%"};
+constexpr std::array<std::string_view, 1> kExpressionWord{"~<val>"};
 // Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
 constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
 
@@ -151,6 +154,53 @@ TEST_CASE("word marks agree with outputs::words_of", "[prefilter]") {
   }
   // Ignoring case can only add matches: words_of splits `vAl` into `v`, `al`.
   CHECK(active(whole, "vAl"));
+}
+
+TEST_CASE("code-only alternatives skip comments and strings", "[prefilter]") {
+  NeedsRule word("OOM997", kCodeWord);
+  for (std::string_view yes : {
+           "loss.backward()\n", "x = 'a'\nloss.backward()\n",
+           "s = \"it's\"\nloss.backward()\n",        // the apostrophe is inside a string
+           "s = '\\''\nloss.backward()\n",           // an escaped quote does not close it
+           "s = r'\\\\'\nloss.backward()\n",         // a raw string ends after its two backslashes
+           "d = \"\"\"doc\"\"\"\nloss.backward()\n", // a triple-quoted docstring, then code
+           "f\"{loss.backward()}\"\n",               // f-string braces hold code
+           "F'''{loss.backward()}'''\n",
+           "s = 'unterminated\nloss.backward()\n", // a one-line string ends at the line
+           "# comment\nloss.backward()\n",
+           "if\"x\"in y: loss.backward()\n", // `if` reads as an f prefix: errs towards code
+       }) {
+    INFO(yes);
+    CHECK(active(word, yes));
+  }
+  for (std::string_view no : {
+           "# call loss.backward() here\n",
+           "\"\"\"Calls loss.backward().\"\"\"\n",
+           "'''It's loss.backward()'''\n",
+           "s = 'backward'\n",
+           "s = b\"backward\"\n",
+           "s = rb'backward'\n",
+           "s = \"a \\\" backward\"\n", // the escaped quote keeps the string open
+           "x = 1  # backward\n",
+       }) {
+    INFO(no);
+    CHECK_FALSE(active(word, no));
+  }
+  NeedsRule byte("OOM996", kCodeByte);
+  CHECK(active(byte, "if step % 4 == 0: pass\n"));
+  CHECK_FALSE(active(byte, "print('%d', x)\n"));
+  CHECK(active(byte, "print('%d' % x)\n"));
+}
+
+TEST_CASE("~ alternatives occur in code and one-line strings, not in prose", "[prefilter]") {
+  NeedsRule word("OOM997", kExpressionWord);
+  CHECK(active(word, "for b in val_loader:\n"));
+  CHECK(active(word, "for b in loaders[\"val\"]:\n"));
+  CHECK(active(word, "for b in loaders['val']:\n"));
+  CHECK(active(word, "x = f\"{loaders['val']}\"\n"));
+  CHECK_FALSE(active(word, "\"\"\"Runs over the val split.\"\"\"\n"));
+  CHECK_FALSE(active(word, "'''val'''\n"));
+  CHECK_FALSE(active(word, "# the val loader\n"));
 }
 
 TEST_CASE("rules combine per rule: one rule's tokens do not activate another", "[prefilter]") {

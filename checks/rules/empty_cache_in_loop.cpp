@@ -18,7 +18,8 @@ constexpr RuleMeta kMeta{
     .summary = "`torch.cuda.empty_cache()` called on every training or evaluation step",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"empty_cache"};
+// Prefilter: the call (or the `torch_empty_cache_steps=` keyword) in the code (backtick).
+constexpr std::array<std::string_view, 1> kNeeds{"`empty_cache"};
 
 // Inside `if step % N == 0:` the call is deliberately periodic (what HF's
 // torch_empty_cache_steps does); that is a choice, not the every-step mistake.

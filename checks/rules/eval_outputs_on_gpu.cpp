@@ -33,20 +33,21 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   substrings) and eval mode needs `.eval()` or `.train(False)` (E: the word `eval`, or the
 //   word `train` and `False`). An evaluation loop needs a split word S and a data word D in its
 //   iterable, as words_of() splits it (see OOM153). (S and D) or (L and E) in CNF:
-//   (S or L), (S or eval or train), (S or eval or False), (D or L).
-#define OOM154_SPLIT "<val>|<valid>|<validation>|<eval>|<evaluation>|<test>|<testing>|<dev>"
-#define OOM154_LOOP "loader|Loader|batches"
+//   (S or L), (S or eval or train), (S or eval or False), (D or L). Words of the iterable may be
+//   in a one-line string (`~`); mentions_gpu() reads the raw source; the rest is code (backtick).
+#define OOM154_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
+#define OOM154_LOOP "~loader|~Loader|~batches"
 constexpr std::array<std::string_view, 8> kNeeds{
-    "torch",
-    "append|extend",
+    "`torch",
+    "`append|`extend",
     "cuda|device|accelerat",
-    "model>|<models>|net>|network>|Module|PreTrainedModel|from_pretrained|logits|hidden_state|"
-    "pooler_output",
+    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained|`logits|"
+    "`hidden_state|`pooler_output",
     OOM154_SPLIT "|" OOM154_LOOP,
-    OOM154_SPLIT "|<train>",
-    OOM154_SPLIT "|False",
-    OOM154_LOOP "|LOader|LOAder|LOADer|LOADEr|LOADER|<dl>|<data>|<dataset>|<ds>|<batches>|<iter>|"
-                "<iterator>"};
+    OOM154_SPLIT "|`<train>",
+    OOM154_SPLIT "|`False",
+    OOM154_LOOP "|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"
+                "~<batches>|~<iter>|~<iterator>"};
 #undef OOM154_SPLIT
 #undef OOM154_LOOP
 

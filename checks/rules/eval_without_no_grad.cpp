@@ -36,18 +36,20 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   as words_of() splits it. With W = `eval` or (`train` and `False`), that is
 //   (split or W) and (data or W), written out as CNF below. Word marks ignore case as words_of()
 //   does; "loader" is a substring of a word there, so it is listed in its spellings (a word's
-//   letters read as upper letters then lower ones).
-#define OOM153_SPLIT "<val>|<valid>|<validation>|<eval>|<evaluation>|<test>|<testing>|<dev>"
+//   letters read as upper letters then lower ones). The iterable's words may be in a one-line
+//   string (`loaders["val"]`: marked `~`); the rest is code (backtick: not in comments or
+//   strings).
+#define OOM153_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
 #define OOM153_DATA                                                                                \
-  "loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|<dl>|<data>|<dataset>|<ds>|<batches>|"         \
-  "<iter>|<iterator>|<eval>"
+  "~loader|~Loader|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"        \
+  "~<batches>|~<iter>|~<iterator>|`<eval>"
 constexpr std::array<std::string_view, 6> kNeeds{
-    "torch",
-    "model>|<models>|net>|network>|Module|PreTrainedModel|from_pretrained",
-    OOM153_SPLIT "|<train>",
-    OOM153_SPLIT "|False",
-    OOM153_DATA "|<train>",
-    OOM153_DATA "|False"};
+    "`torch",
+    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained",
+    OOM153_SPLIT "|`<train>",
+    OOM153_SPLIT "|`False",
+    OOM153_DATA "|`<train>",
+    OOM153_DATA "|`False"};
 #undef OOM153_SPLIT
 #undef OOM153_DATA
 

@@ -26,9 +26,11 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // with `mixed_precision="fp16"`; a Lightning Trainer / Fabric (a `lightning` module) with
 // `precision=16`; or `.half()` on a model later trained with `.train()` or a torch.optim /
 // bitsandbytes.optim optimizer. Each entry names one necessary token of every path.
+// `fp16` may be a string (`mixed_precision="fp16"`); the names, keywords and calls are code
+// (backtick); `.half()`, `.train()` and the `optim` module are whole words.
 constexpr std::array<std::string_view, 3> kNeeds{
-    "fp16|autocast|lightning|half", "fp16|autocast|precision|half",
-    "TrainingArguments|Config|autocast|Accelerator|Trainer|Fabric|train|optim"};
+    "fp16|`autocast|`lightning|`<half>", "fp16|`autocast|`precision|`<half>",
+    "`TrainingArguments|`Config|`autocast|`Accelerator|`Trainer|`Fabric|`<train>|`<optim>"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');

@@ -31,8 +31,15 @@ constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assign
 // - where it accumulates: a step loop (Context::is_step_loop: `backward`, an optimizer `.step`,
 //   or a `loader`/`Loader`/`batches` iterable) or Lightning's `training_step`.
 // - how: `+=`, `x = x + ...` or `.append(...)`.
-constexpr std::array<std::string_view, 3> kNeeds{"loss|Loss|criterion|cross_entropy|kl_div",
-                                                 "loader|Loader|batches|backward|step", "+|append"};
+// A loss is a name, call or attribute in the code (backtick: not in comments or strings) or the
+// string key of `outputs["loss"]` (SemanticModel::string_value: the raw text between the quotes
+// is exactly `loss`). The loop's iterable is read as text (`~`: code or a one-line string, as the
+// string key); the backward / step calls,
+// `training_step`, `+=` / `+` and `.append` are code, and is_step_loop wants the attribute
+// exactly `backward` or `step` (word marks).
+constexpr std::array<std::string_view, 3> kNeeds{
+    "`loss|`Loss|`criterion|`cross_entropy|`kl_div|~\"loss\"|~'loss'",
+    "~loader|~Loader|~batches|`<backward>|`<step>", "`+|`append"};
 
 // Methods of a Python list (or dict): calling them says nothing about holding a tensor.
 bool is_container_method(std::string_view m) {

@@ -24,7 +24,8 @@ constexpr RuleMeta kMeta{
 constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary): a softmax (`softmax`, `nn.Softmax`, `self.*softmax*`), and
 // scores built by `@`, `matmul`, `bmm` / `baddbmm` or `einsum` (Analyzer::is_scores).
-constexpr std::array<std::string_view, 2> kNeeds{"softmax|Softmax", "@|matmul|bmm|einsum"};
+// Both are code (backtick): an `@` in a docstring is no matrix product.
+constexpr std::array<std::string_view, 2> kNeeds{"`softmax|`Softmax", "`@|`matmul|`bmm|`einsum"};
 
 constexpr int kMaxDepth = 4;
 

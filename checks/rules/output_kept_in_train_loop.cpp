@@ -35,14 +35,16 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   `pooler_output`).
 // Word marks: uses_autograd wants a callee ending in `backward` (`manual_backward` too),
 // is_step_loop an attribute that is exactly `backward` or `step`, steps_optimizer a `step` call.
+// The loop's iterable is read as text (one-line strings too: `~`); everything else is code
+// (backtick).
 constexpr std::array<std::string_view, 6> kNeeds{
-    "torch",
-    "append|extend",
-    "backward>|requires_grad|autograd|<step>",
-    "backward>|requires_grad|autograd|opt|scaler",
-    "loader|Loader|batches|<backward>|<step>",
-    "model>|<models>|net>|network>|Module|PreTrainedModel|from_pretrained|logits|hidden_state|"
-    "pooler_output"};
+    "`torch",
+    "`append|`extend",
+    "`backward>|`requires_grad|`autograd|`<step>",
+    "`backward>|`requires_grad|`autograd|`opt|`scaler",
+    "~loader|~Loader|~batches|`<backward>|`<step>",
+    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained|`logits|"
+    "`hidden_state|`pooler_output"};
 
 struct State : RuleState {
   ModelBindings models;

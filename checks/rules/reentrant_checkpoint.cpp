@@ -24,9 +24,10 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary). Two paths: torch.utils.checkpoint.checkpoint(_sequential)
 // (the qualified name's parts `utils` and `checkpoint` are in the source), or Hugging Face
 // `gradient_checkpointing(_enable)` in a DDP script (a DistributedDataParallel, a TrainingArguments
-// `ddp_find_unused_parameters=`, or a launcher named in the text, as finish() checks).
+// `ddp_find_unused_parameters=`, or a launcher named in the text, as finish() checks). The
+// launcher may be named in a comment or a string; the rest is code (backtick).
 constexpr std::array<std::string_view, 3> kNeeds{
-    "checkpoint", "utils|gradient_checkpointing",
+    "`checkpoint", "`utils|`gradient_checkpointing",
     "utils|DistributedDataParallel|ddp_find_unused_parameters|torchrun|accelerate launch|"
     "torch.distributed.launch|torch.distributed.run"};
 

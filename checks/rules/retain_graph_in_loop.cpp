@@ -22,8 +22,9 @@ constexpr RuleMeta kMeta{
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary): the `retain_graph=True` keyword, on a backward call
-// (`backward`, `manual_backward`, torch.autograd.grad/backward), and `True`.
-constexpr std::array<std::string_view, 3> kNeeds{"retain_graph", "backward|autograd", "True"};
+// (`backward`, `manual_backward`, torch.autograd.grad/backward), and `True`, all in the code
+// (backtick: not in comments or strings).
+constexpr std::array<std::string_view, 3> kNeeds{"`retain_graph", "`backward|`autograd", "`True"};
 
 bool is_backward(const Context& cx, Node call) {
   std::string_view tail = cx.model().callee_tail(call);

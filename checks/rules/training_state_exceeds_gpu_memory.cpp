@@ -19,7 +19,9 @@ constexpr RuleMeta kMeta{
     .summary = "weights, gradients and optimizer state alone exceed the GPU's memory",
 };
 constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
-constexpr std::array<std::string_view, 1> kNeeds{"from_pretrained|pipeline"};
+// Prefilter: finish() sizes only models loaded by a `.from_pretrained(...)` call (pipelines are
+// inference), so the call must be in the code (backtick: not in comments or strings).
+constexpr std::array<std::string_view, 1> kNeeds{"`from_pretrained"};
 
 struct State : RuleState {
   estimate::ScriptScanner scanner;

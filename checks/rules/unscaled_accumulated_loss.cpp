@@ -22,7 +22,9 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary): the reported `.backward()`; an optimizer step (`.step()`
 // on a receiver containing "opt" or "scaler") guarded by an `if` whose condition takes a `%`
 // and compares it with `== 0` / `==0` (exactly as modulo_in_condition() searches) or negates it.
-constexpr std::array<std::string_view, 5> kNeeds{"%", "backward", "step", "opt|scaler",
+// The `%` operator, the calls and their receivers are code (backtick); the condition's text is
+// searched as it stands.
+constexpr std::array<std::string_view, 5> kNeeds{"`%", "`backward", "`step", "`opt|`scaler",
                                                  "== 0|==0|not"};
 
 bool is_primary(Node n) {
