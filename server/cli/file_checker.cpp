@@ -38,8 +38,8 @@ Location location_of(const checks::LineIndex& lines, uint32_t offset) {
 }
 
 // Diagnostics of `text` as findings. For notebooks `nb` maps lines to cells.
-std::vector<Finding> to_findings(const std::vector<checks::Diagnostic>& diags,
-                                 std::string_view text, const FileJob& job, const Notebook* nb) {
+std::vector<Finding> to_findings(std::vector<checks::Diagnostic> diags, std::string_view text,
+                                 const FileJob& job, const Notebook* nb) {
   std::vector<Finding> out;
   if (diags.empty()) return out;
   checks::LineIndex lines(text);
@@ -52,14 +52,15 @@ std::vector<Finding> to_findings(const std::vector<checks::Diagnostic>& diags,
     loc.row = cl->line;
     return loc;
   };
-  for (const auto& d : diags) {
+  out.reserve(diags.size());
+  for (auto& d : diags) {
     Finding f;
     f.display = job.display;
     f.absolute = job.absolute;
-    f.diagnostic = d;
+    f.diagnostic = std::move(d);
     uint32_t size = static_cast<uint32_t>(text.size());
-    f.diagnostic.start = std::min(d.start, size);
-    f.diagnostic.end = std::clamp(d.end, f.diagnostic.start, size);
+    f.diagnostic.start = std::min(f.diagnostic.start, size);
+    f.diagnostic.end = std::clamp(f.diagnostic.end, f.diagnostic.start, size);
     std::optional<uint32_t> cell, end_cell;
     auto start = place(f.diagnostic.start, cell);
     if (!start) continue;
@@ -70,8 +71,8 @@ std::vector<Finding> to_findings(const std::vector<checks::Diagnostic>& diags,
     f.diagnostic.start_pos = {f.location.row, f.location.column};
     f.diagnostic.end_pos = {f.end_location.row, f.end_location.column};
     f.line_text = std::string(lines.line_text(lines.line_of(f.diagnostic.start)));
-    if (d.fix) {
-      for (const auto& e : d.fix->edits) {
+    if (f.diagnostic.fix) {
+      for (const auto& e : f.diagnostic.fix->edits) {
         std::optional<uint32_t> c1, c2;
         uint32_t s = std::min(e.start, size), t = std::clamp(e.end, s, size);
         auto a = place(s, c1);
@@ -174,7 +175,7 @@ void check_python(const FileJob& job, const std::string& raw, const FixOptions& 
   if (opt.mode == FixMode::None) {
     auto diags =
         cached(job, opt, text, [&] { return engine_of(job).check(text, opt.no_prefilter); });
-    out.findings = to_findings(diags, text, job, nullptr);
+    out.findings = to_findings(std::move(diags), text, job, nullptr);
     return;
   }
   const checks::Engine& engine = engine_of(job);
@@ -228,7 +229,7 @@ void check_notebook(const FileJob& job, const std::string& raw, const FixOptions
   const std::string& src = nb->source();
   if (opt.mode == FixMode::None) {
     auto diags = cached(job, opt, src, [&] { return engine_of(job).check(src, opt.no_prefilter); });
-    out.findings = to_findings(diags, src, job, &*nb);
+    out.findings = to_findings(std::move(diags), src, job, &*nb);
     return;
   }
   const checks::Engine& engine = engine_of(job);
