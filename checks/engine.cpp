@@ -382,28 +382,40 @@ void Engine::build_dispatch() {
         keys.push_back(a | (static_cast<uint32_t>(b) << 8));
     return keys;
   };
-  std::vector<uint32_t> count(65536 + 1, 0);
-  for (const auto& t : tokens_) {
-    if (t.bytes.size() >= 2)
-      for (uint32_t key : keys_of(t))
-        ++count[key];
-  }
-  prefix_begin_.assign(65536 + 1, 0);
-  for (uint32_t k = 0; k < 65536; ++k)
-    prefix_begin_[k + 1] = prefix_begin_[k] + count[k];
-  prefix_ids_.assign(prefix_begin_[65536], 0);
-  prefix_used_.assign(65536 / 64, 0);
-  std::vector<uint32_t> fill(prefix_begin_.begin(), prefix_begin_.end() - 1);
+  // Two-byte keys: a bitmap for the fast "no token starts here", then a small open-addressing
+  // table from key to its run of token ids (a 65,536-entry table would cost a process ~4 ms of
+  // fresh pages, as much as a cached one-file run).
+  std::vector<std::pair<uint32_t, uint32_t>> keyed; // (key, token)
   for (uint32_t t = 0; t < tokens_.size(); ++t) {
     std::string_view tok = tokens_[t].bytes;
     if (tok.size() == 1) {
       byte_ids_[byte_fill[static_cast<unsigned char>(tok[0])]++] = t;
       continue;
     }
-    for (uint32_t key : keys_of(tokens_[t])) {
-      prefix_ids_[fill[key]++] = t;
-      prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
-    }
+    for (uint32_t key : keys_of(tokens_[t]))
+      keyed.emplace_back(key, t);
+  }
+  std::sort(keyed.begin(), keyed.end());
+  prefix_used_.assign(65536 / 64, 0);
+  prefix_ids_.clear();
+  size_t distinct = 0;
+  for (size_t i = 0; i < keyed.size(); ++i)
+    distinct += i == 0 || keyed[i].first != keyed[i - 1].first;
+  prefix_bits_ = 6;
+  while ((size_t{1} << prefix_bits_) < 2 * distinct)
+    ++prefix_bits_;
+  prefix_slots_.assign(size_t{1} << prefix_bits_, PrefixSlot{});
+  for (size_t i = 0; i < keyed.size();) {
+    uint32_t key = keyed[i].first;
+    PrefixSlot slot{key, static_cast<uint32_t>(prefix_ids_.size()), 0};
+    for (; i < keyed.size() && keyed[i].first == key; ++i)
+      prefix_ids_.push_back(keyed[i].second);
+    slot.end = static_cast<uint32_t>(prefix_ids_.size());
+    size_t h = prefix_hash(key);
+    while (prefix_slots_[h].key != PrefixSlot::kEmpty)
+      h = (h + 1) & (prefix_slots_.size() - 1);
+    prefix_slots_[h] = slot;
+    prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
   }
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
@@ -571,7 +583,11 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
     if (i + 1 >= n) break;
     uint32_t key = p[i] | (static_cast<uint32_t>(p[i + 1]) << 8);
     if (!(prefix_used_[key >> 6] & (uint64_t{1} << (key & 63)))) continue;
-    for (uint32_t k = prefix_begin_[key]; k < prefix_begin_[key + 1]; ++k) {
+    size_t h = prefix_hash(key);
+    while (prefix_slots_[h].key != key)
+      h = (h + 1) & (prefix_slots_.size() - 1); // present: the bitmap said so
+    const PrefixSlot& slot = prefix_slots_[h];
+    for (uint32_t k = slot.begin; k < slot.end; ++k) {
       uint32_t t = prefix_ids_[k];
       const Token& tok = tokens_[t];
       const size_t len = tok.bytes.size();

@@ -64,11 +64,17 @@ private:
   std::vector<Token> tokens_;
   static Token parse_token(std::string_view spelling);
   std::vector<std::vector<std::vector<uint32_t>>> needs_;
-  // Tokens of two bytes or more by their first two bytes (CSR: ids in prefix_ids_ from
-  // prefix_begin_[key] to prefix_begin_[key + 1]), a bitmap of the keys in use, and the
-  // one-byte tokens by byte.
-  std::vector<uint32_t> prefix_begin_, prefix_ids_;
+  // Tokens of two bytes or more by their first two bytes: a bitmap of the keys in use, and an
+  // open-addressing table from key to its ids' run in prefix_ids_.
+  struct PrefixSlot {
+    static constexpr uint32_t kEmpty = 0xFFFFFFFF;
+    uint32_t key = kEmpty, begin = 0, end = 0;
+  };
+  std::vector<PrefixSlot> prefix_slots_;
+  std::vector<uint32_t> prefix_ids_;
   std::vector<uint64_t> prefix_used_;
+  unsigned prefix_bits_ = 6;
+  size_t prefix_hash(uint32_t key) const { return (key * 0x9E3779B1u) >> (32 - prefix_bits_); }
   std::vector<uint32_t> byte_begin_, byte_ids_; // one-byte tokens by byte (CSR)
   bool needs_tracker_ = false;                  // some token is marked with ` or ~
   // found[t]: tokens_[t] occurs in `text`. One pass over the bytes for all tokens.
