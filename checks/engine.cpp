@@ -212,8 +212,7 @@ bool Context::is_step_loop(Node loop) const {
         }
       }
     }
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
-      stack.push_back(n.named_child(i));
+    n.append_named_children(stack);
   }
   step_loops_[loop.start()] = result;
   return result;

@@ -40,6 +40,25 @@ Parser::~Parser() {
   ts_parser_delete(parser_);
 }
 
+void Node::append_named_children(std::vector<Node>& out) const {
+  uint32_t count = named_child_count();
+  if (count == 0) return;
+  out.reserve(out.size() + count);
+  if (count <= 8) {
+    // A cursor costs an allocation; for a few children the indexed walk is cheaper.
+    for (uint32_t i = 0; i < count; ++i)
+      out.push_back(named_child(i));
+    return;
+  }
+  TSTreeCursor cursor = ts_tree_cursor_new(node_);
+  for (bool more = ts_tree_cursor_goto_first_child(&cursor); more;
+       more = ts_tree_cursor_goto_next_sibling(&cursor)) {
+    TSNode n = ts_tree_cursor_current_node(&cursor);
+    if (ts_node_is_named(n)) out.push_back(Node(n));
+  }
+  ts_tree_cursor_delete(&cursor);
+}
+
 namespace {
 // tree-sitter-python misreads two kinds of bytes: a NUL inside a string ends the input for its
 // scanner (everything after it is lost), and a lone CR is whitespace to it although Python ends

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <vector>
 
 namespace oomlint::ts {
 
@@ -31,7 +32,8 @@ public:
     if (null()) return false;
     // Compares without measuring the kind's name first (this runs for most nodes of a file).
     const char* t = ts_node_type(node_);
-    return std::strncmp(t, k.data(), k.size()) == 0 && t[k.size()] == '\0';
+    return !k.empty() && t[0] == k[0] && std::strncmp(t, k.data(), k.size()) == 0 &&
+           t[k.size()] == '\0';
   }
   bool named() const { return !null() && ts_node_is_named(node_); }
   bool has_error() const { return !null() && ts_node_has_error(node_); }
@@ -54,6 +56,15 @@ public:
   }
   // O(depth): prefer the ancestors the engine keeps.
   Node parent() const { return null() ? Node() : Node(ts_node_parent(node_)); }
+  // Appends the named children, in order, to `out`. named_child(i) walks from the first child
+  // on every call, so a loop over it is quadratic in the number of children (a module or a
+  // block of thousands of statements); this walks them once.
+  void append_named_children(std::vector<Node>& out) const;
+  std::vector<Node> named_children() const {
+    std::vector<Node> out;
+    append_named_children(out);
+    return out;
+  }
   std::string_view text(std::string_view source) const {
     if (null()) return {};
     uint32_t s = start(), e = end();

@@ -18,10 +18,10 @@ constexpr std::array<std::string_view, 0> kNone{};
 
 // Reports every call whose callee resolves to a qualified name, with what the model knows of it.
 class ProbeRule final : public Rule {
- public:
+public:
   const RuleMeta& meta() const override {
-    static constexpr RuleMeta m{"OOM999", "probe-rule", "M20", Severity::Info,
-                                FixAvailability::None, "test probe"};
+    static constexpr RuleMeta m{"OOM999",       "probe-rule",          "M20",
+                                Severity::Info, FixAvailability::None, "test probe"};
     return m;
   }
   std::span<const std::string_view> node_kinds() const override { return kCall; }
@@ -39,10 +39,10 @@ class ProbeRule final : public Rule {
 
 // Reports `bad(...)` calls with a fix replacing them by the text given as the first argument.
 class ReplaceRule final : public Rule {
- public:
+public:
   const RuleMeta& meta() const override {
-    static constexpr RuleMeta m{"OOM998", "replace-rule", "M20", Severity::Warning,
-                                FixAvailability::Always, "test replace"};
+    static constexpr RuleMeta m{"OOM998",          "replace-rule",          "M20",
+                                Severity::Warning, FixAvailability::Always, "test replace"};
     return m;
   }
   std::span<const std::string_view> node_kinds() const override { return kCall; }
@@ -54,8 +54,9 @@ class ReplaceRule final : public Rule {
     if (cx.text(SemanticModel::callee(call)) != "bad") return;
     auto replacement = cx.model().string_value(SemanticModel::positional(call, 0));
     if (!replacement) return;
-    cx.report(call, "bad").fix("replace", Applicability::Safe,
-                               {Edit{call.start(), call.end(), std::string(*replacement)}});
+    cx.report(call, "bad")
+        .fix("replace", Applicability::Safe,
+             {Edit{call.start(), call.end(), std::string(*replacement)}});
   }
 };
 
@@ -65,57 +66,54 @@ const ReplaceRule kReplace;
 std::vector<std::string> probe(const std::string& text) {
   Engine engine(Settings{}, {&kProbe});
   std::vector<std::string> out;
-  for (const auto& d : engine.check(text)) out.push_back(d.message);
+  for (const auto& d : engine.check(text))
+    out.push_back(d.message);
   return out;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("names resolve through imports and aliases", "[model]") {
-  auto msgs = probe(
-      "import torch as T\n"
-      "import torch.nn.functional as F\n"
-      "from torch.cuda import empty_cache as ec\n"
-      "from transformers import TrainingArguments as TA\n"
-      "import os.path\n"
-      "T.cuda.empty_cache()\n"
-      "ec()\n"
-      "TA(output_dir='x')\n"
-      "F.cross_entropy(a, b)\n"
-      "os.path.join('a')\n"
-      "local_fn()\n");
+  auto msgs = probe("import torch as T\n"
+                    "import torch.nn.functional as F\n"
+                    "from torch.cuda import empty_cache as ec\n"
+                    "from transformers import TrainingArguments as TA\n"
+                    "import os.path\n"
+                    "T.cuda.empty_cache()\n"
+                    "ec()\n"
+                    "TA(output_dir='x')\n"
+                    "F.cross_entropy(a, b)\n"
+                    "os.path.join('a')\n"
+                    "local_fn()\n");
   CHECK(msgs == std::vector<std::string>{"torch.cuda.empty_cache", "torch.cuda.empty_cache",
                                          "transformers.TrainingArguments",
                                          "torch.nn.functional.cross_entropy", "os.path.join"});
 }
 
 TEST_CASE("a module-level definition or assignment shadows an import", "[model]") {
-  auto msgs = probe(
-      "from torch.cuda import empty_cache\n"
-      "empty_cache()\n"
-      "def empty_cache():\n"
-      "    pass\n"
-      "empty_cache()\n");
+  auto msgs = probe("from torch.cuda import empty_cache\n"
+                    "empty_cache()\n"
+                    "def empty_cache():\n"
+                    "    pass\n"
+                    "empty_cache()\n");
   CHECK(msgs.size() == 1);
   auto aliased = probe("import torch\nec = torch.cuda.empty_cache\nec()\n");
   CHECK(aliased == std::vector<std::string>{"torch.cuda.empty_cache"});
 }
 
 TEST_CASE("a method named like an import does not shadow it", "[model]") {
-  auto msgs = probe(
-      "from torch.cuda import empty_cache\n"
-      "class Trainer:\n"
-      "    def empty_cache(self):\n"
-      "        pass\n"
-      "empty_cache()\n");
+  auto msgs = probe("from torch.cuda import empty_cache\n"
+                    "class Trainer:\n"
+                    "    def empty_cache(self):\n"
+                    "        pass\n"
+                    "empty_cache()\n");
   CHECK(msgs == std::vector<std::string>{"torch.cuda.empty_cache"});
-  auto nested = probe(
-      "from torch.cuda import empty_cache\n"
-      "def f():\n"
-      "    def empty_cache():\n"
-      "        pass\n"
-      "    alias = empty_cache\n"
-      "    alias()\n");
+  auto nested = probe("from torch.cuda import empty_cache\n"
+                      "def f():\n"
+                      "    def empty_cache():\n"
+                      "        pass\n"
+                      "    alias = empty_cache\n"
+                      "    alias()\n");
   CHECK(nested.empty());
 }
 
@@ -125,25 +123,24 @@ TEST_CASE("functions above their imports still resolve", "[model]") {
 }
 
 TEST_CASE("loops, step loops and no_grad scopes are known", "[model]") {
-  auto msgs = probe(
-      "import torch\n"
-      "for x in torch.arange(3):\n"  // the iterable is not inside the loop
-      "    torch.relu(x)\n"
-      "for batch in loader:\n"
-      "    torch.relu(batch)\n"
-      "for epoch in range(3):\n"
-      "    loss.backward()\n"
-      "    torch.sigmoid(epoch)\n"
-      "with torch.no_grad():\n"
-      "    torch.tanh(a)\n"
-      "@torch.inference_mode()\n"
-      "def ev():\n"
-      "    torch.exp(a)\n"
-      "with torch.set_grad_enabled(False):\n"
-      "    torch.log(a)\n"
-      "with torch.inference_mode(False):\n"
-      "    torch.abs(a)\n"
-      "[torch.sin(v) for v in vs]\n");
+  auto msgs = probe("import torch\n"
+                    "for x in torch.arange(3):\n" // the iterable is not inside the loop
+                    "    torch.relu(x)\n"
+                    "for batch in loader:\n"
+                    "    torch.relu(batch)\n"
+                    "for epoch in range(3):\n"
+                    "    loss.backward()\n"
+                    "    torch.sigmoid(epoch)\n"
+                    "with torch.no_grad():\n"
+                    "    torch.tanh(a)\n"
+                    "@torch.inference_mode()\n"
+                    "def ev():\n"
+                    "    torch.exp(a)\n"
+                    "with torch.set_grad_enabled(False):\n"
+                    "    torch.log(a)\n"
+                    "with torch.inference_mode(False):\n"
+                    "    torch.abs(a)\n"
+                    "[torch.sin(v) for v in vs]\n");
   CHECK(msgs == std::vector<std::string>{
                     "torch.arange", "torch.relu loop", "torch.relu loop step",
                     "torch.sigmoid loop step", "torch.no_grad", "torch.tanh nograd",
@@ -154,8 +151,8 @@ TEST_CASE("loops, step loops and no_grad scopes are known", "[model]") {
 TEST_CASE("loss dataflow follows assignments", "[model]") {
   struct LossRule final : public Rule {
     const RuleMeta& meta() const override {
-      static constexpr RuleMeta m{"OOM997", "loss-probe", "M20", Severity::Info,
-                                  FixAvailability::None, "loss probe"};
+      static constexpr RuleMeta m{"OOM997",       "loss-probe",          "M20",
+                                  Severity::Info, FixAvailability::None, "loss probe"};
       return m;
     }
     std::span<const std::string_view> node_kinds() const override {
@@ -172,28 +169,28 @@ TEST_CASE("loss dataflow follows assignments", "[model]") {
   };
   static const LossRule rule;
   Engine engine(Settings{}, {&rule});
-  auto diags = engine.check(
-      "import torch.nn as nn\n"
-      "import torch.nn.functional as F\n"
-      "criterion = nn.CrossEntropyLoss()\n"
-      "loss = criterion(out, y)\n"
-      "loss\n"
-      "l2 = F.mse_loss(a, b)\n"
-      "l2\n"
-      "value = loss.item()\n"
-      "value\n"
-      "outputs.loss\n"
-      "outputs['loss']\n"
-      "args.loss\n"
-      "loss.detach()\n"
-      "float(loss)\n"
-      "loss.mean()\n"
-      "loss = loss.item()\n"
-      "loss\n");
+  auto diags = engine.check("import torch.nn as nn\n"
+                            "import torch.nn.functional as F\n"
+                            "criterion = nn.CrossEntropyLoss()\n"
+                            "loss = criterion(out, y)\n"
+                            "loss\n"
+                            "l2 = F.mse_loss(a, b)\n"
+                            "l2\n"
+                            "value = loss.item()\n"
+                            "value\n"
+                            "outputs.loss\n"
+                            "outputs['loss']\n"
+                            "args.loss\n"
+                            "loss.detach()\n"
+                            "float(loss)\n"
+                            "loss.mean()\n"
+                            "loss = loss.item()\n"
+                            "loss\n");
   std::vector<std::string> got;
-  for (const auto& d : diags) got.push_back(d.message);
-  CHECK(got == std::vector<std::string>{"loss", "l2", "outputs.loss", "outputs['loss']",
-                                        "loss.mean()"});
+  for (const auto& d : diags)
+    got.push_back(d.message);
+  CHECK(got ==
+        std::vector<std::string>{"loss", "l2", "outputs.loss", "outputs['loss']", "loss.mean()"});
 }
 
 TEST_CASE("fixes apply, overlap waits for the next round, and breaking fixes are dropped",
@@ -237,7 +234,8 @@ TEST_CASE("selection uses the most specific prefix", "[settings]") {
 TEST_CASE("a cancelled check stops early", "[engine]") {
   Engine engine(Settings{}, {&kProbe});
   std::string text;
-  for (int i = 0; i < 2000; ++i) text += "import torch\ntorch.relu(x)\n";
+  for (int i = 0; i < 2000; ++i)
+    text += "import torch\ntorch.relu(x)\n";
   oomlint::ts::Parser parser;
   auto tree = parser.parse(text);
   std::atomic<bool> cancel{true};
@@ -254,7 +252,8 @@ TEST_CASE("fix helpers keep the layout valid", "[fix]") {
     auto edits = add_keyword_argument(text, call, "k", "1");
     REQUIRE(edits);
     std::sort(edits->begin(), edits->end(), [](auto& a, auto& b) { return a.start > b.start; });
-    for (auto& e : *edits) text.replace(e.start, e.end - e.start, e.text);
+    for (auto& e : *edits)
+      text.replace(e.start, e.end - e.start, e.text);
     return text;
   };
   CHECK(kw("f()\n") == "f(k=1)\n");
@@ -280,12 +279,39 @@ TEST_CASE("the whole catalogue survives bare calls in loops (real-code crash)", 
   // From a real script: `val_loss = evaluate(val_data)` inside an epoch loop, with a local
   // `evaluate` function, used to crash a rule that asked for the call's receiver.
   Engine engine{Settings{}};
-  std::string text =
-      "def evaluate(data):\n"
-      "    return data\n"
-      "\n"
-      "for epoch in range(3):\n"
-      "    val_loss = evaluate(epoch)\n"
-      "    print(val_loss)\n";
+  std::string text = "def evaluate(data):\n"
+                     "    return data\n"
+                     "\n"
+                     "for epoch in range(3):\n"
+                     "    val_loss = evaluate(epoch)\n"
+                     "    print(val_loss)\n";
   CHECK_NOTHROW(engine.check(text, true));
+}
+
+TEST_CASE("append_named_children gives named_child(i) for every i", "[ts]") {
+  // Few children (indexed walk) and many (cursor walk), with comments (named extras),
+  // anonymous punctuation and keyword children in between.
+  std::string src = "import torch\n";
+  for (int i = 0; i < 40; ++i) {
+    src += "x" + std::to_string(i) + " = f(a, b, *c, d=1, **e)  # note " + std::to_string(i) + "\n";
+  }
+  src += "def g(p, q=2, *r, s, **t):\n    return [v for v in p if v], {k: 1 for k in q}, (1, 2)\n";
+  oomlint::ts::Parser parser;
+  oomlint::ts::Tree tree = parser.parse(src);
+  std::vector<oomlint::ts::Node> stack{tree.root()};
+  size_t compared = 0, big = 0;
+  while (!stack.empty()) {
+    oomlint::ts::Node n = stack.back();
+    stack.pop_back();
+    std::vector<oomlint::ts::Node> kids = n.named_children();
+    REQUIRE(kids.size() == n.named_child_count());
+    for (uint32_t i = 0; i < kids.size(); ++i) {
+      CHECK(kids[i] == n.named_child(i));
+      stack.push_back(kids[i]);
+    }
+    compared += kids.size();
+    if (kids.size() > 8) ++big;
+  }
+  CHECK(compared > 400);
+  CHECK(big >= 1); // the module: the cursor path ran
 }

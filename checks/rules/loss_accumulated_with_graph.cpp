@@ -77,8 +77,7 @@ void collect_names(const Context& cx, Node root, std::unordered_set<std::string>
       stack.push_back(n.field("object")); // not the attribute name
       continue;
     }
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
-      stack.push_back(n.named_child(i));
+    n.append_named_children(stack);
   }
 }
 

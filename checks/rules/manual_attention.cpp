@@ -258,8 +258,7 @@ private:
           out.push_back(right);
         }
       }
-      for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
-        stack.push_back(n.named_child(i));
+      n.append_named_children(stack);
     }
     return out;
   }
@@ -360,8 +359,7 @@ bool weights_are_kept(const Context& cx, Node scope, Node call) {
         return true;
       }
     }
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
-      stack.push_back(n.named_child(i));
+    n.append_named_children(stack);
   }
   return false;
 }

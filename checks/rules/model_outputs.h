@@ -8,6 +8,7 @@
 // instance of a class of the file that derives from torch.nn.Module (or a LightningModule).
 #pragma once
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <string>
@@ -226,8 +227,9 @@ template <class Fn> void visit_subtree(Node root, Fn&& fn) {
       continue;
     }
     if (!fn(n)) continue;
-    for (uint32_t i = n.named_child_count(); i-- > 0;)
-      stack.push_back(n.named_child(i));
+    size_t mark = stack.size();
+    n.append_named_children(stack);
+    std::reverse(stack.begin() + static_cast<std::ptrdiff_t>(mark), stack.end());
   }
 }
 
@@ -525,8 +527,7 @@ inline bool list_accumulates_across(const Context& cx, Node loop, std::string_vi
     if (block.is("function_definition") || block.is("class_definition")) break;
     if (!block.is("block") && !block.is("module")) continue;
     Node path = anc[i + 1];
-    for (uint32_t j = 0, c = block.named_child_count(); j < c; ++j) {
-      Node stmt = block.named_child(j);
+    for (Node stmt : block.named_children()) {
       if (stmt.start() >= path.start()) break;
       if (binds_list(stmt)) created = true;
     }

@@ -50,8 +50,7 @@ bool has_division(const SemanticModel& m, Node expr) {
         return true;
       }
     }
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
-      stack.push_back(n.named_child(i));
+    n.append_named_children(stack);
   }
   return false;
 }
@@ -70,8 +69,7 @@ Node modulo_in_condition(const Context& cx, Node cond) {
     stack.pop_back();
     if (n.is("binary_operator") && cx.text(n.field("operator")) == "%") return n;
     if (n.is("lambda") || n.is("call")) continue;
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i)
-      stack.push_back(n.named_child(i));
+    n.append_named_children(stack);
   }
   return Node();
 }
@@ -187,9 +185,8 @@ LoopFacts scan_loop(const Context& cx, Node loop, std::string_view loss) {
       }
       if (!rhs.null() && has_division(m, rhs)) f.scaled = true;
     }
-    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
-      stack.push_back({n.named_child(i), guard});
-    }
+    for (Node c : n.named_children())
+      stack.push_back({c, guard});
   }
   return f;
 }
