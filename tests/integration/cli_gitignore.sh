@@ -49,6 +49,12 @@ rm "$HOME/.config/git/ignore"
 check "ignored files named explicitly are checked" \
   '[ "$(grep OOM203 named.out | cut -d: -f1 | sort -u | tr "\n" " ")" = "gen/x.py ignored.py " ]'
 
+cd src
+"$BIN" check --isolated --no-cache --output-format concise . > ../src.out 2>&1
+check "a walk started below the work tree's root still applies its .gitignore" \
+  '[ "$(grep OOM203 ../src.out | cut -d: -f1 | sort -u | tr "\n" " ")" = "ok.py " ]'
+cd ..
+
 cd sub
 "$BIN" check --isolated --no-cache --output-format sarif . > ../sub.sarif 2> ../sub.err
 check "SARIF from a subdirectory: URIs relative to the work tree" \
