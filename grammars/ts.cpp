@@ -43,7 +43,8 @@ Parser::~Parser() {
 void Node::append_named_children(std::vector<Node>& out) const {
   uint32_t count = named_child_count();
   if (count == 0) return;
-  out.reserve(out.size() + count);
+  // No reserve(out.size() + count): callers append to a growing stack, and an exact reserve per
+  // call would defeat the vector's geometric growth (quadratic on deep trees).
   if (count <= 8) {
     // A cursor costs an allocation; for a few children the indexed walk is cheaper.
     for (uint32_t i = 0; i < count; ++i)

@@ -192,7 +192,9 @@ TEST_CASE("code-only alternatives skip comments and strings", "[prefilter]") {
   CHECK(active(byte, "print('%d' % x)\n"));
 }
 
-TEST_CASE("~ alternatives occur in code and one-line strings, not in prose", "[prefilter]") {
+// (Not named after the mark: a test name starting with `~` is a negated filter for Catch.)
+TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in prose",
+          "[prefilter]") {
   NeedsRule word("OOM997", kExpressionWord);
   CHECK(active(word, "for b in val_loader:\n"));
   CHECK(active(word, "for b in loaders[\"val\"]:\n"));
