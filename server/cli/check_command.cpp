@@ -60,6 +60,7 @@ void print_error(std::string_view path, std::string_view message) {
 
 // The git work tree around `cwd` (SARIF URIs are relative to it), else `cwd`.
 fs::path source_root(const fs::path& cwd) {
+  if (!may_be_in_git_work_tree(cwd)) return cwd;
   std::string error;
   const Libgit2* git = libgit2(error);
   if (!git) {

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -20,19 +19,6 @@ namespace oomlint::cli {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Can `dir` be in a git work tree? A work tree has a `.git` entry (a directory, or a file for
-// worktrees and submodules) in its root, at or above `dir`; only $GIT_DIR points elsewhere. When
-// neither is there, libgit2 would find no repository (and .gitignore applies only inside one),
-// so it is not loaded: that costs about 10 ms of start-up.
-bool may_be_in_work_tree(const fs::path& dir) {
-  if (const char* env = std::getenv("GIT_DIR"); env && *env) return true;
-  for (fs::path p = dir;; p = p.parent_path()) {
-    struct stat st {};
-    if (::lstat((p / ".git").c_str(), &st) == 0) return true;
-    if (p == p.parent_path()) return false;
-  }
-}
 
 // One libgit2 repository per work tree, for ignore lookups.
 class GitIgnore {
@@ -188,7 +174,7 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
       continue;
     }
     git_repository* repo = nullptr;
-    if (respect_gitignore && may_be_in_work_tree(abs)) {
+    if (respect_gitignore && may_be_in_git_work_tree(abs)) {
       std::string error;
       if (!git.start(error)) {
         out.errors.push_back(

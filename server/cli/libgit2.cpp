@@ -1,6 +1,9 @@
 #include "cli/libgit2.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
 
 #ifndef OOMLINT_LIBGIT2_SONAME
 #error "OOMLINT_LIBGIT2_SONAME must name the libgit2 to load (set by server/CMakeLists.txt)"
@@ -71,6 +74,15 @@ const Libgit2* libgit2(std::string& error) {
   }
   error.clear();
   return &*loaded.git;
+}
+
+bool may_be_in_git_work_tree(const std::filesystem::path& dir) {
+  if (const char* env = std::getenv("GIT_DIR"); env && *env) return true;
+  for (std::filesystem::path p = dir;; p = p.parent_path()) {
+    struct stat st {};
+    if (::lstat((p / ".git").c_str(), &st) == 0) return true;
+    if (p == p.parent_path()) return false;
+  }
 }
 
 } // namespace oomlint::cli

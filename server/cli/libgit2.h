@@ -10,6 +10,7 @@
 
 #include <git2.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -36,5 +37,11 @@ std::optional<Libgit2> load_libgit2(const char* soname, std::string& error);
 // The process's libgit2 (libgit2_soname()), loaded once, on the first call (thread-safe). nullptr
 // when it cannot be loaded; `error` then says why (the caller says what needed it).
 const Libgit2* libgit2(std::string& error);
+
+// Can `dir` be in a git work tree? A work tree has a `.git` entry (a directory, or a file for
+// worktrees and submodules) in its root, at or above `dir`; only $GIT_DIR points elsewhere. When
+// neither is there, libgit2 would find no repository (and .gitignore applies only inside one),
+// so callers need not load it: that costs about 10 ms of start-up.
+bool may_be_in_git_work_tree(const std::filesystem::path& dir);
 
 } // namespace oomlint::cli
