@@ -1,6 +1,5 @@
 #include "cli/cache.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,10 +7,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 
 #include <stdexcept>
 
+#include "cli/file_checker.h"
 #include "cli/fix_writer.h"
 
 #ifndef OOMLINT_VERSION
@@ -174,27 +173,6 @@ std::string replace_file(const fs::path& path, std::string_view content) {
   return {};
 }
 
-// Reads a regular file in one go (the cache is megabytes: no stream buffering per byte).
-bool read_whole(const fs::path& path, std::string& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (ok) {
-    out.resize(static_cast<size_t>(st.st_size));
-    size_t got = 0;
-    while (got < out.size()) {
-      ssize_t n = ::read(fd, out.data() + got, out.size() - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += static_cast<size_t>(n);
-    }
-    out.resize(got); // shorter if it shrank meanwhile: then the parse below fails cleanly
-  }
-  ::close(fd);
-  return ok;
-}
-
 } // namespace
 
 uint64_t content_hash(std::string_view bytes) {
@@ -216,8 +194,10 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
   cache.dir_ = dir;
   cache.file_ = dir / (build_id() + ".bin");
   // The entries' blocks point into this buffer, which lives (unmoved) as long as the cache.
-  cache.raw_ = std::make_unique<std::string>();
-  if (!read_whole(cache.file_, *cache.raw_)) return cache;
+  std::string error;
+  auto bytes = read_source_file(cache.file_, error); // one read() per 64 KB, no stream
+  if (!bytes) return cache;
+  cache.raw_ = std::make_unique<std::string>(std::move(*bytes));
   const std::string& text = *cache.raw_;
   try {
     Reader r(text);
