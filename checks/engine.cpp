@@ -371,7 +371,7 @@ void Engine::build_dispatch() {
     std::vector<uint32_t> keys;
     auto cases = [&](unsigned char c) {
       std::vector<unsigned char> v{c};
-      bool fold = t.word_start || t.word_end;
+      bool fold = t.ignores_case();
       if (fold && c >= 'a' && c <= 'z') v.push_back(static_cast<unsigned char>(c - 32));
       if (fold && c >= 'A' && c <= 'Z') v.push_back(static_cast<unsigned char>(c + 32));
       return v;
@@ -508,10 +508,7 @@ private:
   Where where_ = Where::Code; // the answer for bytes below settled_
   size_t settled_ = 0;        // bytes before this one are classified
 
-  static bool ident(unsigned char c) {
-    return c == '_' || c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-           (c >= 'A' && c <= 'Z');
-  }
+  static bool ident(unsigned char c) { return c == '_' || c >= 0x80 || is_alnum(c); }
   Where inside() const {
     if (fstring_) return Where::Code;
     return triple_ ? Where::Prose : Where::String;
@@ -591,9 +588,8 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
       const Token& tok = tokens_[t];
       const size_t len = tok.bytes.size();
       if (found[t] || len > n - i || where > tok.in) continue;
-      bool word = tok.word_start || tok.word_end;
-      bool same = word ? equal_ignoring_case(p + i, tok.bytes)
-                       : std::memcmp(p + i, tok.bytes.data(), len) == 0;
+      bool same = tok.ignores_case() ? equal_ignoring_case(p + i, tok.bytes)
+                                     : std::memcmp(p + i, tok.bytes.data(), len) == 0;
       if (same && (!tok.word_start || starts_word(p, i)) &&
           (!tok.word_end || ends_word(p, n, i + len))) {
         found[t] = 1;

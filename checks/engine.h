@@ -58,8 +58,9 @@ public:
 private:
   struct Token {
     std::string_view spelling, bytes;
-    bool word_start = false, word_end = false; // a marked token also ignores ASCII case
+    bool word_start = false, word_end = false;
     Where in = Where::Prose;
+    bool ignores_case() const { return word_start || word_end; } // as words_of() does
   };
   std::vector<Token> tokens_;
   static Token parse_token(std::string_view spelling);
