@@ -489,8 +489,9 @@ namespace {
 // Where a byte of Python source stands: in code, in a one-line string, or in prose (a comment
 // or a triple-quoted string, where docstrings are). Enough of Python's lexer to keep marked
 // `needs()` alternatives out of docstrings and comments. It errs towards code: f-strings (and
-// t-strings) count as code throughout, since their braces hold expressions, and a one-line
-// string ends at a line break.
+// t-strings) count as code throughout, since their braces hold expressions, a one-line string
+// ends at a line break, and a triple quote that is never closed opens no string (tree-sitter
+// recovers from it and parses the rest of the file as code).
 class SourceTracker {
 public:
   using Where = Engine::Where;
@@ -507,6 +508,24 @@ private:
   bool triple_ = false, fstring_ = false;
   Where where_ = Where::Code; // the answer for bytes below settled_
   size_t settled_ = 0;        // bytes before this one are classified
+  // Per quote byte (' and "): from here on, no closing triple quote was found. Searching again
+  // from a later opening would find none either (up to escapes, where it errs towards code).
+  size_t unclosed_from_[2] = {SIZE_MAX, SIZE_MAX};
+
+  // Is there a closing triple `q` at or after p[from]?
+  bool closes(const unsigned char* p, size_t n, size_t from, unsigned char q) {
+    size_t& memo = unclosed_from_[q == '"'];
+    if (from >= memo) return false;
+    for (size_t j = from; j + 2 < n; ++j) {
+      if (p[j] == '\\') {
+        ++j;
+      } else if (p[j] == q && p[j + 1] == q && p[j + 2] == q) {
+        return true;
+      }
+    }
+    memo = from;
+    return false;
+  }
 
   static bool ident(unsigned char c) { return c == '_' || c >= 0x80 || is_alnum(c); }
   Where inside() const {
@@ -534,6 +553,10 @@ private:
         }
         quote_ = c;
         triple_ = i + 2 < n && p[i + 1] == c && p[i + 2] == c;
+        if (triple_ && !closes(p, n, i + 3, c)) {
+          settled_ = i + 3; // an unterminated triple quote: the rest stays code
+          return;
+        }
         state_ = State::String;
         if (triple_) settled_ = i + 3; // the other two quotes open it too
       }

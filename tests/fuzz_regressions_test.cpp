@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 
+#include "engine.h"
 #include "line_index.h"
 #include "lsp/document_store.h"
 
@@ -31,4 +32,29 @@ TEST_CASE("an insertion at a huge UTF-8 column lands at the end of that line",
   c.text = "  # end";
   lsp::apply_change(text, nullptr, c, lsp::PositionEncoding::Utf8);
   CHECK(text == "x = 1\ny = 2  # end\nz = 3\n");
+}
+
+TEST_CASE("an unterminated docstring does not hide the code tree-sitter recovers after it",
+          "[fuzz][prefilter]") {
+  // docsync: the prefilter's source tracker read everything after an unclosed `"""` as a
+  // docstring, so OOM201's code-only tokens were "absent", while tree-sitter recovered and parsed
+  // the rest as code: the check with the prefilter missed the finding the fresh check had.
+  std::string text = "\"\"\"Fine-tune a model.\n"
+                     "\n"
+                     "This script is oomlintimport torch\n"
+                     "from transformers import AutoModel\n"
+                     "model = AutoModel.from_pretrained(\"gpt2\")\n"
+                     "total = 0\n"
+                     "for batch in loader:\n"
+                     "    loss = model(batch).loss\n"
+                     "    total += loss\n";
+  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
+  auto all = engine.check(text, /*no_prefilter=*/true);
+  auto filtered = engine.check(text);
+  REQUIRE_FALSE(all.empty());
+  REQUIRE(filtered.size() == all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(filtered[i].code == all[i].code);
+    CHECK(filtered[i].start == all[i].start);
+  }
 }

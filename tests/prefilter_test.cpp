@@ -168,7 +168,8 @@ TEST_CASE("code-only alternatives skip comments and strings", "[prefilter]") {
            "F'''{loss.backward()}'''\n",
            "s = 'unterminated\nloss.backward()\n", // a one-line string ends at the line
            "# comment\nloss.backward()\n",
-           "if\"x\"in y: loss.backward()\n", // `if` reads as an f prefix: errs towards code
+           "if\"x\"in y: loss.backward()\n",        // `if` reads as an f prefix: errs towards code
+           "\"\"\"never closed\nloss.backward()\n", // tree-sitter recovers: code
        }) {
     INFO(yes);
     CHECK(active(word, yes));
