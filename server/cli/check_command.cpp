@@ -23,6 +23,7 @@
 #include "cli/fix_writer.h"
 #include "cli/libgit2.h"
 #include "cli/renderers.h"
+#include "cli/worker_memory.h"
 #include "engine.h"
 
 namespace oomlint::cli {
@@ -329,6 +330,7 @@ int run_check(const std::vector<std::string>& args) {
   std::optional<FixInterruptGuard> interrupt_guard;
   if (fix_options.mode == FixMode::Apply) interrupt_guard.emplace();
   auto work = [&] {
+    if (jobs.size() > 1) hint_huge_pages_for_this_thread();
     for (size_t k = next++; k < jobs.size(); k = next++) {
       if (fix_interrupted()) break;
       size_t i = order[k];
@@ -339,9 +341,12 @@ int run_check(const std::vector<std::string>& args) {
       }
     }
   };
-  if (workers <= 1) {
-    work();
+  if (jobs.size() <= 1) {
+    work(); // the one-file path: no thread, no arena to prepare
   } else {
+    // Even with --threads 1 the work runs in a thread of its own, so that it gets a glibc heap
+    // that can take huge pages (worker_memory.h), as each worker of a parallel run does.
+    prepare_worker_allocator();
     std::vector<std::thread> pool;
     for (size_t t = 0; t < workers; ++t)
       pool.emplace_back(work);
