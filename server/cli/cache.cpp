@@ -3,10 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <utility>
 
 #include <stdexcept>
 
@@ -24,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bumped when the layout of an entry changes.
-constexpr int kFormat = 3;
+constexpr int kFormat = 4;
 
 // Which oomlint build wrote a cache: the version plus the executable's size and modification
 // time, so that a rebuilt binary (new or changed rules) never reads results of the old one.
@@ -185,9 +187,22 @@ fs::path default_cache_dir(const fs::path& cwd) {
   return cwd / ".oomlint_cache";
 }
 
+std::optional<FileStamp> settled_stamp(const struct stat& st, const struct timespec& now) {
+  if (!S_ISREG(st.st_mode)) return std::nullopt;
+  auto ns = [](const struct timespec& t) {
+    return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + static_cast<int64_t>(t.tv_nsec);
+  };
+  constexpr int64_t kSettle = 2'000'000'000; // FAT's clock tick; most file systems' is far finer
+  int64_t latest = std::max(ns(st.st_mtim), ns(st.st_ctim));
+  if (latest > ns(now) - kSettle) return std::nullopt;
+  return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                   static_cast<uint64_t>(st.st_size), ns(st.st_mtim), ns(st.st_ctim)};
+}
+
 ResultsCache::ResultsCache(ResultsCache&& other) noexcept
     : dir_(std::move(other.dir_)), file_(std::move(other.file_)), raw_(std::move(other.raw_)),
-      entries_(std::move(other.entries_)), hits_(other.hits_), dirty_(other.dirty_) {}
+      entries_(std::move(other.entries_)), hits_(other.hits_), unread_hits_(other.unread_hits_),
+      dirty_(other.dirty_) {}
 
 ResultsCache ResultsCache::open(const fs::path& dir) {
   ResultsCache cache;
@@ -207,6 +222,15 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
       std::string path = r.str();
       Entry entry;
       entry.hash = r.u64();
+      if (r.u8() != 0) {
+        FileStamp st;
+        st.device = r.u64();
+        st.inode = r.u64();
+        st.size = r.u64();
+        st.mtime_ns = static_cast<int64_t>(r.u64());
+        st.ctime_ns = static_cast<int64_t>(r.u64());
+        entry.stamp = st;
+      }
       entry.settings = r.str();
       entry.encoded = r.block();
       cache.entries_.emplace(std::move(path), std::move(entry));
@@ -218,6 +242,46 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
     cache.dirty_ = true;
   }
   return cache;
+}
+
+std::optional<std::vector<checks::Diagnostic>>
+ResultsCache::lookup(const std::string& path, uint64_t hash, const std::string& settings,
+                     const std::optional<FileStamp>& stamp) {
+  auto hit = std::as_const(*this).lookup(path, hash, settings);
+  if (hit && stamp) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(path);
+    if (it != entries_.end() && it->second.stamp != stamp) {
+      it->second.stamp = stamp;
+      dirty_ = true;
+    }
+  }
+  return hit;
+}
+
+bool ResultsCache::unchanged_and_clean(const std::string& path, const FileStamp& stamp,
+                                       const std::string& settings) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(path);
+  if (it == entries_.end()) return false;
+  const Entry& e = it->second;
+  if (e.stamp != stamp || e.settings != settings) return false;
+  bool clean = false;
+  if (e.encoded.data() == nullptr) {
+    clean = e.diagnostics.empty();
+  } else {
+    try {
+      Reader r(e.encoded);
+      clean = r.u32() == 0 && r.done();
+    } catch (const std::exception&) {
+      clean = false; // damaged: read and check the file
+    }
+  }
+  if (clean) {
+    ++hits_;
+    ++unread_hits_;
+  }
+  return clean;
 }
 
 std::optional<std::vector<checks::Diagnostic>>
@@ -254,9 +318,10 @@ ResultsCache::lookup(const std::string& path, uint64_t hash, const std::string& 
 }
 
 void ResultsCache::store(const std::string& path, uint64_t hash, const std::string& settings,
-                         std::vector<checks::Diagnostic> diagnostics) {
+                         std::vector<checks::Diagnostic> diagnostics,
+                         const std::optional<FileStamp>& stamp) {
   std::lock_guard lock(mutex_);
-  entries_[path] = Entry{hash, settings, std::move(diagnostics), {}};
+  entries_[path] = Entry{hash, stamp, settings, std::move(diagnostics), {}};
   dirty_ = true;
 }
 
@@ -284,6 +349,12 @@ std::string ResultsCache::save() {
   for (const auto* item : kept) {
     w.str(item->first);
     w.u64(item->second.hash);
+    w.u8(item->second.stamp ? 1 : 0);
+    if (const auto& st = item->second.stamp) {
+      for (uint64_t v : {st->device, st->inode, st->size, static_cast<uint64_t>(st->mtime_ns),
+                         static_cast<uint64_t>(st->ctime_ns)})
+        w.u64(v);
+    }
     w.str(item->second.settings);
     if (item->second.encoded.data() != nullptr) {
       w.str(item->second.encoded);

@@ -1,12 +1,16 @@
 // The results cache of `oomlint check` (after Ruff's): the diagnostics of each file, keyed on the
 // file's content, the engine's settings and rule set, and the oomlint build. A second run over an
-// unchanged tree reads and hashes the files but parses none of them.
+// unchanged tree parses none of the files, and does not even read those that had no diagnostics
+// and whose stat() is unchanged (like git's index: device, inode, size, modification and change
+// times, recorded only once the file has been left alone for two seconds).
 //
 // Layout: <cache dir>/CACHEDIR.TAG, .gitignore (`*`), and one file per oomlint build,
 // `v<version>-<build>.bin`, mapping absolute paths to {content hash, settings key, diagnostics}.
 // A missing, unreadable or corrupt cache file is an empty cache; saving replaces the file
 // atomically and never fails the run.
 #pragma once
+
+#include <sys/stat.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -25,6 +29,20 @@ namespace oomlint::cli {
 // 64-bit hash of a file's bytes, mixed with their length.
 uint64_t content_hash(std::string_view bytes);
 
+// What stat() says about a file: enough to tell, without reading it, that it has not changed.
+// Any write moves the change time (which no user call can set back), so an equal stamp means the
+// same bytes, provided the stamp was taken after the file's last write had settled.
+struct FileStamp {
+  uint64_t device = 0, inode = 0, size = 0;
+  int64_t mtime_ns = 0, ctime_ns = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
+// The stamp of a regular file as of `now`, or nullopt when it changed less than two seconds
+// before `now` (or claims to change in the future): a second write within the file system's
+// clock tick can leave both times as they were, so such a stamp vouches for nothing.
+std::optional<FileStamp> settled_stamp(const struct stat& st, const struct timespec& now);
+
 class ResultsCache {
 public:
   // Loads the cache of this build from `dir` (which need not exist yet).
@@ -34,9 +52,18 @@ public:
   // settings, else nullopt. Thread-safe.
   std::optional<std::vector<checks::Diagnostic>> lookup(const std::string& path, uint64_t hash,
                                                         const std::string& settings) const;
-  // Records a result. Thread-safe.
+  // Like lookup(), and when the content matches, remembers `stamp` for the next run.
+  std::optional<std::vector<checks::Diagnostic>> lookup(const std::string& path, uint64_t hash,
+                                                        const std::string& settings,
+                                                        const std::optional<FileStamp>& stamp);
+  // True when `path` was checked with these settings, had no diagnostics, and its stamp then
+  // equals `stamp`: the file need not be read. Thread-safe.
+  bool unchanged_and_clean(const std::string& path, const FileStamp& stamp,
+                           const std::string& settings) const;
+  // Records a result, with the stamp of the file it was read from when there is one. Thread-safe.
   void store(const std::string& path, uint64_t hash, const std::string& settings,
-             std::vector<checks::Diagnostic> diagnostics);
+             std::vector<checks::Diagnostic> diagnostics,
+             const std::optional<FileStamp>& stamp = std::nullopt);
 
   // Writes the cache back if anything changed. Entries of files that no longer exist are
   // dropped. Returns an empty string or the reason it could not be written.
@@ -44,6 +71,8 @@ public:
 
   const std::filesystem::path& file() const { return file_; }
   size_t hits() const { return hits_; }
+  // Of the hits, those decided by the stamp alone (the file was not read).
+  size_t unread_hits() const { return unread_hits_; }
   size_t size() const { return entries_.size(); }
 
   ResultsCache(ResultsCache&& other) noexcept;
@@ -52,6 +81,7 @@ private:
   ResultsCache() = default;
   struct Entry {
     uint64_t hash = 0;
+    std::optional<FileStamp> stamp;
     std::string settings;
     std::vector<checks::Diagnostic> diagnostics; // when stored in this run
     std::string_view encoded; // when read from the file: its block in raw_, decoded on lookup
@@ -60,7 +90,7 @@ private:
   std::unique_ptr<std::string> raw_; // the cache file as read
   std::unordered_map<std::string, Entry> entries_;
   mutable std::mutex mutex_;
-  mutable size_t hits_ = 0;
+  mutable size_t hits_ = 0, unread_hits_ = 0;
   bool dirty_ = false;
 };
 

@@ -364,7 +364,8 @@ int run_check(const std::vector<std::string>& args) {
     if (!err.empty() && !a.quiet) std::cerr << "warning: results cache not saved: " << err << "\n";
     if (a.verbose) {
       std::cerr << "cache: " << cache->hits() << " of " << jobs.size()
-                << " files unchanged since the last run (" << cache->file().string() << ")\n";
+                << " files unchanged since the last run, " << cache->unread_hits()
+                << " of them not read (" << cache->file().string() << ")\n";
     }
   }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <tuple>
 
 #include <nlohmann/json.hpp>
@@ -129,16 +130,30 @@ std::string fix_json(std::string text, const checks::Settings& s, bool unsafe, s
   return text;
 }
 
+bool uses_cache(const FileJob& job, const FixOptions& opt) {
+  return opt.cache && opt.mode == FixMode::None && !job.from_stdin && !opt.no_prefilter;
+}
+
+struct timespec wall_clock_now() {
+  struct timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return now;
+}
+
 // The diagnostics of a plain check of `text`: from the results cache when this file was last
 // checked with the same bytes and settings, else from `compute` (and then remembered).
+// `stamp` is the settled stat() of the file the text was read from, if any.
 template <class Compute>
 std::vector<checks::Diagnostic> cached(const FileJob& job, const FixOptions& opt,
-                                       std::string_view text, Compute&& compute) {
-  if (!opt.cache || job.from_stdin || opt.no_prefilter) return compute();
+                                       std::string_view text, const std::optional<FileStamp>& stamp,
+                                       Compute&& compute) {
+  if (!uses_cache(job, opt)) return compute();
   uint64_t hash = content_hash(text);
-  if (auto hit = opt.cache->lookup(job.absolute, hash, job.settings_key)) return std::move(*hit);
+  if (auto hit = opt.cache->lookup(job.absolute, hash, job.settings_key, stamp)) {
+    return std::move(*hit);
+  }
   std::vector<checks::Diagnostic> diags = compute();
-  opt.cache->store(job.absolute, hash, job.settings_key, diags);
+  opt.cache->store(job.absolute, hash, job.settings_key, diags, stamp);
   return diags;
 }
 
@@ -168,13 +183,13 @@ bool commit(const FileJob& job, std::string_view raw, std::string_view content, 
   return true;
 }
 
-void check_python(const FileJob& job, const std::string& raw, const FixOptions& opt,
-                  FileOutcome& out) {
+void check_python(const FileJob& job, const std::string& raw, const std::optional<FileStamp>& stamp,
+                  const FixOptions& opt, FileOutcome& out) {
   bool bom = std::string_view(raw).starts_with(kBom);
   std::string text = bom ? raw.substr(kBom.size()) : raw;
   if (opt.mode == FixMode::None) {
     auto diags =
-        cached(job, opt, text, [&] { return engine_of(job).check(text, opt.no_prefilter); });
+        cached(job, opt, text, stamp, [&] { return engine_of(job).check(text, opt.no_prefilter); });
     out.findings = to_findings(std::move(diags), text, job, nullptr);
     return;
   }
@@ -214,7 +229,8 @@ void check_python(const FileJob& job, const std::string& raw, const FixOptions& 
   }
 }
 
-void check_notebook(const FileJob& job, const std::string& raw, const FixOptions& opt,
+void check_notebook(const FileJob& job, const std::string& raw,
+                    const std::optional<FileStamp>& stamp, const FixOptions& opt,
                     FileOutcome& out) {
   std::string error;
   auto nb = Notebook::parse(raw, error);
@@ -228,7 +244,8 @@ void check_notebook(const FileJob& job, const std::string& raw, const FixOptions
   }
   const std::string& src = nb->source();
   if (opt.mode == FixMode::None) {
-    auto diags = cached(job, opt, src, [&] { return engine_of(job).check(src, opt.no_prefilter); });
+    auto diags =
+        cached(job, opt, src, stamp, [&] { return engine_of(job).check(src, opt.no_prefilter); });
     out.findings = to_findings(std::move(diags), src, job, &*nb);
     return;
   }
@@ -270,7 +287,8 @@ void check_notebook(const FileJob& job, const std::string& raw, const FixOptions
   }
 }
 
-void check_deepspeed(const FileJob& job, const std::string& raw, const FixOptions& opt,
+void check_deepspeed(const FileJob& job, const std::string& raw,
+                     const std::optional<FileStamp>& stamp, const FixOptions& opt,
                      FileOutcome& out) {
   if (!checks::is_deepspeed_json(raw)) {
     if (job.explicit_path) {
@@ -282,8 +300,8 @@ void check_deepspeed(const FileJob& job, const std::string& raw, const FixOption
   }
   const checks::Settings& s = settings_of(job);
   if (opt.mode == FixMode::None) {
-    out.findings =
-        to_findings(cached(job, opt, raw, [&] { return check_json(raw, s); }), raw, job, nullptr);
+    out.findings = to_findings(cached(job, opt, raw, stamp, [&] { return check_json(raw, s); }),
+                               raw, job, nullptr);
     return;
   }
   size_t applied = 0;
@@ -308,7 +326,8 @@ void check_deepspeed(const FileJob& job, const std::string& raw, const FixOption
 
 } // namespace
 
-std::optional<std::string> read_source_file(const fs::path& path, std::string& error) {
+std::optional<std::string> read_source_file(const fs::path& path, std::string& error,
+                                            struct stat* info) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     error = std::strerror(errno);
@@ -320,6 +339,7 @@ std::optional<std::string> read_source_file(const fs::path& path, std::string& e
     ::close(fd);
     return std::nullopt;
   }
+  if (info) *info = st;
   if (S_ISDIR(st.st_mode)) {
     ::close(fd);
     error = "is a directory";
@@ -356,16 +376,28 @@ std::optional<std::string> read_source_file(const fs::path& path, std::string& e
 FileOutcome check_file(const FileJob& job, const FixOptions& options) {
   FileOutcome out;
   std::string raw;
+  std::optional<FileStamp> stamp;
   if (job.from_stdin) {
     raw = job.stdin_text;
   } else {
+    const bool cache = uses_cache(job, options);
+    struct timespec now = cache ? wall_clock_now() : timespec{};
+    struct stat st {};
+    // An unchanged file that had nothing to report is not even read.
+    if (cache && ::stat(job.path.c_str(), &st) == 0) {
+      auto before = settled_stamp(st, now);
+      if (before && options.cache->unchanged_and_clean(job.absolute, *before, job.settings_key)) {
+        return out;
+      }
+    }
     std::string error;
-    auto data = read_source_file(job.path, error);
+    auto data = read_source_file(job.path, error, &st);
     if (!data) {
       out.errors.push_back({job.display, error});
       return out;
     }
     raw = std::move(*data);
+    if (cache) stamp = settled_stamp(st, now);
   }
   if (raw.size() > kMaxFileSize) {
     out.errors.push_back({job.display, "input is larger than 256 MiB; skipped"});
@@ -373,13 +405,13 @@ FileOutcome check_file(const FileJob& job, const FixOptions& options) {
   }
   switch (job.kind) {
   case FileKind::Python:
-    check_python(job, raw, options, out);
+    check_python(job, raw, stamp, options, out);
     break;
   case FileKind::Notebook:
-    check_notebook(job, raw, options, out);
+    check_notebook(job, raw, stamp, options, out);
     break;
   case FileKind::DeepSpeedJson:
-    check_deepspeed(job, raw, options, out);
+    check_deepspeed(job, raw, stamp, options, out);
     break;
   }
   sort_findings(out.findings);

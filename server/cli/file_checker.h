@@ -2,6 +2,8 @@
 // --fix / --diff applies the fixes and writes the file or produces the diff.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
@@ -80,6 +82,8 @@ struct FileOutcome {
 FileOutcome check_file(const FileJob& job, const FixOptions& options);
 
 // Reads a whole file; nullopt with `error` set (e.g. "Permission denied", "file too large").
-std::optional<std::string> read_source_file(const std::filesystem::path& path, std::string& error);
+// `info`, when given, receives the fstat() of the file as opened.
+std::optional<std::string> read_source_file(const std::filesystem::path& path, std::string& error,
+                                            struct stat* info = nullptr);
 
 } // namespace oomlint::cli

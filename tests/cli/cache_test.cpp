@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -103,7 +105,8 @@ TEST_CASE("results cache: a damaged cache file is an empty cache and gets rewrit
   }
   REQUIRE(valid.size() > 40);
   std::string huge_count = valid;
-  huge_count[valid.find("train.py") + 8 + 8 + 4 + 1] = '\x7f'; // the entry's diagnostic count
+  // After the path: hash (8), no stamp (1), settings "s" (4 + 1), then the block's length.
+  huge_count[valid.find("train.py") + 8 + 8 + 1 + 4 + 1] = '\x7f';
   for (std::string garbage :
        {std::string("{\"files\": {\"x\": {\"hash\": \"no\"}}}"), std::string("\x00\xff{[", 4),
         std::string("[]"), std::string(), valid.substr(0, valid.size() / 2),
@@ -192,4 +195,104 @@ TEST_CASE("results cache: unread entries survive a save; a damaged entry is a mi
   CHECK_FALSE(damaged.lookup(a.string(), 1, "s"));
   CHECK(damaged.lookup(b.string(), 3, "s"));
   CHECK(damaged.hits() == 1);
+}
+
+namespace {
+
+struct stat regular_file_stat(int64_t mtime_s, int64_t ctime_s) {
+  struct stat st {};
+  st.st_mode = S_IFREG | 0644;
+  st.st_dev = 7;
+  st.st_ino = 42;
+  st.st_size = 100;
+  st.st_mtim.tv_sec = mtime_s;
+  st.st_ctim.tv_sec = ctime_s;
+  return st;
+}
+
+struct timespec at(int64_t seconds) {
+  struct timespec t {};
+  t.tv_sec = seconds;
+  return t;
+}
+
+} // namespace
+
+TEST_CASE("results cache: a stamp counts only once the file has been left alone for 2 s",
+          "[cli][cache]") {
+  using oomlint::cli::settled_stamp;
+  CHECK(settled_stamp(regular_file_stat(1000, 1000), at(1003)));
+  CHECK_FALSE(settled_stamp(regular_file_stat(1000, 1000), at(1001))); // just written
+  CHECK_FALSE(settled_stamp(regular_file_stat(900, 1002), at(1003)));  // changed (chmod, write)
+  CHECK_FALSE(settled_stamp(regular_file_stat(5000, 1000), at(1003))); // mtime in the future
+  struct stat dir = regular_file_stat(1000, 1000);
+  dir.st_mode = S_IFDIR | 0755;
+  CHECK_FALSE(settled_stamp(dir, at(2000)));
+  auto stamp = settled_stamp(regular_file_stat(1000, 1001), at(2000));
+  REQUIRE(stamp);
+  CHECK(stamp->device == 7);
+  CHECK(stamp->inode == 42);
+  CHECK(stamp->size == 100);
+  CHECK(stamp->mtime_ns == 1'000'000'000'000);
+  CHECK(stamp->ctime_ns == 1'001'000'000'000);
+}
+
+TEST_CASE("results cache: an unchanged stamp vouches only for a clean file with the same settings",
+          "[cli][cache]") {
+  using oomlint::cli::FileStamp;
+  TempDir tmp;
+  fs::path clean = tmp.write("clean.py", "x = 1\n");
+  fs::path noisy = tmp.write("noisy.py", "y = 2\n");
+  fs::path unstamped = tmp.write("unstamped.py", "z = 3\n");
+  fs::path dir = tmp.path() / "c";
+  FileStamp a{1, 2, 6, 10, 20};
+  FileStamp b{1, 3, 6, 10, 20};
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    cache.store(clean.string(), content_hash("x = 1\n"), "s", {}, a);
+    cache.store(noisy.string(), content_hash("y = 2\n"), "s", {sample()}, b);
+    cache.store(unstamped.string(), content_hash("z = 3\n"), "s", {});
+    // Within the run that stored them, too.
+    CHECK(cache.unchanged_and_clean(clean.string(), a, "s"));
+    REQUIRE(cache.save().empty());
+  }
+  ResultsCache again = ResultsCache::open(dir);
+  CHECK(again.unchanged_and_clean(clean.string(), a, "s"));
+  CHECK(again.unread_hits() == 1);
+  FileStamp rewritten = a;
+  rewritten.ctime_ns += 1; // same size and mtime, written again
+  CHECK_FALSE(again.unchanged_and_clean(clean.string(), rewritten, "s"));
+  FileStamp replaced = a;
+  replaced.inode = 99; // replaced by another file (editors' save by rename)
+  CHECK_FALSE(again.unchanged_and_clean(clean.string(), replaced, "s"));
+  CHECK_FALSE(again.unchanged_and_clean(clean.string(), a, "other settings"));
+  CHECK_FALSE(again.unchanged_and_clean(noisy.string(), b, "s")); // has diagnostics: read it
+  CHECK_FALSE(again.unchanged_and_clean(unstamped.string(), a, "s"));
+  CHECK_FALSE(again.unchanged_and_clean((tmp.path() / "new.py").string(), a, "s"));
+  CHECK(again.unread_hits() == 1);
+  CHECK(again.hits() == 1);
+}
+
+TEST_CASE("results cache: a content hit records the file's stamp for the next run",
+          "[cli][cache]") {
+  using oomlint::cli::FileStamp;
+  TempDir tmp;
+  fs::path file = tmp.write("train.py", "x = 1\n");
+  fs::path dir = tmp.path() / "c";
+  uint64_t h = content_hash("x = 1\n");
+  FileStamp settled{1, 2, 6, 10, 20};
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    cache.store(file.string(), h, "s", {}); // checked while it was still being written
+    REQUIRE(cache.save().empty());
+  }
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK_FALSE(cache.unchanged_and_clean(file.string(), settled, "s"));
+    CHECK(cache.lookup(file.string(), h, "s", settled)); // read, hashed: same content
+    REQUIRE(cache.save().empty());
+  }
+  ResultsCache third = ResultsCache::open(dir);
+  CHECK(third.unchanged_and_clean(file.string(), settled, "s"));
+  CHECK_FALSE(third.lookup(file.string(), content_hash("x = 2\n"), "s", settled));
 }
