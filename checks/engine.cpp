@@ -334,8 +334,18 @@ Engine::Engine(Settings settings, std::vector<const Rule*> rules) : settings_(st
 
 void Engine::build_dispatch() {
   needs_.clear();
+  excludes_.clear();
   tokens_.clear();
   for (const Rule* r : rules_) {
+    auto& excluded = excludes_.emplace_back();
+    for (std::string_view plain : r->excludes()) {
+      if (plain.empty()) continue;
+      auto it = std::find_if(tokens_.begin(), tokens_.end(), [&](const Token& t) {
+        return t.bytes == plain && t.in == Where::Prose && !t.ignores_case();
+      });
+      if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), Token{plain, plain});
+      excluded.push_back(static_cast<uint32_t>(it - tokens_.begin()));
+    }
     auto& entries = needs_.emplace_back();
     for (std::string_view entry : r->needs()) {
       auto& alternatives = entries.emplace_back();
@@ -627,6 +637,9 @@ std::vector<char> Engine::active_rules(std::string_view text) const {
   std::vector<char> active(rules_.size(), 1);
   std::vector<char> found = scan_tokens(text);
   for (size_t i = 0; i < rules_.size(); ++i) {
+    for (uint32_t t : excludes_[i]) {
+      if (found[t]) active[i] = 0;
+    }
     for (const auto& alternatives : needs_[i]) {
       bool any = false;
       for (uint32_t t : alternatives) {

@@ -30,7 +30,8 @@ public:
 
   // Prefilter: false when no enabled rule can match `text` (no need to parse it).
   bool may_match(std::string_view text) const;
-  // Prefilter per rule: active[i] tells whether rules()[i] can match `text` (its needs() occur).
+  // Prefilter per rule: active[i] tells whether rules()[i] can match `text` (its needs() occur
+  // and none of its excludes() does).
   std::vector<char> active_rules(std::string_view text) const;
 
   // Checks `text` (parses it; skips files that cannot match unless `no_prefilter`).
@@ -65,6 +66,7 @@ private:
   std::vector<Token> tokens_;
   static Token parse_token(std::string_view spelling);
   std::vector<std::vector<std::vector<uint32_t>>> needs_;
+  std::vector<std::vector<uint32_t>> excludes_; // per rule: tokens that rule it out
   // Tokens of two bytes or more by their first two bytes: a bitmap of the keys in use, and an
   // open-addressing table from key to its ids' run in prefix_ids_.
   struct PrefixSlot {

@@ -55,6 +55,10 @@ public:
   // fixture and corpus tests run with and without the prefilter and require identical diagnostics,
   // so a too-strong entry fails a test rather than silently hiding findings.
   virtual std::span<const std::string_view> needs() const = 0;
+  // The prefilter's other half: byte strings (plain, no marks) any one of which, anywhere in a
+  // file, means this rule cannot fire there (it checks the same strings itself, so that a run
+  // without the prefilter gives the same result). Empty by default.
+  virtual std::span<const std::string_view> excludes() const { return {}; }
   virtual void check(Node node, Context& cx) const = 0;
   // Called once after the traversal; for rules that need the whole file.
   virtual void finish(Context&) const {}

@@ -38,6 +38,22 @@ private:
   std::span<const std::string_view> needs_;
 };
 
+// A NeedsRule with excludes().
+class ExcludesRule final : public checks::Rule {
+public:
+  ExcludesRule(std::span<const std::string_view> needs, std::span<const std::string_view> excludes)
+      : inner_("OOM996", needs), excludes_(excludes) {}
+  const checks::RuleMeta& meta() const override { return inner_.meta(); }
+  std::span<const std::string_view> node_kinds() const override { return kCall; }
+  std::span<const std::string_view> needs() const override { return inner_.needs(); }
+  std::span<const std::string_view> excludes() const override { return excludes_; }
+  void check(Node call, checks::Context& cx) const override { inner_.check(call, cx); }
+
+private:
+  NeedsRule inner_;
+  std::span<const std::string_view> excludes_;
+};
+
 constexpr std::array<std::string_view, 1> kAlternatives{"eval|train"};
 constexpr std::array<std::string_view, 2> kTwoEntries{"torch", "eval|train"};
 constexpr std::array<std::string_view, 0> kEmpty{};
@@ -49,6 +65,7 @@ constexpr std::array<std::string_view, 1> kCodeByte{"`%"};
 constexpr std::array<std::string_view, 1> kExpressionWord{"~<val>"};
 // Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
 constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
+constexpr std::array<std::string_view, 2> kFused{"flash_attn", "`sdpa"};
 
 bool active(const checks::Rule& rule, std::string_view text) {
   checks::Engine engine(checks::Settings{}, {&rule});
@@ -204,6 +221,30 @@ TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in 
   CHECK_FALSE(active(word, "\"\"\"Runs over the val split.\"\"\"\n"));
   CHECK_FALSE(active(word, "'''val'''\n"));
   CHECK_FALSE(active(word, "# the val loader\n"));
+}
+
+TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
+  ExcludesRule rule(kAlternatives, kFused);
+  CHECK(active(rule, "model.eval()\n"));
+  CHECK_FALSE(active(rule, "from flash_attn import f\nmodel.eval()\n"));
+  CHECK_FALSE(active(rule, "model.eval()  # flash_attn would be faster\n")); // prose counts
+  CHECK_FALSE(active(rule, "model.eval()\n\"\"\"doc: flash_attn\"\"\"\n"));
+  CHECK(active(rule, "model.eval()  # FLASH_ATTN\n")); // bytes as written, case and all
+  // Excludes are plain bytes: a mark is just a character there.
+  CHECK(active(rule, "sdpa(q, k, v)\nmodel.eval()\n"));
+  CHECK_FALSE(active(rule, "`sdpa`\nmodel.eval()\n"));
+  // A rule whose needs are missing stays off whatever its excludes.
+  CHECK_FALSE(active(rule, "x = 1\n"));
+  // Another rule in the same engine that needs the excluded word is not affected.
+  constexpr std::array<std::string_view, 1> needs_it{"flash_attn"};
+  NeedsRule other("OOM995", needs_it);
+  checks::Engine engine(checks::Settings{}, {&rule, &other});
+  REQUIRE(engine.rules().size() == 2);
+  auto on = engine.active_rules("from flash_attn import f\nmodel.eval()\n");
+  for (size_t i = 0; i < 2; ++i) {
+    INFO(engine.rules()[i]->meta().code);
+    CHECK(on.at(i) == (engine.rules()[i]->meta().code == "OOM995" ? 1 : 0));
+  }
 }
 
 TEST_CASE("rules combine per rule: one rule's tokens do not activate another", "[prefilter]") {

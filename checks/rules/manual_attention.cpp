@@ -30,7 +30,8 @@ constexpr std::array<std::string_view, 2> kNeeds{"`softmax|`Softmax", "`@|`matmu
 constexpr int kMaxDepth = 4;
 
 // Words in a file that show its author uses (or offers) a fused attention kernel: the hand-written
-// path is then a deliberate fallback or reference, not an oversight.
+// path is then a deliberate fallback or reference, not an oversight. They are also the rule's
+// excludes(): the prefilter does not parse such a file for this rule.
 constexpr std::array<std::string_view, 6> kFusedMarkers{
     "scaled_dot_product_attention", "flash_attn",     "xformers",
     "memory_efficient_attention",   "flex_attention", "output_attentions"};
@@ -369,6 +370,7 @@ public:
   const RuleMeta& meta() const override { return kMeta; }
   std::span<const std::string_view> node_kinds() const override { return kKinds; }
   std::span<const std::string_view> needs() const override { return kNeeds; }
+  std::span<const std::string_view> excludes() const override { return kFusedMarkers; }
 
   void check(Node call, Context& cx) const override {
     Node input = softmax_input(cx, call);
