@@ -667,7 +667,8 @@ std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) 
   std::vector<char> active =
       no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text);
   if (std::find(active.begin(), active.end(), 1) == active.end()) return {};
-  ts::Parser parser;
+  // One parser per thread, kept between files: its stacks and buffers are allocated once.
+  thread_local ts::Parser parser;
   ts::Tree tree = parser.parse(text);
   if (!tree) return {};
   return run(text, tree, nullptr, active);
