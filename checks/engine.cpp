@@ -11,6 +11,7 @@
 #include "line_index.h"
 #include "registry.h"
 #include "suppression.h"
+#include "ts_arena.h"
 
 namespace oomlint::checks {
 
@@ -667,11 +668,23 @@ std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) 
   std::vector<char> active =
       no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text);
   if (std::find(active.begin(), active.end(), 1) == active.end()) return {};
-  // One parser per thread, kept between files: its stacks and buffers are allocated once.
-  thread_local ts::Parser parser;
-  ts::Tree tree = parser.parse(text);
+  // The tree is read once and thrown away: it is parsed into the thread's arena
+  // (grammars/ts_arena.h), and dropped with the arena instead of freed block by block.
+  ts::Tree tree;
+  bool in_arena = false;
+  {
+    ts::ArenaScope scope;
+    in_arena = scope.active();
+    ts::Parser parser;
+    tree = parser.parse(text);
+  }
   if (!tree) return {};
-  return run(text, tree, nullptr, active);
+  std::vector<Diagnostic> out = run(text, tree, nullptr, active);
+  if (in_arena) {
+    tree.abandon();
+    ts::reset_thread_arena();
+  }
+  return out;
 }
 
 std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tree,

@@ -1,5 +1,7 @@
 #include "ts.h"
 
+#include "ts_arena.h"
+
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -9,7 +11,12 @@ extern "C" const TSLanguage* tree_sitter_python(void);
 namespace oomlint::ts {
 
 const TSLanguage* python() {
-  return tree_sitter_python();
+  // Every parser starts here, so no tree-sitter allocation precedes the allocator's install.
+  static const TSLanguage* language = [] {
+    install_arena_allocator();
+    return tree_sitter_python();
+  }();
+  return language;
 }
 
 TSFieldId field_id(std::string_view name) {

@@ -101,6 +101,9 @@ public:
   ~Tree() { reset(); }
 
   Tree clone() const { return Tree(tree_ ? ts_tree_copy(tree_) : nullptr); }
+  // Lets go of the tree without deleting it: for a tree in a thread's arena (ts_arena.h), whose
+  // memory goes all at once when the arena is reset.
+  void abandon() { tree_ = nullptr; }
   Node root() const { return tree_ ? Node(ts_tree_root_node(tree_)) : Node(); }
   void edit(const TSInputEdit& e) {
     if (tree_) ts_tree_edit(tree_, &e);
