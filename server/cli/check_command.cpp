@@ -270,12 +270,16 @@ int run_check(const std::vector<std::string>& args) {
       Discovery found = discover(disk_paths, *resolver, cli, cwd);
       for (auto& e : found.errors)
         errors.push_back({e.path, e.message});
+      // Moved, not copied: a path carries a list of its components, and a tree of thousands of
+      // files is megabytes of them (each fresh page a fault on a second, cached run).
+      jobs.reserve(jobs.size() + found.files.size());
+      job_configs.reserve(jobs.capacity());
       for (auto& f : found.files) {
         FileJob job;
-        job.path = f.path;
+        job.path = std::move(f.path);
         job.size = f.size;
-        job.display = f.display;
-        job.absolute = f.absolute.string();
+        job.display = std::move(f.display);
+        job.absolute = f.absolute.native();
         job.kind = f.kind;
         job.explicit_path = f.explicit_path;
         jobs.push_back(std::move(job));
