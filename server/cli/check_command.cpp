@@ -277,7 +277,7 @@ int run_check(const std::vector<std::string>& args) {
       for (auto& f : found.files) {
         FileJob job;
         job.path = std::move(f.path);
-        job.size = f.size;
+        job.info = f.info;
         job.display = std::move(f.display);
         job.absolute = f.absolute.native();
         job.kind = f.kind;
@@ -327,7 +327,7 @@ int run_check(const std::vector<std::string>& args) {
   for (size_t i = 0; i < jobs.size(); ++i)
     order[i] = i;
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return jobs[x].size > jobs[y].size; });
+                   [&](size_t x, size_t y) { return jobs[x].info.st_size > jobs[y].info.st_size; });
   std::atomic<size_t> next{0};
   // With --fix, SIGINT/SIGTERM stop the run between files (a write in flight completes or is
   // abandoned whole), then the process ends by that signal.

@@ -147,7 +147,8 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
   std::set<DirId> visited;
   std::set<std::string> seen_files;
 
-  auto add_file = [&](const fs::path& path, const fs::path& abs, bool is_explicit, uint64_t size) {
+  auto add_file = [&](const fs::path& path, const fs::path& abs, bool is_explicit,
+                      const struct stat& info) {
     if (!seen_files.insert(abs.string()).second) return;
     DiscoveredFile f;
     f.path = path;
@@ -155,7 +156,7 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
     f.display = display_path(abs, cwd);
     f.kind = kind_for(abs);
     f.explicit_path = is_explicit;
-    f.size = size;
+    f.info = info;
     f.config = configs.for_directory(abs.parent_path());
     out.files.push_back(std::move(f));
   };
@@ -170,7 +171,7 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
       continue;
     }
     if (!S_ISDIR(st.st_mode)) {
-      add_file(p, abs, true, static_cast<uint64_t>(st.st_size));
+      add_file(p, abs, true, st);
       continue;
     }
     git_repository* repo = nullptr;
@@ -220,7 +221,7 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
           if (!wanted) continue;
           if (is_excluded(config, cli, child, cwd)) continue;
           if (git.ignored(repo, child)) continue;
-          add_file(child, child, false, static_cast<uint64_t>(cst.st_size));
+          add_file(child, child, false, cst);
         }
       }
       // Depth-first in name order (the final list is sorted anyway).

@@ -4,6 +4,8 @@
 // patterns leave out. Files named explicitly are always checked.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -22,7 +24,9 @@ struct DiscoveredFile {
   FileKind kind = FileKind::Python;
   bool explicit_path = false;
   const Config* config = nullptr;
-  uint64_t size = 0; // bytes, from the walk's stat (to hand out big files first)
+  // The walk's stat() of it: its size hands out big files first, and the results cache
+  // compares it with the one it recorded before reading the file again.
+  struct stat info {};
 };
 
 struct PathError {

@@ -382,14 +382,15 @@ FileOutcome check_file(const FileJob& job, const FixOptions& options) {
   } else {
     const bool cache = uses_cache(job, options);
     struct timespec now = cache ? wall_clock_now() : timespec{};
-    struct stat st {};
-    // An unchanged file that had nothing to report is not even read.
-    if (cache && ::stat(job.path.c_str(), &st) == 0) {
-      auto before = settled_stamp(st, now);
+    // An unchanged file that had nothing to report is not even read: the walk's stat() of it
+    // (job.info) is compared with the one recorded when it was last read.
+    if (cache) {
+      auto before = settled_stamp(job.info, now);
       if (before && options.cache->unchanged_and_clean(job.absolute, *before, job.settings_key)) {
         return out;
       }
     }
+    struct stat st {};
     std::string error;
     auto data = read_source_file(job.path, error, &st);
     if (!data) {

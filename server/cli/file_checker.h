@@ -67,7 +67,7 @@ struct FileJob {
   const checks::Engine* engine = nullptr;
   const LazyEngine* lazy_engine = nullptr;
   std::string settings_key; // what the engine's settings are, for the results cache
-  uint64_t size = 0;        // bytes on disk when discovered (0 for stdin)
+  struct stat info {};      // stat() when discovered (all zero for stdin)
 };
 
 struct FileOutcome {
