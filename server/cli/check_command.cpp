@@ -334,7 +334,6 @@ int run_check(const std::vector<std::string>& args) {
   std::optional<FixInterruptGuard> interrupt_guard;
   if (fix_options.mode == FixMode::Apply) interrupt_guard.emplace();
   auto work = [&] {
-    if (jobs.size() > 1) hint_huge_pages_for_this_thread();
     for (size_t k = next++; k < jobs.size(); k = next++) {
       if (fix_interrupted()) break;
       size_t i = order[k];
@@ -353,7 +352,10 @@ int run_check(const std::vector<std::string>& args) {
     prepare_worker_allocator();
     std::vector<std::thread> pool;
     for (size_t t = 0; t < workers; ++t)
-      pool.emplace_back(work);
+      pool.emplace_back([&] {
+        hint_huge_pages_for_this_thread();
+        work();
+      });
     for (auto& t : pool)
       t.join();
   }
