@@ -337,28 +337,27 @@ void Engine::build_dispatch() {
   needs_.clear();
   excludes_.clear();
   tokens_.clear();
+  // One token per distinct thing to find (the same bytes, marks and place), however many
+  // rules need or exclude it: the scan looks for each once.
+  auto intern = [&](const Token& token) {
+    auto it = std::find_if(tokens_.begin(), tokens_.end(), [&](const Token& t) {
+      return t.bytes == token.bytes && t.word_start == token.word_start &&
+             t.word_end == token.word_end && t.in == token.in;
+    });
+    if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), token);
+    return static_cast<uint32_t>(it - tokens_.begin());
+  };
   for (const Rule* r : rules_) {
     auto& excluded = excludes_.emplace_back();
     for (std::string_view plain : r->excludes()) {
-      if (plain.empty()) continue;
-      auto it = std::find_if(tokens_.begin(), tokens_.end(), [&](const Token& t) {
-        return t.bytes == plain && t.in == Where::Prose && !t.ignores_case();
-      });
-      if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), Token{plain, plain});
-      excluded.push_back(static_cast<uint32_t>(it - tokens_.begin()));
+      if (!plain.empty()) excluded.push_back(intern(Token{plain, plain})); // no marks: raw bytes
     }
     auto& entries = needs_.emplace_back();
     for (std::string_view entry : r->needs()) {
       auto& alternatives = entries.emplace_back();
       for (size_t pos = 0; pos <= entry.size();) {
         size_t bar = std::min(entry.find('|', pos), entry.size());
-        if (bar > pos) {
-          std::string_view token = entry.substr(pos, bar - pos);
-          auto it = std::find_if(tokens_.begin(), tokens_.end(),
-                                 [&](const Token& t) { return t.spelling == token; });
-          if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), parse_token(token));
-          alternatives.push_back(static_cast<uint32_t>(it - tokens_.begin()));
-        }
+        if (bar > pos) alternatives.push_back(intern(parse_token(entry.substr(pos, bar - pos))));
         pos = bar + 1;
       }
       if (alternatives.empty()) entries.pop_back();
