@@ -55,12 +55,13 @@ bool is_graph_keeping_method(std::string_view m) {
 
 } // namespace
 
-std::optional<std::string> SemanticModel::qualified_name(Node expr) const {
+std::optional<std::string> SemanticModel::resolve(Node expr) const {
   // `a.b.c`: the identifier `a` at the bottom of the attribute chain, resolved through the
-  // bindings, then `.b.c` as written.
+  // bindings, then `.b.c` as written. An attribute is `object . name`: its object is its first
+  // child (extras such as comments only ever sit between its tokens).
   Node n = expr;
   while (n.is("attribute"))
-    n = n.field("object");
+    n = n.child(0);
   if (!n.is("identifier")) return std::nullopt;
   auto it = bindings_.find(text(n));
   if (it == bindings_.end()) return std::nullopt;
@@ -73,7 +74,7 @@ std::optional<std::string> SemanticModel::qualified_name(Node expr) const {
       out += rest;
     } else {
       std::vector<std::string_view> parts;
-      for (Node a = expr; a.is("attribute"); a = a.field("object"))
+      for (Node a = expr; a.is("attribute"); a = a.child(0))
         parts.push_back(text(a.field("attribute")));
       for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
         out += '.';
@@ -84,9 +85,71 @@ std::optional<std::string> SemanticModel::qualified_name(Node expr) const {
   return out;
 }
 
-std::optional<std::string> SemanticModel::callee_name(Node call) const {
+SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
+  if (memo_used_ * 2 >= memo_.size()) {
+    std::vector<NameMemo> old(std::max<size_t>(1024, memo_.size() * 2));
+    old.swap(memo_);
+    memo_used_ = 0;
+    for (const NameMemo& e : old) {
+      if (!e.id) continue;
+      size_t i = memo_slot(e.id, e.start);
+      while (memo_[i].id)
+        i = (i + 1) & (memo_.size() - 1);
+      memo_[i] = e;
+      ++memo_used_;
+    }
+  }
+  const void* id = n.raw().id;
+  uint32_t start = n.start();
+  size_t i = memo_slot(id, start);
+  while (memo_[i].id && !(memo_[i].id == id && memo_[i].start == start))
+    i = (i + 1) & (memo_.size() - 1);
+  NameMemo& e = memo_[i];
+  if (!e.id) {
+    e.id = id;
+    e.start = start;
+    ++memo_used_;
+  }
+  return e;
+}
+
+std::optional<std::string_view> SemanticModel::remember(Node n,
+                                                        std::optional<std::string> q) const {
+  NameMemo& e = memo_for(n);
+  e.generation = generation_;
+  if (!q) {
+    e.name = -1;
+    return std::nullopt;
+  }
+  e.name = static_cast<int32_t>(names_.size());
+  names_.push_back(std::move(*q));
+  return std::string_view(names_.back());
+}
+
+std::optional<std::string_view> SemanticModel::recalled(const NameMemo& e) const {
+  if (e.name < 0) return std::nullopt;
+  return std::string_view(names_[static_cast<size_t>(e.name)]);
+}
+
+std::optional<std::string_view> SemanticModel::qualified_name(Node expr) const {
+  // Only an identifier or an attribute chain can name an import: answer the rest at once.
+  if (!expr.is("identifier") && !expr.is("attribute")) return std::nullopt;
+  const NameMemo& e = memo_for(expr);
+  if (e.generation == generation_) return recalled(e);
+  return remember(expr, resolve(expr));
+}
+
+std::optional<std::string_view> SemanticModel::callee_name(Node call) const {
   if (!call.is("call")) return std::nullopt;
-  return qualified_name(callee(call));
+  // Remembered under the call itself, which saves finding its callee again.
+  const NameMemo& e = memo_for(call);
+  if (e.generation == generation_) return recalled(e);
+  // The callee's own entry holds the name; the call's points at the same string.
+  int32_t name = qualified_name(callee(call)) ? memo_for(callee(call)).name : -1;
+  NameMemo& ce = memo_for(call);
+  ce.generation = generation_;
+  ce.name = name;
+  return recalled(ce);
 }
 
 bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view> names) const {
@@ -123,7 +186,11 @@ Node SemanticModel::keyword(Node call, std::string_view name) const {
   if (!args.is("argument_list")) return Node();
   for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
     Node a = args.named_child(i);
-    if (a.is("keyword_argument") && text(a.field("name")) == name) return a.field("value");
+    if (!a.is("keyword_argument")) continue;
+    // `name = value`: the name is the first child (cheaper to reach than by its field).
+    Node k = a.child(0);
+    if (!k.is("identifier")) k = a.field("name");
+    if (text(k) == name) return a.field("value");
   }
   return Node();
 }
@@ -142,10 +209,20 @@ Node SemanticModel::positional(Node call, uint32_t index) {
 }
 
 std::string_view SemanticModel::callee_tail(Node call) const {
-  Node f = callee(call);
-  if (f.is("attribute")) return text(f.field("attribute"));
-  if (f.is("identifier")) return text(f);
-  return {};
+  if (!call.is("call")) return {};
+  NameMemo& e = memo_for(call);
+  if (!e.tail_known) {
+    Node f = callee(call), t;
+    if (f.is("attribute")) {
+      t = f.field("attribute");
+    } else if (f.is("identifier")) {
+      t = f;
+    }
+    e.tail_known = true;
+    e.tail_start = t.start();
+    e.tail_end = t.end();
+  }
+  return source_.substr(e.tail_start, e.tail_end - e.tail_start);
 }
 
 Node SemanticModel::receiver(Node call) {
@@ -304,7 +381,21 @@ bool SemanticModel::loss_expr(Node root, uint32_t scope) const {
 }
 
 void SemanticModel::bind(std::string_view local, std::string qualified) {
-  bindings_[std::string(local)] = std::move(qualified);
+  auto it = bindings_.find(local);
+  if (it != bindings_.end()) {
+    if (it->second == qualified) return;
+    it->second = std::move(qualified);
+  } else {
+    bindings_.emplace(std::string(local), std::move(qualified));
+  }
+  ++generation_;
+}
+
+void SemanticModel::unbind(std::string_view local) {
+  auto it = bindings_.find(local);
+  if (it == bindings_.end()) return;
+  bindings_.erase(it);
+  ++generation_;
 }
 
 void SemanticModel::bind_import(Node stmt) {
@@ -380,12 +471,12 @@ void SemanticModel::record_assignment(Node a, Node function) {
       // Rebinding an imported name shadows it; `ec = torch.cuda.empty_cache` aliases it.
       if (right.is("attribute") || right.is("identifier")) {
         if (auto q = qualified_name(right)) {
-          bind(name, *q);
+          bind(name, std::string(*q));
         } else {
-          bindings_.erase(name);
+          unbind(name);
         }
       } else {
-        bindings_.erase(name);
+        unbind(name);
       }
     }
   }
@@ -427,7 +518,7 @@ void SemanticModel::enter(Node node, Node function, bool class_member) {
     // A definition shadows an imported name of the same spelling (for the rest of the file: the
     // model keeps one scope, and silence is the safe side).
     // A module-level definition shadows an imported name of the same spelling.
-    bindings_.erase(std::string(text(node.field("name"))));
+    unbind(text(node.field("name")));
   }
 }
 

@@ -4,6 +4,7 @@
 // above their imports still resolve).
 #pragma once
 
+#include <deque>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -28,10 +29,11 @@ public:
   // with `import torch as T`, `T.cuda.empty_cache` -> "torch.cuda.empty_cache"; with
   // `from torch.cuda import empty_cache as ec`, `ec` -> "torch.cuda.empty_cache".
   // Returns nullopt when the root name is not bound by an import (a local variable, a
-  // function of the user's own, a parameter...).
-  std::optional<std::string> qualified_name(Node expr) const;
+  // function of the user's own, a parameter...). The view lives as long as the model.
+  // Remembered per node until the bindings change: several rules ask it of the same call.
+  std::optional<std::string_view> qualified_name(Node expr) const;
   // qualified_name of a call's callee.
-  std::optional<std::string> callee_name(Node call) const;
+  std::optional<std::string_view> callee_name(Node call) const;
   // True when `call` is a call whose callee resolves to one of `names`.
   bool is_call_to(Node call, std::initializer_list<std::string_view> names) const;
   // True when some import binds a module or name under `prefix` ("torch", "transformers").
@@ -85,6 +87,8 @@ public:
 private:
   void bind_import(Node stmt);
   void bind(std::string_view local, std::string qualified);
+  void unbind(std::string_view local);
+  std::optional<std::string> resolve(Node expr) const; // qualified_name without the memo
   void record_assignment(Node assignment, Node function);
   bool is_loss_callee(Node callee) const;
   bool is_loss_name_in(uint32_t scope, std::string_view name) const;
@@ -99,6 +103,28 @@ private:
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> bindings_;
+  // Bumped whenever bindings_ changes; a remembered name from an older generation is stale.
+  uint32_t generation_ = 1;
+  // qualified_name's memo: open addressing on (node id, start byte); `name` indexes names_,
+  // -1 for "not an imported name". names_ is a deque so that views into it stay valid.
+  // A call's entry also keeps its callee_tail (which does not depend on the bindings).
+  struct NameMemo {
+    const void* id = nullptr;
+    uint32_t start = 0, generation = 0;
+    int32_t name = -1;
+    bool tail_known = false;
+    uint32_t tail_start = 0, tail_end = 0;
+  };
+  NameMemo& memo_for(Node n) const; // finds or adds the entry of `n` (invalidates others)
+  std::optional<std::string_view> remember(Node n, std::optional<std::string> q) const;
+  std::optional<std::string_view> recalled(const NameMemo& e) const;
+  mutable std::vector<NameMemo> memo_;
+  mutable size_t memo_used_ = 0;
+  mutable std::deque<std::string> names_;
+  size_t memo_slot(const void* id, uint32_t start) const {
+    uint64_t k = reinterpret_cast<uintptr_t>(id) ^ (uint64_t{start} << 32);
+    return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 32) & (memo_.size() - 1);
+  }
   // Names assigned a loss tensor, keyed by the start byte of the enclosing function (0 at module
   // level) and the name.
   std::unordered_map<std::string, bool> loss_names_;

@@ -29,7 +29,7 @@ public:
   void check(Node call, Context& cx) const override {
     auto q = cx.model().callee_name(call);
     if (!q) return;
-    std::string msg = *q;
+    std::string msg(*q);
     if (!cx.enclosing_loop(call).null()) msg += " loop";
     if (cx.is_step_loop(cx.enclosing_loop(call))) msg += " step";
     if (cx.in_no_grad()) msg += " nograd";
@@ -115,6 +115,36 @@ TEST_CASE("a method named like an import does not shadow it", "[model]") {
                       "    alias = empty_cache\n"
                       "    alias()\n");
   CHECK(nested.empty());
+}
+
+TEST_CASE("a remembered name is dropped when the bindings change", "[model]") {
+  // The model remembers qualified names per node; asking again about the same node after an
+  // assignment rebinds (or unbinds) its root name must give the new answer, not the old one.
+  std::string text = "import torch\n"
+                     "torch.cuda.empty_cache()\n"
+                     "torch = make()\n"
+                     "import numpy as torch\n";
+  oomlint::ts::Parser parser;
+  oomlint::ts::Tree tree = parser.parse(text);
+  Node root = tree.root();
+  SemanticModel m(text);
+  m.enter(root.named_child(0), Node(), false);
+  Node call = root.named_child(1).named_child(0);
+  REQUIRE(call.is("call"));
+  Node attr = SemanticModel::callee(call).child(0); // torch.cuda
+  CHECK(m.callee_name(call) == std::optional<std::string_view>("torch.cuda.empty_cache"));
+  CHECK(m.qualified_name(attr) == std::optional<std::string_view>("torch.cuda"));
+  auto view = m.callee_name(call); // stays valid after the bindings change
+  m.enter(root.named_child(2).named_child(0), Node(), false); // torch = make()
+  CHECK_FALSE(m.callee_name(call));
+  CHECK_FALSE(m.qualified_name(attr));
+  m.enter(root.named_child(3), Node(), false); // import numpy as torch
+  CHECK(m.callee_name(call) == std::optional<std::string_view>("numpy.cuda.empty_cache"));
+  CHECK(m.qualified_name(attr) == std::optional<std::string_view>("numpy.cuda"));
+  CHECK(view == std::optional<std::string_view>("torch.cuda.empty_cache"));
+  // Other expressions answer nothing without a lookup.
+  CHECK_FALSE(m.qualified_name(call));
+  CHECK_FALSE(m.qualified_name(Node()));
 }
 
 TEST_CASE("functions above their imports still resolve", "[model]") {

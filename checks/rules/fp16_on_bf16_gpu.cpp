@@ -250,7 +250,7 @@ private:
   }
 
   // `model.half()` (or `model = Net().half()`), and the calls that show a model is trained.
-  void track_models(Node call, const std::optional<std::string>& q, Context& cx) const {
+  void track_models(Node call, std::optional<std::string_view> q, Context& cx) const {
     const SemanticModel& m = cx.model();
     auto& st = cx.state<State>();
     Node fn = cx.enclosing_function();
