@@ -25,9 +25,11 @@ uint32_t past_newline(std::string_view source, uint32_t offset) {
   return offset;
 }
 
-bool only_space(std::string_view s) { return s.find_first_not_of(" \t") == std::string_view::npos; }
+bool only_space(std::string_view s) {
+  return s.find_first_not_of(" \t") == std::string_view::npos;
+}
 
-}  // namespace
+} // namespace
 
 std::string_view indentation_at(std::string_view source, uint32_t offset) {
   uint32_t start = line_start_at(source, offset);
@@ -49,8 +51,8 @@ std::optional<std::vector<Edit>> delete_statement(std::string_view source, ts::N
   ts::Node block = stmt.parent();
   if (block.null()) return std::nullopt;
   uint32_t statements = 0;
-  for (uint32_t i = 0, n = block.named_child_count(); i < n; ++i) {
-    if (!block.named_child(i).is("comment")) ++statements;
+  for (ts::Node s : block.named_children()) { // one walk, not a search per statement
+    if (!s.is("comment") && ++statements > 1) break;
   }
   if (statements <= 1 && !block.is("module")) {
     return std::vector<Edit>{Edit{stmt.start(), le, "pass"}};
@@ -86,12 +88,12 @@ std::optional<std::vector<Edit>> add_keyword_argument(std::string_view source, t
   // follow **kwargs in a call, so appending is valid Python.
   bool multiline = line_start_at(source, close.start()) != line_start_at(source, last.start());
   std::string_view indent = indentation_at(source, last.start());
-  bool last_starts_line = only_space(source.substr(line_start_at(source, last.start()),
-                                                   last.start() - line_start_at(source, last.start())));
+  bool last_starts_line = only_space(source.substr(
+      line_start_at(source, last.start()), last.start() - line_start_at(source, last.start())));
   if (multiline && last_starts_line) {
     ts::Node anchor = trailing_comma.null() ? last : trailing_comma;
     uint32_t eol = line_end_at(source, anchor.end());
-    if (eol >= close.start()) eol = close.start();  // `a)` on the same line as the anchor
+    if (eol >= close.start()) eol = close.start(); // `a)` on the same line as the anchor
     std::vector<Edit> edits;
     if (trailing_comma.null()) edits.push_back(Edit{last.end(), last.end(), ","});
     // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict) on the operator+ chain.
@@ -136,4 +138,4 @@ std::optional<std::vector<Edit>> remove_argument(ts::Node argument) {
   return std::vector<Edit>{Edit{argument.start(), argument.end(), ""}};
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -22,7 +22,7 @@ public:
   Node() : node_{} {}
   explicit Node(TSNode n) : node_(n) {}
 
-  bool null() const { return ts_node_is_null(node_); }
+  bool null() const { return node_.id == nullptr; } // ts_node_is_null(), without the call
   explicit operator bool() const { return !null(); }
   // Every accessor is safe on a null node (it answers "nothing"), so rules can chain lookups
   // such as `call.field("function").field("object")` without checking each step.
@@ -30,10 +30,15 @@ public:
   std::string_view kind() const { return null() ? std::string_view() : ts_node_type(node_); }
   bool is(std::string_view k) const {
     if (null()) return false;
-    // Compares without measuring the kind's name first (this runs for most nodes of a file).
+    // Compares without measuring the kind's name first (this runs for most nodes of a file),
+    // and inline: most kinds differ in their first bytes. `t` ends with a NUL, which no kind
+    // contains, so a shorter `t` stops the loop.
     const char* t = ts_node_type(node_);
-    return !k.empty() && t[0] == k[0] && std::strncmp(t, k.data(), k.size()) == 0 &&
-           t[k.size()] == '\0';
+    if (k.empty()) return false;
+    for (size_t i = 0; i < k.size(); ++i) {
+      if (t[i] != k[i]) return false;
+    }
+    return t[k.size()] == '\0';
   }
   bool named() const { return !null() && ts_node_is_named(node_); }
   bool has_error() const { return !null() && ts_node_has_error(node_); }
@@ -60,6 +65,19 @@ public:
   // on every call, so a loop over it is quadratic in the number of children (a module or a
   // block of thousands of statements); this walks them once.
   void append_named_children(std::vector<Node>& out) const;
+  // Calls f(child) for each named child in order until f returns false: one cursor walk that
+  // can stop early, for a block of thousands of statements. (For a few children, named_child(i)
+  // is cheaper: the cursor pays for every step it takes.)
+  template <class F> void for_each_named_child(F&& f) const {
+    if (null() || ts_node_child_count(node_) == 0) return;
+    TSTreeCursor cursor = ts_tree_cursor_new(node_);
+    for (bool more = ts_tree_cursor_goto_first_child(&cursor); more;
+         more = ts_tree_cursor_goto_next_sibling(&cursor)) {
+      TSNode n = ts_tree_cursor_current_node(&cursor);
+      if (ts_node_is_named(n) && !f(Node(n))) break;
+    }
+    ts_tree_cursor_delete(&cursor);
+  }
   std::vector<Node> named_children() const {
     std::vector<Node> out;
     append_named_children(out);

@@ -344,4 +344,19 @@ TEST_CASE("append_named_children gives named_child(i) for every i", "[ts]") {
   }
   CHECK(compared > 400);
   CHECK(big >= 1); // the module: the cursor path ran
+  // for_each_named_child: the same children in the same order, and it stops when asked.
+  std::vector<oomlint::ts::Node> seen;
+  tree.root().for_each_named_child([&](oomlint::ts::Node c) {
+    seen.push_back(c);
+    return true;
+  });
+  CHECK(seen == tree.root().named_children());
+  size_t visits = 0;
+  tree.root().for_each_named_child([&](oomlint::ts::Node c) {
+    ++visits;
+    return !c.is("comment");
+  });
+  CHECK(visits == 3); // import, x0 = ..., the comment after it
+  oomlint::ts::Node().for_each_named_child([&](oomlint::ts::Node) { return ++visits > 0; });
+  CHECK(visits == 3);
 }

@@ -98,8 +98,8 @@ std::string no_grad_spelling(const Context& cx) {
   if (anc.empty()) return {};
   Node module = anc.front();
   std::string plain, alias, direct;
-  for (uint32_t i = 0, n = module.named_child_count(); i < n; ++i) {
-    Node s = module.named_child(i);
+  // One walk over the statements: named_child(i) would search from the first one each time.
+  for (Node s : module.named_children()) {
     if (s.is("import_statement")) {
       for (uint32_t j = 0, c = s.named_child_count(); j < c; ++j) {
         Node item = s.named_child(j);

@@ -527,10 +527,11 @@ inline bool list_accumulates_across(const Context& cx, Node loop, std::string_vi
     if (block.is("function_definition") || block.is("class_definition")) break;
     if (!block.is("block") && !block.is("module")) continue;
     Node path = anc[i + 1];
-    for (Node stmt : block.named_children()) {
-      if (stmt.start() >= path.start()) break;
+    block.for_each_named_child([&](Node stmt) {
+      if (stmt.start() >= path.start()) return false;
       if (binds_list(stmt)) created = true;
-    }
+      return true;
+    });
   }
   if (!created) return false;
   bool reset = false;
