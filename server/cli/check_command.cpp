@@ -279,7 +279,7 @@ int run_check(const std::vector<std::string>& args) {
         job.path = std::move(f.path);
         job.info = f.info;
         job.display = std::move(f.display);
-        job.absolute = f.absolute.native();
+        job.absolute = std::move(f.absolute);
         job.kind = f.kind;
         job.explicit_path = f.explicit_path;
         jobs.push_back(std::move(job));

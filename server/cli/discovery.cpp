@@ -1,5 +1,6 @@
 #include "cli/discovery.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -8,8 +9,11 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include "cli/libgit2.h"
@@ -70,21 +74,42 @@ public:
     return repo;
   }
 
-  bool ignored(git_repository* repo, const fs::path& absolute) {
+  // Is `absolute` (a lexically normal path) ignored in `repo`'s work tree? Paths outside it
+  // never are.
+  bool ignored(git_repository* repo, std::string_view absolute) {
     if (!repo) return false;
-    fs::path wd = fs::path(git_->repository_workdir(repo)).lexically_normal();
-    fs::path rel = absolute.lexically_relative(wd);
-    std::string r = rel.generic_string();
-    if (r.empty() || r == "." || r.starts_with("..")) return false;
+    const std::string& wd = workdir(repo);
+    std::string_view r;
+    if (wd == "/") {
+      r = absolute.substr(1);
+    } else if (absolute.size() > wd.size() && absolute.starts_with(wd) &&
+               absolute[wd.size()] == '/') {
+      r = absolute.substr(wd.size() + 1);
+    } else {
+      return false;
+    }
+    if (r.empty() || r.starts_with("..")) return false;
     int ignored = 0;
-    if (git_->ignore_path_is_ignored(&ignored, repo, r.c_str()) != 0) return false;
+    std::string rel(r);
+    if (git_->ignore_path_is_ignored(&ignored, repo, rel.c_str()) != 0) return false;
     return ignored == 1;
   }
 
 private:
+  // The repository's work tree, lexically normal, without a trailing slash (but "/").
+  const std::string& workdir(git_repository* repo) {
+    auto [it, added] = workdirs_.try_emplace(repo);
+    if (added) {
+      it->second = fs::path(git_->repository_workdir(repo)).lexically_normal().string();
+      if (it->second.size() > 1 && it->second.back() == '/') it->second.pop_back();
+    }
+    return it->second;
+  }
+
   const Libgit2* git_ = nullptr;
   std::map<std::string, git_repository*> repos_;
   std::map<std::string, git_repository*> by_dir_;
+  std::unordered_map<git_repository*, std::string> workdirs_;
 };
 
 struct DirId {
@@ -95,6 +120,99 @@ struct DirId {
 
 std::string errno_message(int err) {
   return std::strerror(err);
+}
+
+// A directory being read. Its entries are stat()ed relative to it: the kernel then resolves one
+// name, not the whole path.
+class DirStream {
+public:
+  explicit DirStream(const std::string& path) : dir_(::opendir(path.c_str())) {
+    if (!dir_) error_ = errno;
+  }
+  ~DirStream() {
+    if (dir_) ::closedir(dir_);
+  }
+  DirStream(const DirStream&) = delete;
+  DirStream& operator=(const DirStream&) = delete;
+  explicit operator bool() const { return dir_ != nullptr; }
+  int error() const { return error_; } // why it could not be opened, or read
+  int fd() const { return ::dirfd(dir_); }
+  // The next entry, or nullptr at the end or on an error (error() then says which).
+  const struct dirent* next() {
+    errno = 0;
+    const struct dirent* entry = ::readdir(dir_);
+    if (!entry) error_ = errno;
+    return entry;
+  }
+
+private:
+  DIR* dir_;
+  int error_ = 0;
+};
+
+// The last component of a path (a lexically normal one: no trailing slash).
+std::string_view file_name(std::string_view path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+// What std::filesystem::path::extension() is for a file `name`: from its last dot, unless the
+// name is "." or ".." or its only dot leads it (".bashrc" has none).
+std::string_view name_extension(std::string_view name) {
+  if (name == "." || name == "..") return {};
+  size_t dot = name.rfind('.');
+  if (dot == std::string_view::npos || dot == 0) return {};
+  return name.substr(dot);
+}
+
+FileKind kind_for_extension(std::string_view ext) {
+  if (ext == ".ipynb") return FileKind::Notebook;
+  if (ext == ".json") return FileKind::DeepSpeedJson;
+  return FileKind::Python;
+}
+
+// Is a file of this name looked at when a directory is walked?
+bool is_wanted_file_name(std::string_view name) {
+  std::string_view ext = name_extension(name);
+  return ext == ".py" || ext == ".ipynb" || (ext == ".json" && is_deepspeed_candidate_name(name));
+}
+
+// A directory to walk: its lexically normal absolute path and, when it is the current directory
+// or below it, its path relative to that ("." for the current directory itself).
+struct WalkDir {
+  std::string absolute;
+  std::optional<std::string> relative;
+};
+
+std::optional<std::string> relative_below(const fs::path& absolute, const fs::path& cwd) {
+  std::string rel = absolute.lexically_relative(cwd).string();
+  if (rel.empty() || rel == ".." || rel.starts_with("../")) return std::nullopt;
+  return rel;
+}
+
+// display_path() of a file, given its path relative to the current directory (when below it).
+std::string display_of(std::optional<std::string> relative, const std::string& absolute) {
+  if (relative && !relative->empty() && *relative != "." && !relative->starts_with("..")) {
+    return std::move(*relative);
+  }
+  return absolute;
+}
+
+// WalkDir::relative of the entry `name` of `dir`, whose absolute path is `child`.
+std::optional<std::string> child_relative(const WalkDir& dir, std::string_view name,
+                                          const std::string& child, const std::string& cwd) {
+  if (!dir.relative) {
+    // Walking from above the current directory, the walk can come down into it.
+    if (child == cwd) return ".";
+    return std::nullopt;
+  }
+  if (*dir.relative == ".") return std::string(name);
+  std::string rel;
+  rel.reserve(dir.relative->size() + 1 + name.size());
+  rel += *dir.relative;
+  rel += '/';
+  rel += name;
+  return rel;
 }
 
 } // namespace
@@ -118,10 +236,7 @@ bool is_default_excluded_dir(std::string_view name) {
 }
 
 FileKind kind_for(const fs::path& p) {
-  std::string ext = p.extension().string();
-  if (ext == ".ipynb") return FileKind::Notebook;
-  if (ext == ".json") return FileKind::DeepSpeedJson;
-  return FileKind::Python;
+  return kind_for_extension(p.extension().native());
 }
 
 bool is_deepspeed_candidate_name(std::string_view filename) {
@@ -145,19 +260,23 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
   Discovery out;
   GitIgnore git;
   std::set<DirId> visited;
-  std::set<std::string> seen_files;
+  // One walk never meets a path twice (each directory is walked once, under one path): only a
+  // second path given can repeat one.
+  const bool may_repeat = paths.size() > 1;
+  std::unordered_set<std::string> seen_files;
+  const bool cli_excludes = !cli.exclude.empty();
 
-  auto add_file = [&](const fs::path& path, const fs::path& abs, bool is_explicit,
-                      const struct stat& info) {
-    if (!seen_files.insert(abs.string()).second) return;
+  auto add_file = [&](std::string path, std::string abs, std::string display, bool is_explicit,
+                      const struct stat& info, const Config* config) {
+    if (may_repeat && !seen_files.insert(abs).second) return;
     DiscoveredFile f;
-    f.path = path;
-    f.absolute = abs;
-    f.display = display_path(abs, cwd);
-    f.kind = kind_for(abs);
+    f.kind = kind_for_extension(name_extension(file_name(abs)));
+    f.path = std::move(path);
+    f.absolute = std::move(abs);
+    f.display = std::move(display);
     f.explicit_path = is_explicit;
     f.info = info;
-    f.config = configs.for_directory(abs.parent_path());
+    f.config = config;
     out.files.push_back(std::move(f));
   };
 
@@ -171,7 +290,9 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
       continue;
     }
     if (!S_ISDIR(st.st_mode)) {
-      add_file(p, abs, true, st);
+      if (may_repeat && seen_files.count(abs.native())) continue;
+      add_file(given, abs.native(), display_path(abs, cwd), true, st,
+               configs.for_directory(abs.parent_path()));
       continue;
     }
     git_repository* repo = nullptr;
@@ -186,46 +307,60 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
       repo = git.repo_for(abs);
     }
     visited.insert(DirId{st.st_dev, st.st_ino});
-    std::vector<fs::path> stack{abs};
+    std::vector<WalkDir> stack{{abs.string(), relative_below(abs, cwd)}};
+    std::vector<WalkDir> subdirs;
     while (!stack.empty()) {
-      fs::path dir = stack.back();
+      WalkDir dir = std::move(stack.back());
       stack.pop_back();
-      std::error_code ec;
-      fs::directory_iterator it(dir, fs::directory_options::none, ec);
-      if (ec) {
-        out.errors.push_back({display_path(dir, cwd), ec.message()});
+      DirStream stream(dir.absolute);
+      if (!stream) {
+        out.errors.push_back({display_path(dir.absolute, cwd), errno_message(stream.error())});
         continue;
       }
-      const Config* config = configs.for_directory(dir);
-      std::vector<fs::path> subdirs;
-      for (; it != fs::directory_iterator(); it.increment(ec)) {
-        if (ec) {
-          out.errors.push_back({display_path(dir, cwd), ec.message()});
+      const Config* config = configs.for_directory(fs::path(dir.absolute));
+      const bool excludes = cli_excludes || (config && !config->exclude.empty());
+      // Paths of entries: the directory's path and a slash, then the entry's name.
+      std::string prefix = dir.absolute;
+      if (prefix.back() != '/') prefix += '/';
+      subdirs.clear();
+      for (;;) {
+        const struct dirent* entry = stream.next();
+        if (!entry) {
+          if (stream.error() != 0)
+            out.errors.push_back({display_path(dir.absolute, cwd), errno_message(stream.error())});
           break;
         }
-        fs::path child = it->path();
-        std::string name = child.filename().string();
+        std::string_view name = entry->d_name;
+        if (name == "." || name == "..") continue;
+        // A regular file of no wanted kind needs no stat().
+        const bool wanted_name = is_wanted_file_name(name);
+        if (entry->d_type == DT_REG && !wanted_name) continue;
+        if (entry->d_type == DT_DIR && is_default_excluded_dir(name)) continue;
         struct stat cst {};
-        if (::stat(child.c_str(), &cst) != 0) continue; // dangling symlink
+        // Relative to the open directory: the kernel resolves one name, not the whole path.
+        if (::fstatat(stream.fd(), entry->d_name, &cst, 0) != 0) continue; // dangling symlink
         if (S_ISDIR(cst.st_mode)) {
           if (is_default_excluded_dir(name)) continue;
-          if (is_excluded(config, cli, child, cwd)) continue;
+          std::string child = prefix + std::string(name);
+          if (excludes && is_excluded(config, cli, fs::path(child), cwd)) continue;
           if (git.ignored(repo, child)) continue;
           // A directory reached twice (symlink loop or two links) is walked once.
           if (!visited.insert(DirId{cst.st_dev, cst.st_ino}).second) continue;
-          subdirs.push_back(child);
+          auto rel = child_relative(dir, name, child, cwd.native());
+          subdirs.push_back({std::move(child), std::move(rel)});
         } else if (S_ISREG(cst.st_mode)) {
-          FileKind kind = kind_for(child);
-          bool wanted = child.extension() == ".py" || kind == FileKind::Notebook ||
-                        (kind == FileKind::DeepSpeedJson && is_deepspeed_candidate_name(name));
-          if (!wanted) continue;
-          if (is_excluded(config, cli, child, cwd)) continue;
+          if (!wanted_name) continue;
+          std::string child = prefix + std::string(name);
+          if (excludes && is_excluded(config, cli, fs::path(child), cwd)) continue;
           if (git.ignored(repo, child)) continue;
-          add_file(child, child, false, cst);
+          std::string display = display_of(child_relative(dir, name, child, cwd.native()), child);
+          std::string open_path = child;
+          add_file(std::move(open_path), std::move(child), std::move(display), false, cst, config);
         }
       }
       // Depth-first in name order (the final list is sorted anyway).
-      std::sort(subdirs.rbegin(), subdirs.rend());
+      std::sort(subdirs.begin(), subdirs.end(),
+                [](const WalkDir& x, const WalkDir& y) { return x.absolute > y.absolute; });
       for (auto& s : subdirs)
         stack.push_back(std::move(s));
     }

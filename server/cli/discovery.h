@@ -18,9 +18,9 @@ namespace oomlint::cli {
 enum class FileKind { Python, Notebook, DeepSpeedJson };
 
 struct DiscoveredFile {
-  std::filesystem::path path;     // how to open it
-  std::filesystem::path absolute; // lexically normal absolute path
-  std::string display;            // relative to the current directory when below it
+  std::string path;     // how to open it
+  std::string absolute; // lexically normal absolute path
+  std::string display;  // display_path(absolute, cwd)
   FileKind kind = FileKind::Python;
   bool explicit_path = false;
   const Config* config = nullptr;
