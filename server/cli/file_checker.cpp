@@ -326,7 +326,7 @@ void check_deepspeed(const FileJob& job, const std::string& raw,
 
 } // namespace
 
-std::optional<std::string> read_source_file(const fs::path& path, std::string& error,
+std::optional<std::string> read_source_file(const std::string& path, std::string& error,
                                             struct stat* info) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -56,7 +56,7 @@ private:
 };
 
 struct FileJob {
-  std::filesystem::path path; // what to open
+  std::string path; // what to open
   std::string display;
   std::string absolute;
   FileKind kind = FileKind::Python;
@@ -83,7 +83,7 @@ FileOutcome check_file(const FileJob& job, const FixOptions& options);
 
 // Reads a whole file; nullopt with `error` set (e.g. "Permission denied", "file too large").
 // `info`, when given, receives the fstat() of the file as opened.
-std::optional<std::string> read_source_file(const std::filesystem::path& path, std::string& error,
+std::optional<std::string> read_source_file(const std::string& path, std::string& error,
                                             struct stat* info = nullptr);
 
 } // namespace oomlint::cli

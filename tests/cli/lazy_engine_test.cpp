@@ -26,7 +26,7 @@ oomlint::checks::Settings only_oom203() {
 FileJob job_for(const TempDir& tmp, const char* rel, const LazyEngine& engine) {
   FileJob job;
   job.path = tmp.path() / rel;
-  job.absolute = job.path.string();
+  job.absolute = job.path;
   job.display = rel;
   job.lazy_engine = &engine;
   job.settings_key = "OOM203";

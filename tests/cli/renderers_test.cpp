@@ -27,7 +27,7 @@ std::vector<Finding> findings_for(const TempDir& tmp, const std::string& rel) {
   oomlint::checks::Engine engine{settings};
   FileJob job;
   job.path = tmp.path() / rel;
-  job.absolute = job.path.string();
+  job.absolute = job.path;
   job.display = rel;
   job.engine = &engine;
   return check_file(job, {}).findings;
