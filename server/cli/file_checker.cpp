@@ -186,7 +186,8 @@ bool commit(const FileJob& job, std::string_view raw, std::string_view content, 
 void check_python(const FileJob& job, const std::string& raw, const std::optional<FileStamp>& stamp,
                   const FixOptions& opt, FileOutcome& out) {
   bool bom = std::string_view(raw).starts_with(kBom);
-  std::string text = bom ? raw.substr(kBom.size()) : raw;
+  // A view, not a copy: a plain check reads the text only.
+  std::string_view text = std::string_view(raw).substr(bom ? kBom.size() : 0);
   if (opt.mode == FixMode::None) {
     auto diags =
         cached(job, opt, text, stamp, [&] { return engine_of(job).check(text, opt.no_prefilter); });
@@ -198,7 +199,7 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
     return;
   }
-  checks::FixOutcome fo = checks::apply_fixes(engine, text, opt.unsafe);
+  checks::FixOutcome fo = checks::apply_fixes(engine, std::string(text), opt.unsafe);
   std::string fixed = match_line_endings(text, fo.text);
   if (fixed == text) {
     out.findings = to_findings(fo.remaining, fo.text, job, nullptr);
