@@ -265,6 +265,11 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
   const bool may_repeat = paths.size() > 1;
   std::unordered_set<std::string> seen_files;
   const bool cli_excludes = !cli.exclude.empty();
+  // The current directory as the walk's paths are spelled (no trailing slash), to tell when a
+  // walk from above comes down into it.
+  std::string cwd_path = cwd.native();
+  while (cwd_path.size() > 1 && cwd_path.back() == '/')
+    cwd_path.pop_back();
 
   auto add_file = [&](std::string path, std::string abs, std::string display, bool is_explicit,
                       const struct stat& info, const Config* config) {
@@ -346,14 +351,14 @@ Discovery discover(const std::vector<std::string>& paths, ConfigResolver& config
           if (git.ignored(repo, child)) continue;
           // A directory reached twice (symlink loop or two links) is walked once.
           if (!visited.insert(DirId{cst.st_dev, cst.st_ino}).second) continue;
-          auto rel = child_relative(dir, name, child, cwd.native());
+          auto rel = child_relative(dir, name, child, cwd_path);
           subdirs.push_back({std::move(child), std::move(rel)});
         } else if (S_ISREG(cst.st_mode)) {
           if (!wanted_name) continue;
           std::string child = prefix + std::string(name);
           if (excludes && is_excluded(config, cli, fs::path(child), cwd)) continue;
           if (git.ignored(repo, child)) continue;
-          std::string display = display_of(child_relative(dir, name, child, cwd.native()), child);
+          std::string display = display_of(child_relative(dir, name, child, cwd_path), child);
           std::string open_path = child;
           add_file(std::move(open_path), std::move(child), std::move(display), false, cst, config);
         }

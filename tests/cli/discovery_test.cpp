@@ -197,6 +197,10 @@ TEST_CASE("discovery: walking from above and beside the current directory", "[cl
                          tmp.path().string() + "/a/beside.py", tmp.path().string() + "/top.py",
                          tmp.path().string() + "/x/other.py", "c/deeper.py", "in_cwd.py"});
   check_paths(up, cwd);
+  // The same, the current directory spelled with a trailing slash.
+  Discovery slash = discover({"../.."}, configs, {}, cwd.string() + "/");
+  CHECK(names(slash) == names(up));
+  check_paths(slash, cwd.string() + "/");
   Discovery side = discover({"../../x", "."}, configs, {}, cwd);
   CHECK(names(side) ==
         std::vector<std::string>{tmp.path().string() + "/x/other.py", "c/deeper.py", "in_cwd.py"});
