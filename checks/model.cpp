@@ -145,7 +145,8 @@ std::optional<std::string_view> SemanticModel::callee_name(Node call) const {
   const NameMemo& e = memo_for(call);
   if (e.generation == generation_) return recalled(e);
   // The callee's own entry holds the name; the call's points at the same string.
-  int32_t name = qualified_name(callee(call)) ? memo_for(callee(call)).name : -1;
+  Node f = callee(call);
+  int32_t name = qualified_name(f) ? memo_for(f).name : -1;
   NameMemo& ce = memo_for(call);
   ce.generation = generation_;
   ce.name = name;

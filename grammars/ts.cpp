@@ -78,13 +78,10 @@ void Node::append_named_children(std::vector<Node>& out) const {
       out.push_back(named_child(i));
     return;
   }
-  TSTreeCursor cursor = ts_tree_cursor_new(node_);
-  for (bool more = ts_tree_cursor_goto_first_child(&cursor); more;
-       more = ts_tree_cursor_goto_next_sibling(&cursor)) {
-    TSNode n = ts_tree_cursor_current_node(&cursor);
-    if (ts_node_is_named(n)) out.push_back(Node(n));
-  }
-  ts_tree_cursor_delete(&cursor);
+  for_each_named_child([&](Node n) {
+    out.push_back(n);
+    return true;
+  });
 }
 
 namespace {
