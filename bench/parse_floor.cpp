@@ -90,7 +90,7 @@ int main(int argc, char** argv) {
       ++parsed;
       parsed_bytes += text.size();
       oomlint::ts::Tree tree = parser.parse(text);
-      if (tree.root().has_error()) ++nodes_with_errors;
+      if (tree && ts_node_has_error(ts_tree_root_node(tree.raw()))) ++nodes_with_errors;
     }
   };
   std::vector<std::thread> pool;

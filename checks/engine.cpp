@@ -706,11 +706,16 @@ std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
   std::vector<Node> functions; // innermost function definitions
   std::vector<Node> comments;
 
-  TSTreeCursor cursor = ts_tree_cursor_new(root.raw());
+  // The tree's index lists the nodes depth-first in preorder: walking it in order is the
+  // traversal. Before a node is visited, the ancestors that do not contain it are closed.
   size_t visited = 0;
   bool cancelled = false;
-  for (;;) {
-    Node node(ts_tree_cursor_current_node(&cursor));
+  for (Node node = root; !node.null();) {
+    Node parent = node.parent();
+    while (!ancestors.empty() && !(ancestors.back() == parent)) {
+      if (!functions.empty() && ancestors.back() == functions.back()) functions.pop_back();
+      ancestors.pop_back();
+    }
     TSSymbol s = node.symbol();
     // ERROR nodes (symbol 65535) are outside the tables and count as containers. Inside a node
     // that holds no function definition, the model knows every function around any byte of it.
@@ -738,25 +743,19 @@ std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
       cancelled = true;
       break;
     }
-    if (ts_tree_cursor_goto_first_child(&cursor)) {
+    if (node.child_count() > 0) {
       ancestors.push_back(node);
-      if (s < sym.function_kinds.size() && sym.function_kinds[s]) {
-        functions.push_back(node);
-      }
+      if (s < sym.function_kinds.size() && sym.function_kinds[s]) functions.push_back(node);
+      node = node.first_child();
       continue;
     }
-    bool done = false;
-    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
-      if (!ts_tree_cursor_goto_parent(&cursor)) {
-        done = true;
-        break;
-      }
-      if (!functions.empty() && ancestors.back() == functions.back()) functions.pop_back();
-      ancestors.pop_back();
-    }
-    if (done) break;
+    // The next node in preorder: the next sibling of the node or of its nearest ancestor that
+    // has one (the index keeps no "next in preorder" link, but ancestors are at hand).
+    Node next = node.next_sibling();
+    for (size_t up = ancestors.size(); next.null() && up > 0; --up)
+      next = ancestors[up - 1].next_sibling();
+    node = next;
   }
-  ts_tree_cursor_delete(&cursor);
   model.advance(INT64_MAX);
 
   ancestors.clear();
@@ -795,21 +794,15 @@ size_t count_syntax_errors(const ts::Tree& tree) {
   Node root = tree.root();
   if (root.null() || !root.has_error()) return 0;
   size_t count = 0;
-  TSTreeCursor cursor = ts_tree_cursor_new(root.raw());
-  for (;;) {
-    Node n(ts_tree_cursor_current_node(&cursor));
+  std::vector<Node> stack{root};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
     if (n.is_error() || n.is_missing()) ++count;
-    if (n.has_error() && ts_tree_cursor_goto_first_child(&cursor)) continue;
-    bool done = false;
-    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
-      if (!ts_tree_cursor_goto_parent(&cursor)) {
-        done = true;
-        break;
-      }
-    }
-    if (done) break;
+    if (!n.has_error()) continue;
+    for (Node c = n.first_child(); !c.null(); c = c.next_sibling())
+      stack.push_back(c);
   }
-  ts_tree_cursor_delete(&cursor);
   return count;
 }
 

@@ -99,7 +99,7 @@ SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
       ++memo_used_;
     }
   }
-  const void* id = n.raw().id;
+  const void* id = n.id();
   uint32_t start = n.start();
   size_t i = memo_slot(id, start);
   while (memo_[i].id && !(memo_[i].id == id && memo_[i].start == start))
@@ -432,17 +432,12 @@ void SemanticModel::bind_import(Node stmt) {
 
 void SemanticModel::prescan_module(Node module) {
   // Module-level imports, including those inside top-level if/try blocks.
-  // Children are walked with a cursor: named_child(i) starts from the first child each time,
-  // which is quadratic in a module of many statements (or a big ERROR node in a binary file).
   std::vector<Node> stack{module};
   while (!stack.empty()) {
     Node n = stack.back();
     stack.pop_back();
     if (n.null()) continue;
-    TSTreeCursor cursor = ts_tree_cursor_new(n.raw());
-    for (bool more = ts_tree_cursor_goto_first_child(&cursor); more;
-         more = ts_tree_cursor_goto_next_sibling(&cursor)) {
-      Node s(ts_tree_cursor_current_node(&cursor));
+    for (Node s = n.first_child(); !s.null(); s = s.next_sibling()) {
       if (!s.named()) continue;
       std::string_view k = s.kind();
       if (k == "import_statement" || k == "import_from_statement") {
@@ -453,7 +448,6 @@ void SemanticModel::prescan_module(Node module) {
         stack.push_back(s);
       }
     }
-    ts_tree_cursor_delete(&cursor);
   }
 }
 

@@ -53,10 +53,121 @@ TSFieldId field_id(std::string_view name) {
   return 0;
 }
 
+const char* kind_name(TSSymbol symbol) {
+  static const std::vector<const char*> names = [] {
+    const TSLanguage* lang = python();
+    std::vector<const char*> v(ts_language_symbol_count(lang));
+    for (uint32_t s = 0; s < v.size(); ++s) {
+      const char* n = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
+      v[s] = n ? n : "";
+    }
+    return v;
+  }();
+  if (symbol < names.size()) return names[symbol];
+  const char* n = ts_language_symbol_name(python(), symbol); // ERROR and its kin
+  return n ? n : "";
+}
+
 Node Node::field(std::string_view name) const {
-  if (null()) return Node();
+  if (child_count() == 0) return Node();
   TSFieldId id = field_id(name);
-  return id == 0 ? Node() : Node(ts_node_child_by_field_id(node_, id));
+  if (id == 0) return Node();
+  for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
+    if (c.r_->field == id) return c;
+  }
+  return Node();
+}
+
+namespace {
+
+// The last index a thread let go of, kept for the next tree it indexes: a file's index is a few
+// megabytes, and fresh pages for each file would cost page faults.
+thread_local std::vector<NodeRecord> spare_index;
+
+} // namespace
+
+namespace detail {
+
+bool build_index_fast(TSTree* tree, std::vector<NodeRecord>& out) {
+  size_t count = ts_node_descendant_count(ts_tree_root_node(tree));
+  out.resize(count);
+  if (oomlint_ts_index(tree, out.data(), count) == count) return true;
+  out.clear();
+  return false;
+}
+
+// Lists the visible nodes of `tree` depth-first in preorder, with the links and facts Node
+// reads, through the public API: a cursor knows each node's field.
+void build_index_with_cursor(TSTree* tree, std::vector<NodeRecord>& out) {
+  out.clear();
+  TSTreeCursor cursor = ts_tree_cursor_new(ts_tree_root_node(tree));
+  // Per open ancestor: its index, and the index of its latest child (or UINT32_MAX).
+  struct Open {
+    uint32_t index, last_child;
+  };
+  std::vector<Open> open;
+  for (;;) {
+    TSNode n = ts_tree_cursor_current_node(&cursor);
+    const uint32_t i = static_cast<uint32_t>(out.size());
+    NodeRecord r{};
+    r.start = ts_node_start_byte(n);
+    r.end = ts_node_end_byte(n);
+    r.symbol = ts_node_symbol(n);
+    r.field = ts_tree_cursor_current_field_id(&cursor);
+    bool named = ts_node_is_named(n);
+    r.flags = static_cast<uint8_t>((named ? OOMLINT_NODE_NAMED : 0) |
+                                   (ts_node_is_error(n) ? OOMLINT_NODE_ERROR : 0) |
+                                   (ts_node_is_missing(n) ? OOMLINT_NODE_MISSING : 0) |
+                                   (ts_node_has_error(n) ? OOMLINT_NODE_HAS_ERROR : 0));
+    if (!open.empty()) {
+      Open& p = open.back();
+      r.parent = i - p.index;
+      ++out[p.index].child_count;
+      if (named) ++out[p.index].named_child_count;
+      if (p.last_child != UINT32_MAX) {
+        out[p.last_child].next = i - p.last_child;
+        r.prev = i - p.last_child;
+      }
+      p.last_child = i;
+    }
+    out.push_back(r);
+    if (ts_tree_cursor_goto_first_child(&cursor)) {
+      open.push_back({i, UINT32_MAX});
+      continue;
+    }
+    bool done = false;
+    while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
+      if (!ts_tree_cursor_goto_parent(&cursor)) {
+        done = true;
+        break;
+      }
+      open.pop_back();
+    }
+    if (done) break;
+  }
+  ts_tree_cursor_delete(&cursor);
+}
+
+} // namespace detail
+
+Node Tree::root() const {
+  if (!tree_ && index_.empty()) return Node();
+  if (index_.empty()) {
+    index_.swap(spare_index);
+    if (!detail::build_index_fast(tree_, index_)) detail::build_index_with_cursor(tree_, index_);
+  }
+  return Node(index_.data());
+}
+
+void Tree::reset() {
+  if (tree_) ts_tree_delete(tree_);
+  tree_ = nullptr;
+  if (index_.capacity() > spare_index.capacity()) index_.swap(spare_index);
+  index_.clear();
+}
+
+Tree::~Tree() {
+  reset();
 }
 
 Parser::Parser() : parser_(ts_parser_new()) {
@@ -65,23 +176,6 @@ Parser::Parser() : parser_(ts_parser_new()) {
 
 Parser::~Parser() {
   ts_parser_delete(parser_);
-}
-
-void Node::append_named_children(std::vector<Node>& out) const {
-  uint32_t count = named_child_count();
-  if (count == 0) return;
-  // No reserve(out.size() + count): callers append to a growing stack, and an exact reserve per
-  // call would defeat the vector's geometric growth (quadratic on deep trees).
-  if (count <= 8) {
-    // A cursor costs an allocation; for a few children the indexed walk is cheaper.
-    for (uint32_t i = 0; i < count; ++i)
-      out.push_back(named_child(i));
-    return;
-  }
-  for_each_named_child([&](Node n) {
-    out.push_back(n);
-    return true;
-  });
 }
 
 namespace {

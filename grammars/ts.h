@@ -3,6 +3,8 @@
 
 #include <tree_sitter/api.h>
 
+#include "ts_index.h"
+
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -16,67 +18,86 @@ const TSLanguage* python();
 // tree-sitter's own lookup compares the name with every field name on each call.
 TSFieldId field_id(std::string_view name);
 
-// A node is a cheap value; it is valid while its Tree lives.
+// One visible node of a parsed tree, as the tree's flat index keeps it (see Tree::root()).
+using NodeRecord = OomlintNodeRecord;
+
+// The name of a node kind (ts_node_type() of a node with that symbol), from a table built once.
+const char* kind_name(TSSymbol symbol);
+
+// A node is a cheap value (a pointer into its tree's index); it is valid while its Tree lives.
+// Moving between nodes is pointer arithmetic: no call into tree-sitter, which pays hundreds of
+// instructions for a child, a sibling or a field.
 class Node {
 public:
-  Node() : node_{} {}
-  explicit Node(TSNode n) : node_(n) {}
+  Node() = default;
+  explicit Node(const NodeRecord* r) : r_(r) {}
 
-  bool null() const { return node_.id == nullptr; } // ts_node_is_null(), without the call
+  bool null() const { return r_ == nullptr; }
   explicit operator bool() const { return !null(); }
   // Every accessor is safe on a null node (it answers "nothing"), so rules can chain lookups
   // such as `call.field("function").field("object")` without checking each step.
-  TSSymbol symbol() const { return null() ? 0 : ts_node_symbol(node_); }
-  std::string_view kind() const { return null() ? std::string_view() : ts_node_type(node_); }
+  TSSymbol symbol() const { return null() ? 0 : r_->symbol; }
+  std::string_view kind() const { return null() ? std::string_view() : kind_name(r_->symbol); }
   bool is(std::string_view k) const {
-    if (null()) return false;
-    // Compares without measuring the kind's name first (this runs for most nodes of a file),
-    // and inline: most kinds differ in their first bytes. `t` ends with a NUL, which no kind
-    // contains, so a shorter `t` stops the loop.
-    const char* t = ts_node_type(node_);
-    if (k.empty()) return false;
+    if (null() || k.empty()) return false;
+    // Compares without measuring the kind's name first (this runs for most nodes of a file).
+    // `t` ends with a NUL, which no kind contains, so a shorter `t` stops the loop.
+    const char* t = kind_name(r_->symbol);
     for (size_t i = 0; i < k.size(); ++i) {
       if (t[i] != k[i]) return false;
     }
     return t[k.size()] == '\0';
   }
-  bool named() const { return !null() && ts_node_is_named(node_); }
-  bool has_error() const { return !null() && ts_node_has_error(node_); }
-  bool is_error() const { return !null() && ts_node_is_error(node_); }
-  bool is_missing() const { return !null() && ts_node_is_missing(node_); }
-  uint32_t start() const { return null() ? 0 : ts_node_start_byte(node_); }
-  uint32_t end() const { return null() ? 0 : ts_node_end_byte(node_); }
-  uint32_t child_count() const { return null() ? 0 : ts_node_child_count(node_); }
-  uint32_t named_child_count() const { return null() ? 0 : ts_node_named_child_count(node_); }
-  Node child(uint32_t i) const { return null() ? Node() : Node(ts_node_child(node_, i)); }
-  Node named_child(uint32_t i) const {
-    return null() ? Node() : Node(ts_node_named_child(node_, i));
+  bool named() const { return flag(OOMLINT_NODE_NAMED); }
+  bool has_error() const { return flag(OOMLINT_NODE_HAS_ERROR); }
+  bool is_error() const { return flag(OOMLINT_NODE_ERROR); }
+  bool is_missing() const { return flag(OOMLINT_NODE_MISSING); }
+  uint32_t start() const { return null() ? 0 : r_->start; }
+  uint32_t end() const { return null() ? 0 : r_->end; }
+  uint32_t child_count() const { return null() ? 0 : r_->child_count; }
+  uint32_t named_child_count() const { return null() ? 0 : r_->named_child_count; }
+  Node first_child() const { return child_count() == 0 ? Node() : Node(r_ + 1); }
+  Node next_sibling() const { return null() || r_->next == 0 ? Node() : Node(r_ + r_->next); }
+  Node prev_sibling() const { return null() || r_->prev == 0 ? Node() : Node(r_ - r_->prev); }
+  Node child(uint32_t i) const {
+    if (i >= child_count()) return Node();
+    const NodeRecord* c = r_ + 1;
+    for (; i > 0; --i)
+      c += c->next;
+    return Node(c);
   }
+  Node named_child(uint32_t i) const {
+    if (i >= named_child_count()) return Node();
+    for (Node c = first_child();; c = c.next_sibling()) {
+      if (c.named() && i-- == 0) return c;
+    }
+  }
+  // The child held in field `name` (the first, for a field that holds several), or null.
   Node field(std::string_view name) const;
   Node next_named_sibling() const {
-    return null() ? Node() : Node(ts_node_next_named_sibling(node_));
+    Node s = next_sibling();
+    while (!s.null() && !s.named())
+      s = s.next_sibling();
+    return s;
   }
   Node prev_named_sibling() const {
-    return null() ? Node() : Node(ts_node_prev_named_sibling(node_));
+    Node s = prev_sibling();
+    while (!s.null() && !s.named())
+      s = s.prev_sibling();
+    return s;
   }
-  // O(depth): prefer the ancestors the engine keeps.
-  Node parent() const { return null() ? Node() : Node(ts_node_parent(node_)); }
-  // Appends the named children, in order, to `out`. named_child(i) walks from the first child
-  // on every call, so a loop over it is quadratic in the number of children (a module or a
-  // block of thousands of statements); this walks them once.
-  void append_named_children(std::vector<Node>& out) const;
-  // Calls f(child) for each named child in order until f returns false: one cursor walk that
-  // can stop early, for a block of thousands of statements. (For a few children, named_child(i)
-  // is cheaper: the cursor pays for every step it takes.)
-  template <class F> void for_each_named_child(F&& f) const {
-    if (null() || ts_node_child_count(node_) == 0) return;
-    TSTreeCursor cursor = ts_tree_cursor_new(node_);
-    for (bool more = ts_tree_cursor_goto_first_child(&cursor); more;
-         more = ts_tree_cursor_goto_next_sibling(&cursor)) {
-      TSNode n = ts_tree_cursor_current_node(&cursor);
-      if (ts_node_is_named(n) && !f(Node(n))) break;
+  Node parent() const { return null() || r_->parent == 0 ? Node() : Node(r_ - r_->parent); }
+  // Appends the named children, in order, to `out`.
+  void append_named_children(std::vector<Node>& out) const {
+    for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
+      if (c.named()) out.push_back(c);
     }
-    ts_tree_cursor_delete(&cursor);
+  }
+  // Calls f(child) for each named child in order until f returns false.
+  template <class F> void for_each_named_child(F&& f) const {
+    for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
+      if (c.named() && !f(c)) break;
+    }
   }
   std::vector<Node> named_children() const {
     std::vector<Node> out;
@@ -89,40 +110,42 @@ public:
     if (e > source.size() || s > e) return {};
     return source.substr(s, e - s);
   }
-  const char* field_name_for_child(uint32_t i) const {
-    return null() ? nullptr : ts_node_field_name_for_child(node_, i);
-  }
-  TSNode raw() const { return node_; }
-  bool operator==(const Node& o) const {
-    return null() ? o.null() : (!o.null() && ts_node_eq(node_, o.node_));
-  }
+  // Identifies the node within its tree (for memo tables); null for a null node.
+  const void* id() const { return r_; }
+  bool operator==(const Node& o) const { return r_ == o.r_; }
 
 private:
-  TSNode node_;
+  bool flag(uint8_t f) const { return !null() && (r_->flags & f) != 0; }
+  const NodeRecord* r_ = nullptr;
 };
 
 class Tree {
 public:
   Tree() = default;
   explicit Tree(TSTree* t) : tree_(t) {}
-  Tree(Tree&& o) noexcept : tree_(o.tree_) { o.tree_ = nullptr; }
+  Tree(Tree&& o) noexcept : tree_(o.tree_), index_(std::move(o.index_)) { o.tree_ = nullptr; }
   Tree& operator=(Tree&& o) noexcept {
     if (this != &o) {
       reset();
       tree_ = o.tree_;
       o.tree_ = nullptr;
+      index_ = std::move(o.index_);
     }
     return *this;
   }
   Tree(const Tree&) = delete;
   Tree& operator=(const Tree&) = delete;
-  ~Tree() { reset(); }
+  ~Tree();
 
+  // A copy of the tree (not of its index: the copy builds its own on its first root()).
   Tree clone() const { return Tree(tree_ ? ts_tree_copy(tree_) : nullptr); }
   // Lets go of the tree without deleting it: for a tree in a thread's arena (ts_arena.h), whose
-  // memory goes all at once when the arena is reset.
+  // memory goes all at once when the arena is reset. The index (its own memory) stays usable.
   void abandon() { tree_ = nullptr; }
-  Node root() const { return tree_ ? Node(ts_tree_root_node(tree_)) : Node(); }
+  // The root of the tree's index of visible nodes, built on the first call: one walk over the
+  // tree. Not thread-safe: a tree is used by one thread at a time. The index describes the tree
+  // as parsed; after edit() the tree is only fit for handing to a reparse.
+  Node root() const;
   void edit(const TSInputEdit& e) {
     if (tree_) ts_tree_edit(tree_, &e);
   }
@@ -130,12 +153,18 @@ public:
   explicit operator bool() const { return tree_ != nullptr; }
 
 private:
-  void reset() {
-    if (tree_) ts_tree_delete(tree_);
-    tree_ = nullptr;
-  }
+  void reset();
   TSTree* tree_ = nullptr;
+  mutable std::vector<NodeRecord> index_;
 };
+
+namespace detail {
+// The two ways to build a tree's index, for the tests: the walk over tree-sitter's subtrees that
+// Tree::root() uses (false if it failed), and a TSTreeCursor walk, which is slower but uses only
+// tree-sitter's public API (the fallback, and the reference the tests compare with).
+bool build_index_fast(TSTree* tree, std::vector<NodeRecord>& out);
+void build_index_with_cursor(TSTree* tree, std::vector<NodeRecord>& out);
+} // namespace detail
 
 class Parser {
 public:

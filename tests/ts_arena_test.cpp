@@ -15,7 +15,7 @@ using namespace oomlint;
 namespace {
 
 std::string sexp(const ts::Tree& tree) {
-  char* s = ts_node_string(tree.root().raw());
+  char* s = ts_node_string(ts_tree_root_node(tree.raw()));
   std::string out(s);
   std::free(s); // allocated outside any scope: a malloc block
   return out;
@@ -92,7 +92,7 @@ TEST_CASE("ts arena: a scope on one thread leaves other threads on malloc", "[ts
       ts::Tree tree = parser.parse(src);
       other_in_arena = ts::in_thread_arena(tree.raw());
       other_sexp = sexp(tree); // malloc'd there, freed there
-    }); // its tree is deleted there, block by block, with free()
+    });                        // its tree is deleted there, block by block, with free()
     other.join();
     ts::Parser parser;
     mine = parser.parse(src);

@@ -370,7 +370,7 @@ TEST_CASE("hostile lsp: edits around CR, LF and NUL keep the tree equal to a fre
   store.open("file:///cr.py", "python", 1, text);
   oomlint::ts::Parser parser;
   auto sexp = [](const oomlint::ts::Tree& t) {
-    char* str = ts_node_string(t.root().raw());
+    char* str = ts_node_string(ts_tree_root_node(t.raw()));
     std::string out(str);
     std::free(str);
     return out;

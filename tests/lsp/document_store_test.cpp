@@ -14,7 +14,7 @@ using namespace oomlint::lsp;
 
 namespace {
 std::string sexp(const ts::Tree& t) {
-  char* s = ts_node_string(t.root().raw());
+  char* s = ts_node_string(ts_tree_root_node(t.raw()));
   std::string out(s);
   std::free(s);
   return out;

@@ -1,0 +1,151 @@
+/* Walks tree-sitter's subtrees directly to list a tree's visible nodes. A TSTreeCursor gives the
+ * same nodes, but each of its steps costs several hundred instructions (it recomputes positions,
+ * aliases and visibility through function calls); the index is built for every file that is
+ * checked, so this walk does the same bookkeeping inline, once per subtree. It follows
+ * tree_cursor.c of the pinned tree-sitter version: which children are visible (their own flag or
+ * an alias of the parent's production), where each starts (padding belongs to the first leaf),
+ * and which field a visible node is held in (the first non-inherited field-map entry for it or,
+ * when there is none, for the hidden ancestors between it and its visible parent). The tests
+ * compare the result with the cursor's on every fixture. */
+#include "ts_index.h"
+
+#include <stdlib.h>
+
+#include "./language.h"
+#include "./subtree.h"
+#include "./tree.h"
+
+typedef struct {
+  Subtree subtree;           /* whose children are walked */
+  uint32_t child_index;      /* next child to visit */
+  uint32_t structural_index; /* index among the non-extra children, for aliases and fields */
+  uint32_t position;         /* byte where the previous child ended (or the subtree starts) */
+  const TSSymbol* aliases;
+  const TSFieldMapEntry *fields, *fields_end;
+  TSFieldId inherited; /* for a hidden subtree: the field its visible descendants take when their
+                          own level names none */
+  bool hidden;
+} Frame;
+
+typedef struct {
+  uint32_t index;      /* a visible node with children */
+  uint32_t last_child; /* its latest visible child so far, or UINT32_MAX */
+} Open;
+
+static uint8_t flags_of(Subtree s, bool named, TSSymbol symbol) {
+  return (uint8_t)((named ? OOMLINT_NODE_NAMED : 0) |
+                   (symbol == ts_builtin_sym_error ? OOMLINT_NODE_ERROR : 0) |
+                   (ts_subtree_missing(s) ? OOMLINT_NODE_MISSING : 0) |
+                   (ts_subtree_error_cost(s) > 0 ? OOMLINT_NODE_HAS_ERROR : 0));
+}
+
+static Frame frame_of(const TSLanguage* lang, Subtree s, uint32_t start, bool hidden,
+                      TSFieldId inherited) {
+  Frame f = {0};
+  f.subtree = s;
+  f.position = start;
+  f.hidden = hidden;
+  f.inherited = inherited;
+  f.aliases = ts_language_alias_sequence(lang, s.ptr->production_id);
+  ts_language_field_map(lang, s.ptr->production_id, &f.fields, &f.fields_end);
+  return f;
+}
+
+/* A growable array of T; returns false when it cannot grow. */
+#define GROW(ptr, size, cap)                                                                       \
+  ((size) < (cap) ||                                                                               \
+   ((cap) = (cap) ? (cap)*2 : 64,                                                                  \
+    (tmp = realloc((ptr), (cap) * sizeof(*(ptr)))) != NULL ? ((ptr) = tmp, true) : false))
+
+size_t oomlint_ts_index(const TSTree* tree, OomlintNodeRecord* out, size_t capacity) {
+  if (!tree || capacity == 0) return SIZE_MAX;
+  const TSLanguage* lang = tree->language;
+  Subtree root = tree->root;
+  OomlintNodeRecord* r = &out[0];
+  *r = (OomlintNodeRecord){0};
+  r->start = ts_subtree_padding(root).bytes;
+  r->end = r->start + ts_subtree_size(root).bytes;
+  r->symbol = ts_language_public_symbol(lang, ts_subtree_symbol(root));
+  r->flags = flags_of(root, ts_subtree_named(root), r->symbol);
+  size_t n = 1;
+  if (ts_subtree_child_count(root) == 0) return n;
+
+  Frame* frames = NULL;
+  Open* open = NULL;
+  size_t frames_size = 0, frames_cap = 0, open_size = 0, open_cap = 0;
+  void* tmp;
+  bool ok = GROW(frames, frames_size, frames_cap) && GROW(open, open_size, open_cap);
+  if (ok) {
+    frames[frames_size++] = frame_of(lang, root, r->start, false, 0);
+    open[open_size++] = (Open){0, UINT32_MAX};
+  }
+  while (ok && frames_size > 0) {
+    Frame* f = &frames[frames_size - 1];
+    if (f->child_index == ts_subtree_child_count(f->subtree)) {
+      if (!f->hidden) --open_size;
+      --frames_size;
+      continue;
+    }
+    Subtree c = ts_subtree_children(f->subtree)[f->child_index];
+    if (f->child_index > 0) f->position += ts_subtree_padding(c).bytes;
+    uint32_t start = f->position;
+    f->position = start + ts_subtree_size(c).bytes;
+    f->child_index++;
+    bool extra = ts_subtree_extra(c);
+    TSSymbol alias = 0;
+    TSFieldId field = 0;
+    if (!extra) {
+      uint32_t structural = f->structural_index++;
+      if (f->aliases) alias = f->aliases[structural];
+      for (const TSFieldMapEntry* m = f->fields; m < f->fields_end; m++) {
+        if (!m->inherited && m->child_index == structural) {
+          field = m->field_id;
+          break;
+        }
+      }
+      if (!field && f->hidden) field = f->inherited;
+    }
+    bool has_children = ts_subtree_child_count(c) > 0;
+    if (!ts_subtree_visible(c) && !alias) {
+      if (has_children) {
+        Frame child = frame_of(lang, c, start, true, field);
+        ok = GROW(frames, frames_size, frames_cap);
+        if (ok) frames[frames_size++] = child;
+      }
+      continue;
+    }
+    if (n >= capacity) {
+      ok = false;
+      break;
+    }
+    uint32_t i = (uint32_t)n++;
+    r = &out[i];
+    *r = (OomlintNodeRecord){0};
+    r->start = start;
+    r->end = f->position;
+    r->symbol = ts_language_public_symbol(lang, alias ? alias : ts_subtree_symbol(c));
+    bool named = alias ? ts_language_symbol_metadata(lang, alias).named : ts_subtree_named(c);
+    r->flags = flags_of(c, named, r->symbol);
+    r->field = field;
+    Open* o = &open[open_size - 1];
+    r->parent = i - o->index;
+    out[o->index].child_count++;
+    if (named) out[o->index].named_child_count++;
+    if (o->last_child != UINT32_MAX) {
+      out[o->last_child].next = i - o->last_child;
+      r->prev = i - o->last_child;
+    }
+    o->last_child = i;
+    if (has_children) {
+      Frame child = frame_of(lang, c, start, false, 0);
+      ok = GROW(frames, frames_size, frames_cap) && GROW(open, open_size, open_cap);
+      if (ok) {
+        frames[frames_size++] = child;
+        open[open_size++] = (Open){i, UINT32_MAX};
+      }
+    }
+  }
+  free(frames);
+  free(open);
+  return ok ? n : SIZE_MAX;
+}
