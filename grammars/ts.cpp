@@ -14,7 +14,15 @@ const TSLanguage* python() {
   // Every parser starts here, so no tree-sitter allocation precedes the allocator's install.
   static const TSLanguage* language = [] {
     install_arena_allocator();
-    return tree_sitter_python();
+    const TSLanguage* lang = tree_sitter_python();
+    static std::vector<const char*> names(ts_language_symbol_count(lang));
+    for (uint32_t s = 0; s < names.size(); ++s) {
+      const char* n = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
+      names[s] = n ? n : "";
+    }
+    detail::kind_names = names.data();
+    detail::kind_count = static_cast<uint32_t>(names.size());
+    return lang;
   }();
   return language;
 }
@@ -53,20 +61,15 @@ TSFieldId field_id(std::string_view name) {
   return 0;
 }
 
-const char* kind_name(TSSymbol symbol) {
-  static const std::vector<const char*> names = [] {
-    const TSLanguage* lang = python();
-    std::vector<const char*> v(ts_language_symbol_count(lang));
-    for (uint32_t s = 0; s < v.size(); ++s) {
-      const char* n = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
-      v[s] = n ? n : "";
-    }
-    return v;
-  }();
-  if (symbol < names.size()) return names[symbol];
-  const char* n = ts_language_symbol_name(python(), symbol); // ERROR and its kin
+namespace detail {
+const char* const* kind_names = nullptr;
+uint32_t kind_count = 0;
+
+const char* kind_name_slow(TSSymbol symbol) {
+  const char* n = ts_language_symbol_name(python(), symbol);
   return n ? n : "";
 }
+} // namespace detail
 
 Node Node::field(std::string_view name) const {
   if (child_count() == 0) return Node();

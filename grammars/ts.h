@@ -21,8 +21,18 @@ TSFieldId field_id(std::string_view name);
 // One visible node of a parsed tree, as the tree's flat index keeps it (see Tree::root()).
 using NodeRecord = OomlintNodeRecord;
 
-// The name of a node kind (ts_node_type() of a node with that symbol), from a table built once.
-const char* kind_name(TSSymbol symbol);
+namespace detail {
+// The names of the grammar's symbols, filled by python() before any tree exists (so before any
+// node can ask): Node::is() runs for most nodes of a file and reads this table inline.
+extern const char* const* kind_names;
+extern uint32_t kind_count;
+const char* kind_name_slow(TSSymbol symbol); // ERROR and the other built-in symbols
+} // namespace detail
+
+// The name of a node kind (ts_node_type() of a node with that symbol).
+inline const char* kind_name(TSSymbol symbol) {
+  return symbol < detail::kind_count ? detail::kind_names[symbol] : detail::kind_name_slow(symbol);
+}
 
 // A node is a cheap value (a pointer into its tree's index); it is valid while its Tree lives.
 // Moving between nodes is pointer arithmetic: no call into tree-sitter, which pays hundreds of

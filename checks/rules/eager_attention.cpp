@@ -25,8 +25,17 @@ bool imports_hf(const SemanticModel& m) {
 
 // Eager attention is the one implementation that returns attention weights, and Gemma 2/3 are
 // trained with it on purpose (SDPA lacks their logit soft-capping); neither is a mistake.
-bool eager_is_deliberate(const Context& cx, Node call) {
-  if (cx.source().find("output_attentions") != std::string_view::npos) return true;
+struct State : RuleState {
+  int8_t wants_attentions = -1; // does the file mention output_attentions? (-1: not looked yet)
+};
+
+bool eager_is_deliberate(Context& cx, Node call) {
+  // Looked up once per file: a script may set eager attention many times.
+  auto& st = cx.state<State>();
+  if (st.wants_attentions < 0) {
+    st.wants_attentions = cx.source().find("output_attentions") != std::string_view::npos;
+  }
+  if (st.wants_attentions) return true;
   if (call.null()) return false;
   std::string_view args = cx.text(SemanticModel::arguments(call));
   for (std::string_view g : {"gemma-2", "gemma2", "gemma-3", "gemma3", "Gemma2", "Gemma3"}) {
