@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "rule.h"
 #include "rules/model_outputs.h"
+#include "ts.h"
 
 using namespace oomlint;
 using checks::Node;
@@ -63,6 +64,11 @@ constexpr std::array<std::string_view, 1> kWordEnd{"net>"};
 constexpr std::array<std::string_view, 1> kCodeWord{"`<backward>"};
 constexpr std::array<std::string_view, 1> kCodeByte{"`%"};
 constexpr std::array<std::string_view, 1> kExpressionWord{"~<val>"};
+constexpr std::array<std::string_view, 1> kIdentifier{"=autocast"};
+constexpr std::array<std::string_view, 1> kCodeIdentifier{"`=autocast"};
+constexpr std::array<std::string_view, 1> kWordAutocast{"<autocast>"};
+constexpr std::array<std::string_view, 1> kEqualsZero{"==0"};
+constexpr std::array<std::string_view, 1> kEqualsDigit{"=0x"};
 // Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
 constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
 constexpr std::array<std::string_view, 2> kFused{"flash_attn", "`sdpa"};
@@ -221,6 +227,178 @@ TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in 
   CHECK_FALSE(active(word, "\"\"\"Runs over the val split.\"\"\"\n"));
   CHECK_FALSE(active(word, "'''val'''\n"));
   CHECK_FALSE(active(word, "# the val loader\n"));
+}
+
+TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilter]") {
+  NeedsRule whole("OOM997", kIdentifier);
+  for (std::string_view yes : {
+           "with torch.autocast(\"cuda\"):\n", "from torch import autocast as ac\n",
+           "autocast",                // the whole text
+           "autocast()\n",            // at the start
+           "ac = torch.amp.autocast", // at the end
+           "with T.cuda.amp.autocast(dtype=T.half):\n",
+           "from torch.amp.autocast_mode import (\n    autocast,\n)\n", "x = [autocast]",
+           "torch .\tautocast",
+           "# autocast\n", // no backtick: comments count
+       }) {
+    INFO(yes);
+    CHECK(active(whole, yes));
+  }
+  for (std::string_view no : {
+           "if torch.is_autocast_enabled():\n",
+           "_autocast_to_full_precision(x)\n",
+           "autocast2 = 1\n",
+           "import torch.amp.autocast_mode\n",
+           "my_autocast()\n",
+           "xautocast",
+           "x1autocast",
+           "def autocasting(): pass\n",
+           "Autocast()\n", // case-sensitive, unlike the word marks
+           "AUTOCAST = 1\n",
+           "torch.autocast_mode",
+       }) {
+    INFO(no);
+    CHECK_FALSE(active(whole, no));
+  }
+  // Bytes >= 0x80 count as a boundary: `é` would continue the identifier, but U+200B (white
+  // space to tree-sitter) or `×` (an error it skips) would not, and the scan cannot tell them
+  // apart without Unicode's tables. So a non-ASCII neighbour never hides the identifier.
+  for (std::string_view text : {"\xC3\xA9"
+                                "autocast",
+                                "autocast\xC3\xA9",
+                                "torch.\xE2\x80\x8B"
+                                "autocast",
+                                "from torch import\xC3\x97"
+                                "autocast as ac"}) {
+    INFO(text);
+    CHECK(active(whole, text));
+  }
+  // A run of letters and digits that starts as another token can end early in broken code, and
+  // leave an identifier after it: a number (`1autocast` is `1`, `autocast` to tree-sitter), an
+  // f-string conversion (`!r`), an escape sequence (`\a`) or a float (`1.j`, `1_.e5`).
+  for (std::string_view text :
+       {"from torch import 1autocast as ac\n", "x = 1Lautocast\n", "x = 0b1autocast\n",
+        "x = 1.jautocast\n", "x = 1_.e5autocast\n", "f'{x!rautocast}'\n", "\\aautocast\n"}) {
+    INFO(text);
+    CHECK(active(whole, text));
+  }
+  // ... but a run that begins an identifier is one token, however long.
+  std::string run = "x";
+  for (int i = 0; i < 1000; ++i)
+    run += "autocast";
+  CHECK_FALSE(active(whole, run));
+  CHECK_FALSE(active(whole, run + "\n" + run)); // the second run is not the first one's end
+  CHECK(active(whole, run + "\n1" + run.substr(1)));
+  CHECK(active(whole, run + " autocast"));
+}
+
+TEST_CASE("identifier-marked alternatives combine with the place marks", "[prefilter]") {
+  NeedsRule code("OOM997", kCodeIdentifier);
+  CHECK(active(code, "with torch.autocast(\"cuda\"):\n"));
+  CHECK(active(code, "x = f\"{torch.autocast}\"\n")); // f-string braces are code
+  CHECK_FALSE(active(code, "# torch.autocast\n"));
+  CHECK_FALSE(active(code, "\"\"\"Runs under autocast.\"\"\"\n"));
+  CHECK_FALSE(active(code, "s = 'autocast'\n"));
+  CHECK_FALSE(active(code, "torch.is_autocast_enabled()  # autocast\n"));
+  // Word marks split at `_`; the identifier mark does not. Both in one engine are two tokens.
+  NeedsRule word("OOM996", kWordAutocast);
+  checks::Engine engine(checks::Settings{}, {&code, &word});
+  REQUIRE(engine.rules().size() == 2);
+  auto on = engine.active_rules("torch.is_autocast_enabled()\n");
+  for (size_t i = 0; i < 2; ++i) {
+    INFO(engine.rules()[i]->meta().code);
+    CHECK(on.at(i) == (engine.rules()[i]->meta().code == "OOM996" ? 1 : 0));
+  }
+}
+
+TEST_CASE("`=` is a mark only before a letter or an underscore", "[prefilter]") {
+  NeedsRule equals("OOM997", kEqualsZero); // as OOM051 spells `step % n ==0`
+  CHECK(active(equals, "if step % 4 ==0:\n"));
+  CHECK_FALSE(active(equals, "if step % 4 == 0:\n"));
+  CHECK_FALSE(active(equals, "x = 0\n"));
+  NeedsRule digit("OOM996", kEqualsDigit);
+  CHECK(active(digit, "x =0x10\n"));
+  CHECK_FALSE(active(digit, "x = 0x10\n"));
+}
+
+namespace {
+// Does tree-sitter's parse of `text` have an identifier `name` (in an ERROR node or not)?
+bool has_identifier(std::string_view text, std::string_view name) {
+  ts::Parser parser;
+  ts::Tree tree = parser.parse(text);
+  std::vector<Node> stack{tree.root()};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    if (n.is("identifier") && n.text(text) == name) return true;
+    for (uint32_t i = 0, c = n.child_count(); i < c; ++i)
+      stack.push_back(n.child(i));
+  }
+  return false;
+}
+} // namespace
+
+TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[prefilter]") {
+  // `autocast` between every ASCII byte and a set of longer neighbours, in a few places of a
+  // statement: wherever tree-sitter still finds the identifier, so must the prefilter.
+  std::vector<std::string> sides{""};
+  for (int c = 1; c < 128; ++c)
+    sides.emplace_back(1, static_cast<char>(c));
+  for (std::string_view s : {"1L",
+                             "1j",
+                             "1.j",
+                             "1_.J",
+                             "0b1",
+                             "0o7",
+                             "0x1",
+                             "1e5",
+                             "1e+5",
+                             "1_",
+                             ".5",
+                             "1.",
+                             "!r",
+                             "x!s",
+                             "\\b",
+                             "\\x4",
+                             "x1",
+                             "x_",
+                             "_1",
+                             "1x",
+                             "\xC3\xA9",
+                             "\xC3\x97",
+                             "\xE2\x80\x8B",
+                             "\xEF\xBB\xBF",
+                             "\xC2\xA0",
+                             "\xE2\x81\xA0",
+                             "\xC3\xA9"
+                             "1",
+                             "\x80",
+                             "\xFF"}) {
+    sides.emplace_back(s);
+  }
+  const std::pair<std::string_view, std::string_view> places[] = {
+      {"", "\n"},
+      {"from torch import ", " as ac\n"},
+      {"import torch\nwith torch.", "(\"cuda\"):\n    pass\n"},
+      {"x = f\"{y", "}\"\n"}};
+  NeedsRule whole("OOM997", kIdentifier);
+  checks::Engine engine(checks::Settings{}, {&whole});
+  size_t lexed = 0, missed = 0;
+  for (auto [before, after] : places) {
+    for (const std::string& side : sides) {
+      for (bool left : {true, false}) {
+        std::string text = std::string(before) + (left ? side : "") + "autocast" +
+                           (left ? "" : side) + std::string(after);
+        if (!has_identifier(text, "autocast")) continue;
+        ++lexed;
+        if (engine.active_rules(text).at(0)) continue;
+        ++missed;
+        UNSCOPED_INFO("missed in: " << text);
+      }
+    }
+  }
+  CHECK(missed == 0);
+  CHECK(lexed > 400); // not vacuous
 }
 
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
