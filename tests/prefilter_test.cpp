@@ -401,6 +401,38 @@ TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[pre
   CHECK(lexed > 400); // not vacuous
 }
 
+// OOM061 reaches torch's autocast only through a name whose import (or assignment) spells
+// `autocast` whole, so its `=autocast` finds every file where that path reports.
+TEST_CASE("OOM061 through aliases of autocast", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM061");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view text : {
+           "from torch import autocast as ac\nwith ac(\"cuda\"):\n    y = f(x)\n",
+           "import torch as T\nwith T.autocast(\"cuda\"):\n    y = f(x)\n",
+           "import torch.amp.autocast_mode as am\nwith am.autocast(\"cuda\"):\n    y = f(x)\n",
+           "import torch\nac = torch.autocast\nwith ac(\"cuda\"):\n    y = f(x)\n",
+           "from torch.cuda.amp import autocast as amp_autocast\nwith amp_autocast():\n    y = "
+           "f(x)\n",
+           "from torch import (\n    autocast as ac,  # mixed precision\n)\nwith ac(\"cuda\"):\n"
+           "    y = f(x)\n",
+       }) {
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // The identifier is not there: the rule is off (and had nothing to report).
+  for (std::string_view text : {
+           "import torch\nif torch.is_autocast_enabled():\n    y = f(x)\n",
+           "from torch.amp.autocast_mode import _autocast_to_full_precision\n",
+       }) {
+    INFO(text);
+    CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+    CHECK_FALSE(engine.active_rules(text).at(0));
+  }
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
