@@ -529,14 +529,15 @@ Engine::Token Engine::parse_token(std::string_view spelling) {
     t.in = t.bytes.front() == '`' ? Where::Code : Where::String;
     t.bytes.remove_prefix(1);
   }
-  // Marks are read only around at least two bytes (the scanner's table is keyed on two).
-  // `=` marks a whole identifier, and only before a letter or `_` (`==0` is two equals signs).
-  if (auto second = static_cast<unsigned char>(t.bytes.size() >= 3 ? t.bytes[1] : 0);
+  // `=` marks a whole identifier, and only before a letter or `_` (`==0` is two equals signs). One
+  // byte after it is enough (`=t`): one-byte tokens test the identifier's bounds too.
+  if (auto second = static_cast<unsigned char>(t.bytes.size() >= 2 ? t.bytes[1] : 0);
       t.bytes.front() == '=' && (second == '_' || (is_alnum(second) && !is_digit(second)))) {
     t.identifier = true;
     t.bytes.remove_prefix(1);
     return t;
   }
+  // Word marks are read only around at least two bytes (the scanner's table is keyed on two).
   if (t.bytes.size() >= 3 && t.bytes.front() == '<') {
     t.word_start = true;
     t.bytes.remove_prefix(1);
@@ -659,7 +660,9 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
     Where where = needs_tracker_ ? tracker.at(p, n, i) : Where::Code;
     for (uint32_t k = byte_begin_[p[i]]; k < byte_begin_[p[i] + 1]; ++k) {
       uint32_t t = byte_ids_[k];
-      if (!found[t] && where <= tokens_[t].in) {
+      if (!found[t] && where <= tokens_[t].in &&
+          (!tokens_[t].identifier ||
+           (ends_identifier(p, n, i + 1) && identifier_starts.at(p, i)))) {
         found[t] = 1;
         --missing;
       }
