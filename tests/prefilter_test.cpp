@@ -433,6 +433,34 @@ TEST_CASE("OOM061 through aliases of autocast", "[prefilter]") {
   }
 }
 
+// OOM112's scores are an einsum or a product with the key transposed, in one of six spellings.
+TEST_CASE("OOM112 with each spelling of a transposed key", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM112");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view scores : {
+           "q @ k.t()",
+           "q @ k.T",
+           "q @ k.mT",
+           "q @ k.permute(0, 1, 3, 2)",
+           "torch.matmul(q, k.transpose(-2, -1))",
+           "q @ torch.transpose(k, -1, -2)",
+           "torch.einsum(\"bhid,bhjd->bhij\", q, k)",
+       }) {
+    std::string text = "import torch\n\n\ndef attend(q, k, v):\n    w = torch.softmax(" +
+                       std::string(scores) + ", dim=-1)\n    return w @ v\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // A softmax and a decorator, but no transposed key: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\nclass Head:\n    @property\n    def probs(self):\n"
+                          "        return torch.softmax(self.logits, dim=-1)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
