@@ -461,6 +461,44 @@ TEST_CASE("OOM112 with each spelling of a transposed key", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
+// OOMLINT_MODEL_CALL_NEEDS (model_outputs.h): each way OOM153 recognises a model, in an
+// evaluation loop, reports the same with and without the prefilter.
+TEST_CASE("OOM153 with each kind of model", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM153");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  const std::pair<std::string_view, std::string_view> models[] = {
+      {"", "model"},
+      {"", "encoder_model"},
+      {"", "netG"},
+      {"", "my_net"},
+      {"", "network"},
+      {"import torch.nn as nn\n\nclass Net(nn.Module):\n    pass\n\nm = Net()\n", "m"},
+      {"from torch import nn as tnn\n\nclass Base(tnn.Module):\n    pass\n\nclass Net(Base):\n"
+       "    pass\n\nm = Net()\n",
+       "m"},
+      {"import lightning as L\n\nclass Lit(L.LightningModule):\n    pass\n\nm = Lit()\n", "m"},
+      {"from transformers import AutoModel\n\nm = AutoModel.from_pretrained(\"x\")\n", "m"},
+      {"from torchvision import models as tvm\n\nm = tvm.resnet18()\n", "m"},
+      {"import timm\n\nm = timm.create_model(\"resnet18\")\n", "m"},
+  };
+  for (auto [setup, callee] : models) {
+    std::string text =
+        "import torch\n" + std::string(setup) +
+        "\n\ndef evaluate():\n    for batch in val_loader:\n        out = " + std::string(callee) +
+        "(batch)\n        print(out)\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // `model_report` is no model: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef evaluate():\n    for batch in val_loader:\n"
+                          "        out = model_report(batch)\n        print(out)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));

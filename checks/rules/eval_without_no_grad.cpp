@@ -26,11 +26,7 @@ constexpr RuleMeta kMeta{
 constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
 // Prefilter (every entry is necessary; each lists the spellings of every path to a report):
 // - "torch": calls are skipped unless the file imports torch, and an import names the module.
-// - a model call (model_outputs.h): a callee named `model`, `net`, `network`, `*_model`,
-//   `*_net` or `netX` (a word ending in model/net), or a name bound to a `.from_pretrained(...)`
-//   model, a torchvision / timm model (`models`, `create_model`) or an instance of the file's
-//   nn.Module / LightningModule / PreTrainedModel subclass (the superclass's last name is in the
-//   source).
+// - a model call: OOMLINT_MODEL_CALL_NEEDS (model_outputs.h says why).
 // - eval mode or an evaluation loop. Eval mode needs `.eval()` or `.train(False)` (the words
 //   `eval`, or `train` and `False`); a loop needs a split word and a data word in its iterable,
 //   as words_of() splits it. With W = `eval` or (`train` and `False`), that is
@@ -43,13 +39,12 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 #define OOM153_DATA                                                                                \
   "~loader|~Loader|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"        \
   "~<batches>|~<iter>|~<iterator>|`<eval>"
-constexpr std::array<std::string_view, 6> kNeeds{
-    "`torch",
-    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained",
-    OOM153_SPLIT "|`<train>",
-    OOM153_SPLIT "|`False",
-    OOM153_DATA "|`<train>",
-    OOM153_DATA "|`False"};
+constexpr std::array<std::string_view, 6> kNeeds{"`torch",
+                                                 OOMLINT_MODEL_CALL_NEEDS,
+                                                 OOM153_SPLIT "|`<train>",
+                                                 OOM153_SPLIT "|`False",
+                                                 OOM153_DATA "|`<train>",
+                                                 OOM153_DATA "|`False"};
 #undef OOM153_SPLIT
 #undef OOM153_DATA
 
