@@ -499,6 +499,26 @@ TEST_CASE("OOM153 with each kind of model", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
+// OOM153's eval mode comes from ModeTracker: a method `eval`, or `train` with a literal False.
+TEST_CASE("OOM153 in eval mode", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM153");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view mode : {"model.eval()", "model.train(False)", "model.train(mode=False)"}) {
+    std::string text = "import torch\n\n\ndef predict(model, xs):\n    " + std::string(mode) +
+                       "\n    preds = model(xs)\n    return preds\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == (mode.find("mode=") == std::string_view::npos ? 1u : 0u));
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // `train_mode=False` is neither: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, loader):\n    for batch in loader:\n"
+                          "        preds = model(batch, train_mode=False)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
