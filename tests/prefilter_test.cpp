@@ -519,6 +519,36 @@ TEST_CASE("OOM153 in eval mode", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
+// OOM202's training loop runs autograd or an optimizer step, each spelled by a whole identifier.
+TEST_CASE("OOM202 with each kind of training step", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM202");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view step : {
+           "out.sum().backward()",
+           "self.manual_backward(out.sum())",
+           "g = torch.autograd.grad(out.sum(), batch)",
+           "batch.requires_grad_()",
+           "batch.requires_grad = True",
+           "opt.step()",
+       }) {
+    std::string text = "import torch\n\n\ndef fit(model, loader, opt):\n    outs = []\n"
+                       "    for batch in loader:\n        out = model(batch)\n"
+                       "        outs.append(out)\n        " +
+                       std::string(step) + "\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // `step_size` is no step: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, loader, sched, opt_level):\n"
+                          "    outs = []\n    for batch in loader:\n        out = model(batch)\n"
+                          "        outs.append(out)\n        sched.step_size = opt_level\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
