@@ -549,6 +549,39 @@ TEST_CASE("OOM202 with each kind of training step", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
+// OOM201 accumulates in a step loop (a backward, an optimizer step, a loader) or in Lightning's
+// training_step.
+TEST_CASE("OOM201 in each kind of step", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM201");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  const std::pair<std::string_view, std::string_view> loops[] = {
+      {"xs", "loss.backward()"}, {"xs", "opt.step()"}, {"loader", "pass"}};
+  for (auto [iterable, step] : loops) {
+    std::string text = "import torch\n\n\ndef fit(model, " + std::string(iterable) +
+                       ", opt):\n    total = 0\n    for x in " + std::string(iterable) +
+                       ":\n        loss = model(x).loss\n        total += loss\n        " +
+                       std::string(step) + "\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  std::string_view lightning = "import lightning as L\n\n\nclass Lit(L.LightningModule):\n"
+                               "    def training_step(self, batch, idx):\n"
+                               "        loss = self.criterion(batch)\n        self.total += loss\n"
+                               "        return loss\n";
+  auto all = engine.check(lightning, /*no_prefilter=*/true);
+  CHECK(all.size() == 1);
+  CHECK(keys(engine.check(lightning)) == keys(all));
+  // No step loop (`step_size` is no step): nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, xs, sched):\n    total = 0\n"
+                          "    for x in xs:\n        loss = model(x).loss\n        total += loss\n"
+                          "    sched.step_size = 2\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
