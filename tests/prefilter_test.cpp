@@ -582,6 +582,33 @@ TEST_CASE("OOM201 in each kind of step", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
+// OOM204's loop is a training loop: an optimizer step, or data words in its iterable.
+TEST_CASE("OOM204 in each kind of training loop", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM204");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  const std::pair<std::string_view, std::string_view> loops[] = {
+      {"xs", "opt.step()"}, {"loader", "pass"},        {"trainLOADER", "pass"},
+      {"batches", "pass"},  {"train_dl", "pass"},      {"data", "pass"},
+      {"dataset", "pass"},  {"(xs  # data\n)", "pass"}};
+  for (auto [iterable, extra] : loops) {
+    std::string text = "import torch\n\n\ndef fit(model, xs, opt):\n    for x in " +
+                       std::string(iterable) +
+                       ":\n        loss = model(x)\n        loss.backward(retain_graph=True)\n"
+                       "        " +
+                       std::string(extra) + "\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // A loop over anything else is no training loop: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, xs):\n    for x in xs:\n"
+                          "        loss = model(x)\n        loss.backward(retain_graph=True)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
