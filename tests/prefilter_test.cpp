@@ -402,8 +402,9 @@ TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[pre
 }
 
 // OOM061 reaches torch's autocast only through a name whose import (or assignment) spells
-// `autocast` whole, so its `=autocast` finds every file where that path reports.
-TEST_CASE("OOM061 through aliases of autocast", "[prefilter]") {
+// `autocast` whole, so its `=autocast` finds every file where that path reports; the same holds
+// for TRL's configs.
+TEST_CASE("OOM061 through aliases of autocast and of TRL's configs", "[prefilter]") {
   const checks::Rule* rule = checks::find_rule("OOM061");
   REQUIRE(rule != nullptr);
   checks::Engine engine(checks::Settings{}, {rule});
@@ -422,10 +423,22 @@ TEST_CASE("OOM061 through aliases of autocast", "[prefilter]") {
     CHECK(all.size() == 1);
     CHECK(keys(engine.check(text)) == keys(all));
   }
+  // TRL's configs are whole identifiers too: each of the twelve, imported under an alias.
+  for (std::string_view config :
+       {"SFTConfig", "DPOConfig", "ORPOConfig", "KTOConfig", "CPOConfig", "RewardConfig",
+        "GRPOConfig", "GKDConfig", "BCOConfig", "PRMConfig", "OnlineDPOConfig", "RLOOConfig"}) {
+    std::string text =
+        "from trl import " + std::string(config) + " as Cfg\n\nargs = Cfg(fp16=True)\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
   // The identifier is not there: the rule is off (and had nothing to report).
   for (std::string_view text : {
            "import torch\nif torch.is_autocast_enabled():\n    y = f(x)\n",
            "from torch.amp.autocast_mode import _autocast_to_full_precision\n",
+           "from torch.ao.quantization import BackendConfig\n\ncfg = BackendConfig(\"fp16\")\n",
        }) {
     INFO(text);
     CHECK(engine.check(text, /*no_prefilter=*/true).empty());

@@ -30,10 +30,14 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // (backtick); `.half()`, `.train()` and the `optim` module are whole words. `autocast` is a whole
 // identifier (`=`): the callee must resolve to torch's `autocast`, and a qualified name ends in
 // the text of an identifier token (an attribute's, or the imported name's, which an alias keeps:
-// `from torch import autocast as ac`), so `is_autocast_enabled` alone cannot make a report.
+// `from torch import autocast as ac`), so `is_autocast_enabled` alone cannot make a report. So
+// are the TRL configs, the last name of what is_training_arguments() accepts (keep the two
+// lists alike): `BackendConfig` is none of them.
 constexpr std::array<std::string_view, 3> kNeeds{
     "fp16|`=autocast|`lightning|`<half>", "fp16|`=autocast|`precision|`<half>",
-    "`TrainingArguments|`Config|`=autocast|`Accelerator|`Trainer|`Fabric|`<train>|`<optim>"};
+    "`TrainingArguments|`=SFTConfig|`=DPOConfig|`=ORPOConfig|`=KTOConfig|`=CPOConfig|"
+    "`=RewardConfig|`=GRPOConfig|`=GKDConfig|`=BCOConfig|`=PRMConfig|`=OnlineDPOConfig|"
+    "`=RLOOConfig|`=autocast|`Accelerator|`Trainer|`Fabric|`<train>|`<optim>"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');
