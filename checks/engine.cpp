@@ -342,7 +342,7 @@ void Engine::build_dispatch() {
   auto intern = [&](const Token& token) {
     auto it = std::find_if(tokens_.begin(), tokens_.end(), [&](const Token& t) {
       return t.bytes == token.bytes && t.word_start == token.word_start &&
-             t.word_end == token.word_end && t.in == token.in;
+             t.word_end == token.word_end && t.identifier == token.identifier && t.in == token.in;
     });
     if (it == tokens_.end()) it = tokens_.insert(tokens_.end(), token);
     return static_cast<uint32_t>(it - tokens_.begin());
@@ -474,6 +474,53 @@ bool equal_ignoring_case(const unsigned char* p, std::string_view tok) {
   return true;
 }
 
+// Whole identifiers (the `=` mark), as tree-sitter's Python lexer draws them: the prefilter must
+// find every identifier token the rules can see, and may find more. An identifier takes every
+// ASCII letter, digit and `_` after it, so one ends before any other byte. A byte >= 0x80 also
+// counts as an end: `é` would continue the identifier, but U+200B (white space to tree-sitter)
+// or `×` (skipped as an error) would not, and telling them apart needs Unicode's tables.
+bool is_identifier_byte(unsigned char c) {
+  return c == '_' || is_alnum(c);
+}
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
+bool ends_identifier(const unsigned char* p, size_t n, size_t i) {
+  return i == n || !is_identifier_byte(p[i]);
+}
+
+// Can an identifier token start at p[i]? After a byte that is not an ASCII letter, digit or `_`,
+// yes (bytes >= 0x80 included, as above). Inside a run of such bytes, no when the run begins an
+// identifier (a letter or `_` after another byte): the lexer takes the run whole. Other tokens
+// can end inside a run and leave an identifier after them, in broken code that tree-sitter
+// still parses: a number (`1autocast` is `1`, `autocast`; also `1L`, `1j`, `1.j`, `1_.e5`), an
+// f-string conversion (`!r`) or an escape sequence (`\n`, lexed while recovering from an
+// error). Such a run begins with a digit, follows `!` or `\`, or follows a `.` after a digit or
+// `_`; a match in it counts. Queries come in increasing order of i: the start of the run is
+// remembered, so a long run is walked once.
+class IdentifierStarts {
+public:
+  bool at(const unsigned char* p, size_t i) {
+    if (i == 0 || !is_identifier_byte(p[i - 1])) return true;
+    size_t s = i; // where the run that p[i - 1] is in begins
+    while (s > 0 && is_identifier_byte(p[s - 1])) {
+      if (s == memo_at_) {
+        s = memo_start_;
+        break;
+      }
+      --s;
+    }
+    memo_at_ = i;
+    memo_start_ = s;
+    if (is_digit(p[s])) return true;
+    if (s > 0 && (p[s - 1] == '!' || p[s - 1] == '\\')) return true;
+    return s > 1 && p[s - 1] == '.' && (is_digit(p[s - 2]) || p[s - 2] == '_');
+  }
+
+private:
+  size_t memo_at_ = SIZE_MAX, memo_start_ = 0;
+};
+
 } // namespace
 
 Engine::Token Engine::parse_token(std::string_view spelling) {
@@ -482,7 +529,15 @@ Engine::Token Engine::parse_token(std::string_view spelling) {
     t.in = t.bytes.front() == '`' ? Where::Code : Where::String;
     t.bytes.remove_prefix(1);
   }
-  // Marks are read only around at least two bytes (the scanner's table is keyed on two).
+  // `=` marks a whole identifier, and only before a letter or `_` (`==0` is two equals signs). One
+  // byte after it is enough (`=t`): one-byte tokens test the identifier's bounds too.
+  if (auto second = static_cast<unsigned char>(t.bytes.size() >= 2 ? t.bytes[1] : 0);
+      t.bytes.front() == '=' && (second == '_' || (is_alnum(second) && !is_digit(second)))) {
+    t.identifier = true;
+    t.bytes.remove_prefix(1);
+    return t;
+  }
+  // Word marks are read only around at least two bytes (the scanner's table is keyed on two).
   if (t.bytes.size() >= 3 && t.bytes.front() == '<') {
     t.word_start = true;
     t.bytes.remove_prefix(1);
@@ -599,12 +654,15 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
   const auto* p = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
   SourceTracker tracker;
+  IdentifierStarts identifier_starts;
   for (size_t i = 0; i < n && missing > 0; ++i) {
     // With marked tokens, every byte goes through the tracker (it must see them all).
     Where where = needs_tracker_ ? tracker.at(p, n, i) : Where::Code;
     for (uint32_t k = byte_begin_[p[i]]; k < byte_begin_[p[i] + 1]; ++k) {
       uint32_t t = byte_ids_[k];
-      if (!found[t] && where <= tokens_[t].in) {
+      if (!found[t] && where <= tokens_[t].in &&
+          (!tokens_[t].identifier ||
+           (ends_identifier(p, n, i + 1) && identifier_starts.at(p, i)))) {
         found[t] = 1;
         --missing;
       }
@@ -624,7 +682,8 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
       bool same = tok.ignores_case() ? equal_ignoring_case(p + i, tok.bytes)
                                      : std::memcmp(p + i, tok.bytes.data(), len) == 0;
       if (same && (!tok.word_start || starts_word(p, i)) &&
-          (!tok.word_end || ends_word(p, n, i + len))) {
+          (!tok.word_end || ends_word(p, n, i + len)) &&
+          (!tok.identifier || (ends_identifier(p, n, i + len) && identifier_starts.at(p, i)))) {
         found[t] = 1;
         --missing;
       }

@@ -50,7 +50,8 @@ private:
   std::vector<std::vector<size_t>> rules_by_symbol_;
   // The prefilter's tokens (every distinct needs() alternative, as spelled) and, per rule and
   // entry, the indices of its alternatives in tokens_. A token is its bytes, which may have to
-  // start and/or end a word (spelled `<val>`: see Rule::needs()).
+  // start and/or end a word (spelled `<val>`) or be a whole identifier (spelled `=autocast`):
+  // see Rule::needs().
 public:
   // Where a token may be found: code (marked with a backtick), code or a one-line string
   // (marked `~`), or anywhere, prose included (comments and triple-quoted strings).
@@ -60,6 +61,7 @@ private:
   struct Token {
     std::string_view spelling, bytes;
     bool word_start = false, word_end = false;
+    bool identifier = false; // a whole identifier token (spelled `=autocast`)
     Where in = Where::Prose;
     bool ignores_case() const { return word_start || word_end; } // as words_of() does
   };

@@ -50,10 +50,21 @@ public:
   // code (`` `<backward> `` does not occur in comments or strings; f-strings count as code), a
   // leading `~` to code and one-line strings (not comments or triple-quoted strings, where
   // docstrings are: for words that may sit in a subscript, `loaders["val"]`). Marks combine in that
-  // order (`` `<step> ``). A file that lacks one is not checked by this
-  // rule, and a file that no rule needs is not parsed at all. Empty means "always check". The
-  // fixture and corpus tests run with and without the prefilter and require identical diagnostics,
-  // so a too-strong entry fails a test rather than silently hiding findings.
+  // order (`` `<step> ``). `=` before an alternative (after the backtick or `~`, in place of `<`
+  // and `>`) asks for a whole identifier, case included: `` `=autocast `` occurs in
+  // `torch.autocast(` and `from torch import autocast as ac`, not in `is_autocast_enabled`,
+  // `_autocast_to` or `autocast2`. It is for a rule that can only fire through an identifier token
+  // (or a keyword such as `False`, which the lexer reads the same way) of that spelling, such as a
+  // name it resolves through the imports (an alias still names the original in its import). The
+  // bytes around the match must not be ASCII letters, digits or `_`, unless the run of them before
+  // it starts as a token that tree-sitter ends early in broken code (a number, `1autocast`; see
+  // IdentifierStarts in engine.cpp); a byte >= 0x80 counts as a boundary (it may be white space
+  // such as U+200B to the lexer), so in doubt the mark finds the alternative. `=` is a mark only
+  // before a letter or `_` (`==0` is read as written), and one byte after it is enough
+  // (`` `=t `` for a method `t()`). A file that lacks one is not checked by this rule, and a file
+  // that no rule needs is not parsed at all. Empty means "always check". The fixture and corpus
+  // tests run with and without the prefilter and require identical diagnostics, so a too-strong
+  // entry fails a test rather than silently hiding findings.
   virtual std::span<const std::string_view> needs() const = 0;
   // The prefilter's other half: byte strings (plain, no marks) any one of which, anywhere in a
   // file, means this rule cannot fire there (it checks the same strings itself, so that a run

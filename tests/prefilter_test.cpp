@@ -13,6 +13,7 @@
 #include "registry.h"
 #include "rule.h"
 #include "rules/model_outputs.h"
+#include "ts.h"
 
 using namespace oomlint;
 using checks::Node;
@@ -63,6 +64,11 @@ constexpr std::array<std::string_view, 1> kWordEnd{"net>"};
 constexpr std::array<std::string_view, 1> kCodeWord{"`<backward>"};
 constexpr std::array<std::string_view, 1> kCodeByte{"`%"};
 constexpr std::array<std::string_view, 1> kExpressionWord{"~<val>"};
+constexpr std::array<std::string_view, 1> kIdentifier{"=autocast"};
+constexpr std::array<std::string_view, 1> kCodeIdentifier{"`=autocast"};
+constexpr std::array<std::string_view, 1> kWordAutocast{"<autocast>"};
+constexpr std::array<std::string_view, 1> kEqualsZero{"==0"};
+constexpr std::array<std::string_view, 1> kEqualsDigit{"=0x"};
 // Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
 constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
 constexpr std::array<std::string_view, 2> kFused{"flash_attn", "`sdpa"};
@@ -221,6 +227,399 @@ TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in 
   CHECK_FALSE(active(word, "\"\"\"Runs over the val split.\"\"\"\n"));
   CHECK_FALSE(active(word, "'''val'''\n"));
   CHECK_FALSE(active(word, "# the val loader\n"));
+}
+
+TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilter]") {
+  NeedsRule whole("OOM997", kIdentifier);
+  for (std::string_view yes : {
+           "with torch.autocast(\"cuda\"):\n", "from torch import autocast as ac\n",
+           "autocast",                // the whole text
+           "autocast()\n",            // at the start
+           "ac = torch.amp.autocast", // at the end
+           "with T.cuda.amp.autocast(dtype=T.half):\n",
+           "from torch.amp.autocast_mode import (\n    autocast,\n)\n", "x = [autocast]",
+           "torch .\tautocast",
+           "# autocast\n", // no backtick: comments count
+       }) {
+    INFO(yes);
+    CHECK(active(whole, yes));
+  }
+  for (std::string_view no : {
+           "if torch.is_autocast_enabled():\n",
+           "_autocast_to_full_precision(x)\n",
+           "autocast2 = 1\n",
+           "import torch.amp.autocast_mode\n",
+           "my_autocast()\n",
+           "xautocast",
+           "x1autocast",
+           "def autocasting(): pass\n",
+           "Autocast()\n", // case-sensitive, unlike the word marks
+           "AUTOCAST = 1\n",
+           "torch.autocast_mode",
+       }) {
+    INFO(no);
+    CHECK_FALSE(active(whole, no));
+  }
+  // Bytes >= 0x80 count as a boundary: `é` would continue the identifier, but U+200B (white
+  // space to tree-sitter) or `×` (an error it skips) would not, and the scan cannot tell them
+  // apart without Unicode's tables. So a non-ASCII neighbour never hides the identifier.
+  for (std::string_view text : {"\xC3\xA9"
+                                "autocast",
+                                "autocast\xC3\xA9",
+                                "torch.\xE2\x80\x8B"
+                                "autocast",
+                                "from torch import\xC3\x97"
+                                "autocast as ac"}) {
+    INFO(text);
+    CHECK(active(whole, text));
+  }
+  // A run of letters and digits that starts as another token can end early in broken code, and
+  // leave an identifier after it: a number (`1autocast` is `1`, `autocast` to tree-sitter), an
+  // f-string conversion (`!r`), an escape sequence (`\a`) or a float (`1.j`, `1_.e5`).
+  for (std::string_view text :
+       {"from torch import 1autocast as ac\n", "x = 1Lautocast\n", "x = 0b1autocast\n",
+        "x = 1.jautocast\n", "x = 1_.e5autocast\n", "f'{x!rautocast}'\n", "\\aautocast\n"}) {
+    INFO(text);
+    CHECK(active(whole, text));
+  }
+  // ... but a run that begins an identifier is one token, however long.
+  std::string run = "x";
+  for (int i = 0; i < 1000; ++i)
+    run += "autocast";
+  CHECK_FALSE(active(whole, run));
+  CHECK_FALSE(active(whole, run + "\n" + run)); // the second run is not the first one's end
+  CHECK(active(whole, run + "\n1" + run.substr(1)));
+  CHECK(active(whole, run + " autocast"));
+}
+
+TEST_CASE("identifier marks work on one byte", "[prefilter]") {
+  constexpr std::array<std::string_view, 1> kMethodT{"`=t"};
+  NeedsRule t("OOM997", kMethodT);
+  for (std::string_view yes : {"scores = q @ k.t()\n", "t", "for t in ts:\n", "f(t)"}) {
+    INFO(yes);
+    CHECK(active(t, yes));
+  }
+  for (std::string_view no : {"import torch\nx = k.to(q)\n", "# k.t()\n", "s = 't'\n", "tt = t2\n",
+                              "T = 1\n", "x = k.transpose(-2, -1)\n"}) {
+    INFO(no);
+    CHECK_FALSE(active(t, no));
+  }
+}
+
+TEST_CASE("identifier-marked alternatives combine with the place marks", "[prefilter]") {
+  NeedsRule code("OOM997", kCodeIdentifier);
+  CHECK(active(code, "with torch.autocast(\"cuda\"):\n"));
+  CHECK(active(code, "x = f\"{torch.autocast}\"\n")); // f-string braces are code
+  CHECK_FALSE(active(code, "# torch.autocast\n"));
+  CHECK_FALSE(active(code, "\"\"\"Runs under autocast.\"\"\"\n"));
+  CHECK_FALSE(active(code, "s = 'autocast'\n"));
+  CHECK_FALSE(active(code, "torch.is_autocast_enabled()  # autocast\n"));
+  // Word marks split at `_`; the identifier mark does not. Both in one engine are two tokens.
+  NeedsRule word("OOM996", kWordAutocast);
+  checks::Engine engine(checks::Settings{}, {&code, &word});
+  REQUIRE(engine.rules().size() == 2);
+  auto on = engine.active_rules("torch.is_autocast_enabled()\n");
+  for (size_t i = 0; i < 2; ++i) {
+    INFO(engine.rules()[i]->meta().code);
+    CHECK(on.at(i) == (engine.rules()[i]->meta().code == "OOM996" ? 1 : 0));
+  }
+}
+
+TEST_CASE("`=` is a mark only before a letter or an underscore", "[prefilter]") {
+  NeedsRule equals("OOM997", kEqualsZero); // as OOM051 spells `step % n ==0`
+  CHECK(active(equals, "if step % 4 ==0:\n"));
+  CHECK_FALSE(active(equals, "if step % 4 == 0:\n"));
+  CHECK_FALSE(active(equals, "x = 0\n"));
+  NeedsRule digit("OOM996", kEqualsDigit);
+  CHECK(active(digit, "x =0x10\n"));
+  CHECK_FALSE(active(digit, "x = 0x10\n"));
+}
+
+namespace {
+// Does tree-sitter's parse of `text` have an identifier or a True/False keyword spelled `name`
+// (in an ERROR node or not)?
+bool has_token(std::string_view text, std::string_view name) {
+  ts::Parser parser;
+  ts::Tree tree = parser.parse(text);
+  std::vector<Node> stack{tree.root()};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    if ((n.is("identifier") || n.is("false") || n.is("true")) && n.text(text) == name) return true;
+    for (uint32_t i = 0, c = n.child_count(); i < c; ++i)
+      stack.push_back(n.child(i));
+  }
+  return false;
+}
+} // namespace
+
+TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[prefilter]") {
+  // A name between every ASCII byte and a set of longer neighbours, in a few places of a
+  // statement: wherever tree-sitter still finds the identifier (or the keyword), so must the
+  // prefilter. Names of one byte go through the scanner's one-byte table.
+  std::vector<std::string> sides{""};
+  for (int c = 1; c < 128; ++c)
+    sides.emplace_back(1, static_cast<char>(c));
+  constexpr std::string_view kLonger[] = {
+      "1L",       "1j",           "1.j",          "1_.J",     "0b1",          "0o7",  "0x1",
+      "1e5",      "1e+5",         "1_",           ".5",       "1.",           "!r",   "x!s",
+      "\\b",      "\\x4",         "x1",           "x_",       "_1",           "1x",   "\xC3\xA9",
+      "\xC3\x97", "\xE2\x80\x8B", "\xEF\xBB\xBF", "\xC2\xA0", "\xE2\x81\xA0", "\x80", "\xFF"};
+  for (std::string_view s : kLonger)
+    sides.emplace_back(s);
+  sides.push_back("\xC3\xA9"
+                  "1");
+  const std::pair<std::string_view, std::string_view> places[] = {
+      {"", "\n"},
+      {"from torch import ", " as ac\n"},
+      {"import torch\nwith torch.", "(\"cuda\"):\n    pass\n"},
+      {"x = f\"{y", "}\"\n"}};
+  constexpr std::array<std::string_view, 1> kT{"=t"};
+  constexpr std::array<std::string_view, 1> kFalse{"=False"};
+  const std::pair<std::string_view, std::span<const std::string_view>> names[] = {
+      {"autocast", kIdentifier}, {"t", kT}, {"False", kFalse}};
+  for (auto [name, needs] : names) {
+    NeedsRule whole("OOM997", needs);
+    checks::Engine engine(checks::Settings{}, {&whole});
+    size_t lexed = 0, missed = 0;
+    for (auto [before, after] : places) {
+      for (const std::string& side : sides) {
+        for (bool left : {true, false}) {
+          std::string text = std::string(before) + (left ? side : "") + std::string(name) +
+                             (left ? "" : side) + std::string(after);
+          if (!has_token(text, name)) continue;
+          ++lexed;
+          if (engine.active_rules(text).at(0)) continue;
+          ++missed;
+          UNSCOPED_INFO("missed in: " << text);
+        }
+      }
+    }
+    INFO(name);
+    CHECK(missed == 0);
+    CHECK(lexed > 300); // not vacuous
+  }
+}
+
+// OOM061 reaches torch's autocast only through a name whose import (or assignment) spells
+// `autocast` whole, so its `=autocast` finds every file where that path reports; the same holds
+// for TRL's configs.
+TEST_CASE("OOM061 through aliases of autocast and of TRL's configs", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM061");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view text : {
+           "from torch import autocast as ac\nwith ac(\"cuda\"):\n    y = f(x)\n",
+           "import torch as T\nwith T.autocast(\"cuda\"):\n    y = f(x)\n",
+           "import torch.amp.autocast_mode as am\nwith am.autocast(\"cuda\"):\n    y = f(x)\n",
+           "import torch\nac = torch.autocast\nwith ac(\"cuda\"):\n    y = f(x)\n",
+           "from torch.cuda.amp import autocast as amp_autocast\nwith amp_autocast():\n    y = "
+           "f(x)\n",
+           "from torch import (\n    autocast as ac,  # mixed precision\n)\nwith ac(\"cuda\"):\n"
+           "    y = f(x)\n",
+       }) {
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // TRL's configs are whole identifiers too: each of the twelve, imported under an alias.
+  for (std::string_view config :
+       {"SFTConfig", "DPOConfig", "ORPOConfig", "KTOConfig", "CPOConfig", "RewardConfig",
+        "GRPOConfig", "GKDConfig", "BCOConfig", "PRMConfig", "OnlineDPOConfig", "RLOOConfig"}) {
+    std::string text =
+        "from trl import " + std::string(config) + " as Cfg\n\nargs = Cfg(fp16=True)\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // The identifier is not there: the rule is off (and had nothing to report).
+  for (std::string_view text : {
+           "import torch\nif torch.is_autocast_enabled():\n    y = f(x)\n",
+           "from torch.amp.autocast_mode import _autocast_to_full_precision\n",
+           "from torch.ao.quantization import BackendConfig\n\ncfg = BackendConfig(\"fp16\")\n",
+       }) {
+    INFO(text);
+    CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+    CHECK_FALSE(engine.active_rules(text).at(0));
+  }
+}
+
+// OOM112's scores are an einsum or a product with the key transposed, in one of six spellings.
+TEST_CASE("OOM112 with each spelling of a transposed key", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM112");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view scores : {
+           "q @ k.t()",
+           "q @ k.T",
+           "q @ k.mT",
+           "q @ k.permute(0, 1, 3, 2)",
+           "torch.matmul(q, k.transpose(-2, -1))",
+           "q @ torch.transpose(k, -1, -2)",
+           "torch.einsum(\"bhid,bhjd->bhij\", q, k)",
+       }) {
+    std::string text = "import torch\n\n\ndef attend(q, k, v):\n    w = torch.softmax(" +
+                       std::string(scores) + ", dim=-1)\n    return w @ v\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // A softmax and a decorator, but no transposed key: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\nclass Head:\n    @property\n    def probs(self):\n"
+                          "        return torch.softmax(self.logits, dim=-1)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
+// OOMLINT_MODEL_CALL_NEEDS (model_outputs.h): each way OOM153 recognises a model, in an
+// evaluation loop, reports the same with and without the prefilter.
+TEST_CASE("OOM153 with each kind of model", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM153");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  const std::pair<std::string_view, std::string_view> models[] = {
+      {"", "model"},
+      {"", "encoder_model"},
+      {"", "netG"},
+      {"", "my_net"},
+      {"", "network"},
+      {"import torch.nn as nn\n\nclass Net(nn.Module):\n    pass\n\nm = Net()\n", "m"},
+      {"from torch import nn as tnn\n\nclass Base(tnn.Module):\n    pass\n\nclass Net(Base):\n"
+       "    pass\n\nm = Net()\n",
+       "m"},
+      {"import lightning as L\n\nclass Lit(L.LightningModule):\n    pass\n\nm = Lit()\n", "m"},
+      {"from transformers import AutoModel\n\nm = AutoModel.from_pretrained(\"x\")\n", "m"},
+      {"from torchvision import models as tvm\n\nm = tvm.resnet18()\n", "m"},
+      {"import timm\n\nm = timm.create_model(\"resnet18\")\n", "m"},
+  };
+  for (auto [setup, callee] : models) {
+    std::string text =
+        "import torch\n" + std::string(setup) +
+        "\n\ndef evaluate():\n    for batch in val_loader:\n        out = " + std::string(callee) +
+        "(batch)\n        print(out)\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // `model_report` is no model: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef evaluate():\n    for batch in val_loader:\n"
+                          "        out = model_report(batch)\n        print(out)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
+// OOM153's eval mode comes from ModeTracker: a method `eval`, or `train` with a literal False.
+TEST_CASE("OOM153 in eval mode", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM153");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view mode : {"model.eval()", "model.train(False)", "model.train(mode=False)"}) {
+    std::string text = "import torch\n\n\ndef predict(model, xs):\n    " + std::string(mode) +
+                       "\n    preds = model(xs)\n    return preds\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == (mode.find("mode=") == std::string_view::npos ? 1u : 0u));
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // `train_mode=False` is neither: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, loader):\n    for batch in loader:\n"
+                          "        preds = model(batch, train_mode=False)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
+// OOM202's training loop runs autograd or an optimizer step, each spelled by a whole identifier.
+TEST_CASE("OOM202 with each kind of training step", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM202");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  for (std::string_view step : {
+           "out.sum().backward()",
+           "self.manual_backward(out.sum())",
+           "g = torch.autograd.grad(out.sum(), batch)",
+           "batch.requires_grad_()",
+           "batch.requires_grad = True",
+           "opt.step()",
+       }) {
+    std::string text = "import torch\n\n\ndef fit(model, loader, opt):\n    outs = []\n"
+                       "    for batch in loader:\n        out = model(batch)\n"
+                       "        outs.append(out)\n        " +
+                       std::string(step) + "\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // `step_size` is no step: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, loader, sched, opt_level):\n"
+                          "    outs = []\n    for batch in loader:\n        out = model(batch)\n"
+                          "        outs.append(out)\n        sched.step_size = opt_level\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
+// OOM201 accumulates in a step loop (a backward, an optimizer step, a loader) or in Lightning's
+// training_step.
+TEST_CASE("OOM201 in each kind of step", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM201");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  const std::pair<std::string_view, std::string_view> loops[] = {
+      {"xs", "loss.backward()"}, {"xs", "opt.step()"}, {"loader", "pass"}};
+  for (auto [iterable, step] : loops) {
+    std::string text = "import torch\n\n\ndef fit(model, " + std::string(iterable) +
+                       ", opt):\n    total = 0\n    for x in " + std::string(iterable) +
+                       ":\n        loss = model(x).loss\n        total += loss\n        " +
+                       std::string(step) + "\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  std::string_view lightning = "import lightning as L\n\n\nclass Lit(L.LightningModule):\n"
+                               "    def training_step(self, batch, idx):\n"
+                               "        loss = self.criterion(batch)\n        self.total += loss\n"
+                               "        return loss\n";
+  auto all = engine.check(lightning, /*no_prefilter=*/true);
+  CHECK(all.size() == 1);
+  CHECK(keys(engine.check(lightning)) == keys(all));
+  // No step loop (`step_size` is no step): nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, xs, sched):\n    total = 0\n"
+                          "    for x in xs:\n        loss = model(x).loss\n        total += loss\n"
+                          "    sched.step_size = 2\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
+}
+
+// OOM204's loop is a training loop: an optimizer step, or data words in its iterable.
+TEST_CASE("OOM204 in each kind of training loop", "[prefilter]") {
+  const checks::Rule* rule = checks::find_rule("OOM204");
+  REQUIRE(rule != nullptr);
+  checks::Engine engine(checks::Settings{}, {rule});
+  const std::pair<std::string_view, std::string_view> loops[] = {
+      {"xs", "opt.step()"}, {"loader", "pass"},        {"trainLOADER", "pass"},
+      {"batches", "pass"},  {"train_dl", "pass"},      {"data", "pass"},
+      {"dataset", "pass"},  {"(xs  # data\n)", "pass"}};
+  for (auto [iterable, extra] : loops) {
+    std::string text = "import torch\n\n\ndef fit(model, xs, opt):\n    for x in " +
+                       std::string(iterable) +
+                       ":\n        loss = model(x)\n        loss.backward(retain_graph=True)\n"
+                       "        " +
+                       std::string(extra) + "\n";
+    INFO(text);
+    auto all = engine.check(text, /*no_prefilter=*/true);
+    CHECK(all.size() == 1);
+    CHECK(keys(engine.check(text)) == keys(all));
+  }
+  // A loop over anything else is no training loop: nothing to report, and not parsed for it.
+  std::string_view text = "import torch\n\n\ndef fit(model, xs):\n    for x in xs:\n"
+                          "        loss = model(x)\n        loss.backward(retain_graph=True)\n";
+  CHECK(engine.check(text, /*no_prefilter=*/true).empty());
+  CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {

@@ -25,14 +25,14 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 // - "torch": calls are skipped unless the file imports torch, and an import names the module.
 // - `append` / `extend`: the reported call.
 // - mentions_gpu(): the file must contain "cuda", "device" or "accelerat".
-// - a model output (model_outputs.h is_model_output): a model call (see OOM153) or an output
-//   field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
+// - a model output (is_model_output): OOMLINT_MODEL_OUTPUT_NEEDS (model_outputs.h says why).
 // - an evaluation loop, or a step loop in eval mode. A step loop whose body calls backward or
 //   an optimizer step is excluded by the uses_autograd / steps_optimizer check, so the step
 //   loop here iterates over a `loader`/`Loader`/`batches` (L, Context::is_step_loop's byte
-//   substrings) and eval mode needs `.eval()` or `.train(False)` (E: the word `eval`, or the
-//   word `train` and `False`). An evaluation loop needs a split word S and a data word D in its
-//   iterable, as words_of() splits it (see OOM153). (S and D) or (L and E) in CNF:
+//   substrings) and eval mode needs `.eval()` or `.train(False)` (E: the method `eval`, or
+//   `train` and the literal `False`; those two are whole identifiers, `=`, as ModeTracker reads
+//   the callee's last name and a literal). An evaluation loop needs a split word S and a data
+//   word D in its iterable, as words_of() splits it (see OOM153). (S and D) or (L and E) in CNF:
 //   (S or L), (S or eval or train), (S or eval or False), (D or L). Words of the iterable may be
 //   in a one-line string (`~`); mentions_gpu() reads the raw source; the rest is code (backtick).
 #define OOM154_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
@@ -41,11 +41,10 @@ constexpr std::array<std::string_view, 8> kNeeds{
     "`torch",
     "`append|`extend",
     "cuda|device|accelerat",
-    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained|`logits|"
-    "`hidden_state|`pooler_output",
+    OOMLINT_MODEL_OUTPUT_NEEDS,
     OOM154_SPLIT "|" OOM154_LOOP,
-    OOM154_SPLIT "|`<train>",
-    OOM154_SPLIT "|`False",
+    OOM154_SPLIT "|`=train",
+    OOM154_SPLIT "|`=False",
     OOM154_LOOP "|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"
                 "~<batches>|~<iter>|~<iterator>"};
 #undef OOM154_SPLIT

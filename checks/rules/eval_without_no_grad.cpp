@@ -26,13 +26,10 @@ constexpr RuleMeta kMeta{
 constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
 // Prefilter (every entry is necessary; each lists the spellings of every path to a report):
 // - "torch": calls are skipped unless the file imports torch, and an import names the module.
-// - a model call (model_outputs.h): a callee named `model`, `net`, `network`, `*_model`,
-//   `*_net` or `netX` (a word ending in model/net), or a name bound to a `.from_pretrained(...)`
-//   model, a torchvision / timm model (`models`, `create_model`) or an instance of the file's
-//   nn.Module / LightningModule / PreTrainedModel subclass (the superclass's last name is in the
-//   source).
-// - eval mode or an evaluation loop. Eval mode needs `.eval()` or `.train(False)` (the words
-//   `eval`, or `train` and `False`); a loop needs a split word and a data word in its iterable,
+// - a model call: OOMLINT_MODEL_CALL_NEEDS (model_outputs.h says why).
+// - eval mode or an evaluation loop. Eval mode needs `.eval()` or `.train(False)` (ModeTracker:
+//   the method named `eval`, or `train` and the literal `False`, each a whole identifier or
+//   keyword, `=`); a loop needs a split word and a data word in its iterable,
 //   as words_of() splits it. With W = `eval` or (`train` and `False`), that is
 //   (split or W) and (data or W), written out as CNF below. Word marks ignore case as words_of()
 //   does; "loader" is a substring of a word there, so it is listed in its spellings (a word's
@@ -42,14 +39,13 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 #define OOM153_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
 #define OOM153_DATA                                                                                \
   "~loader|~Loader|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"        \
-  "~<batches>|~<iter>|~<iterator>|`<eval>"
-constexpr std::array<std::string_view, 6> kNeeds{
-    "`torch",
-    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained",
-    OOM153_SPLIT "|`<train>",
-    OOM153_SPLIT "|`False",
-    OOM153_DATA "|`<train>",
-    OOM153_DATA "|`False"};
+  "~<batches>|~<iter>|~<iterator>|`=eval"
+constexpr std::array<std::string_view, 6> kNeeds{"`torch",
+                                                 OOMLINT_MODEL_CALL_NEEDS,
+                                                 OOM153_SPLIT "|`=train",
+                                                 OOM153_SPLIT "|`=False",
+                                                 OOM153_DATA "|`=train",
+                                                 OOM153_DATA "|`=False"};
 #undef OOM153_SPLIT
 #undef OOM153_DATA
 

@@ -27,10 +27,17 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // `precision=16`; or `.half()` on a model later trained with `.train()` or a torch.optim /
 // bitsandbytes.optim optimizer. Each entry names one necessary token of every path.
 // `fp16` may be a string (`mixed_precision="fp16"`); the names, keywords and calls are code
-// (backtick); `.half()`, `.train()` and the `optim` module are whole words.
+// (backtick); `.half()`, `.train()` and the `optim` module are whole words. `autocast` is a whole
+// identifier (`=`): the callee must resolve to torch's `autocast`, and a qualified name ends in
+// the text of an identifier token (an attribute's, or the imported name's, which an alias keeps:
+// `from torch import autocast as ac`), so `is_autocast_enabled` alone cannot make a report. So
+// are the TRL configs, the last name of what is_training_arguments() accepts (keep the two
+// lists alike): `BackendConfig` is none of them.
 constexpr std::array<std::string_view, 3> kNeeds{
-    "fp16|`autocast|`lightning|`<half>", "fp16|`autocast|`precision|`<half>",
-    "`TrainingArguments|`Config|`autocast|`Accelerator|`Trainer|`Fabric|`<train>|`<optim>"};
+    "fp16|`=autocast|`lightning|`<half>", "fp16|`=autocast|`precision|`<half>",
+    "`TrainingArguments|`=SFTConfig|`=DPOConfig|`=ORPOConfig|`=KTOConfig|`=CPOConfig|"
+    "`=RewardConfig|`=GRPOConfig|`=GKDConfig|`=BCOConfig|`=PRMConfig|`=OnlineDPOConfig|"
+    "`=RLOOConfig|`=autocast|`Accelerator|`Trainer|`Fabric|`<train>|`<optim>"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');

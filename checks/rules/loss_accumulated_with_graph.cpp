@@ -36,10 +36,11 @@ constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assign
 // is exactly `loss`). The loop's iterable is read as text (`~`: code or a one-line string, as the
 // string key); the backward / step calls,
 // `training_step`, `+=` / `+` and `.append` are code, and is_step_loop wants the attribute
-// exactly `backward` or `step` (word marks).
+// exactly `backward` or `step`, and the Lightning path a function named `training_step`: whole
+// identifiers (`=`).
 constexpr std::array<std::string_view, 3> kNeeds{
     "`loss|`Loss|`criterion|`cross_entropy|`kl_div|~\"loss\"|~'loss'",
-    "~loader|~Loader|~batches|`<backward>|`<step>", "`+|`append"};
+    "~loader|~Loader|~batches|`=backward|`=step|`=training_step", "`+|`append"};
 
 // Methods of a Python list (or dict): calling them says nothing about holding a tensor.
 bool is_container_method(std::string_view m) {

@@ -24,8 +24,12 @@ constexpr RuleMeta kMeta{
 constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary): a softmax (`softmax`, `nn.Softmax`, `self.*softmax*`), and
 // scores built by `@`, `matmul`, `bmm` / `baddbmm` or `einsum` (Analyzer::is_scores).
-// Both are code (backtick): an `@` in a docstring is no matrix product.
-constexpr std::array<std::string_view, 2> kNeeds{"`softmax|`Softmax", "`@|`matmul|`bmm|`einsum"};
+// Both are code (backtick): an `@` in a docstring is no matrix product. Scores other than an
+// einsum's also need the key transposed (Analyzer::is_key_transposed): an attribute `mT` or `T`,
+// a method `transpose`, `t` or `permute`, or torch.transpose, each a whole identifier (`=`), so
+// that decorators (`@property`) alone do not make a file with a softmax match.
+constexpr std::array<std::string_view, 3> kNeeds{"`softmax|`Softmax", "`@|`matmul|`bmm|`einsum",
+                                                 "`=einsum|`=mT|`=T|`=t|`=transpose|`=permute"};
 
 constexpr int kMaxDepth = 4;
 

@@ -19,6 +19,22 @@
 
 #include "rule.h"
 
+// Prefilter alternatives (Rule::needs()) for "the code calls a model" (ModelBindings::
+// is_model_call): one of them occurs in every file where it can be true. A model is a callee whose
+// last name is_model_like_name() (`model` or `network` whole, a name ending in `_model`, or
+// `net`, `*_net`, `netG`: a word ending in `net`), or a name bound to what creates_model()
+// accepts: `X.from_pretrained(...)`, a name resolved to `torchvision.models.*` or
+// `timm.create_model`, or a class of the file whose base resolves to `torch.nn.Module` or ends in
+// `LightningModule` / `PreTrainedModel` (or derives from such a class). Names and resolved names
+// end in identifier tokens, so `model`, `models`, `network` and `Module` are whole identifiers
+// (`=`); the other spellings can be part of a longer identifier. All are code (backtick).
+#define OOMLINT_MODEL_CALL_NEEDS                                                                   \
+  "`=model|`_model>|`=models|`net>|`=network|`=Module|`LightningModule|`PreTrainedModel|"          \
+  "`from_pretrained"
+// ... and for "this is a model's output" (is_model_output): a model call or an output field
+// (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
+#define OOMLINT_MODEL_OUTPUT_NEEDS OOMLINT_MODEL_CALL_NEEDS "|`logits|`hidden_state|`pooler_output"
+
 namespace oomlint::checks::outputs {
 
 inline bool is_model_like_name(std::string_view n) {

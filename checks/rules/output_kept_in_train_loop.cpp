@@ -28,23 +28,20 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   torch.autograd.grad/backward) or steps_optimizer (`.step()` on a receiver containing "opt"
 //   or "scaler"), and Context::is_step_loop (`backward`, an optimizer `.step`, or a
 //   `loader`/`Loader`/`batches` iterable).
-// - a model output (model_outputs.h is_model_output): a model call (a callee named model/net/
-//   network/*_model/*_net/netX, or a name bound to a `.from_pretrained(...)` model, a torchvision
-//   / timm model, an instance of the file's nn.Module / LightningModule / PreTrainedModel class)
-//   or an output field (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`,
-//   `pooler_output`).
-// Word marks: uses_autograd wants a callee ending in `backward` (`manual_backward` too),
-// is_step_loop an attribute that is exactly `backward` or `step`, steps_optimizer a `step` call.
+// - a model output (is_model_output): OOMLINT_MODEL_OUTPUT_NEEDS (model_outputs.h says why).
+// Whole identifiers (`=`): uses_autograd wants a callee whose last name is `backward`,
+// `manual_backward` or `requires_grad_`, an identifier `requires_grad`, or a name resolved to
+// torch.autograd.grad/backward (`autograd` is in it, or in the import that binds it);
+// is_step_loop an attribute that is `backward` or `step`; steps_optimizer a callee named `step`.
 // The loop's iterable is read as text (one-line strings too: `~`); everything else is code
 // (backtick).
 constexpr std::array<std::string_view, 6> kNeeds{
     "`torch",
     "`append|`extend",
-    "`backward>|`requires_grad|`autograd|`<step>",
-    "`backward>|`requires_grad|`autograd|`opt|`scaler",
-    "~loader|~Loader|~batches|`<backward>|`<step>",
-    "`model>|`<models>|`net>|`network>|`Module|`PreTrainedModel|`from_pretrained|`logits|"
-    "`hidden_state|`pooler_output"};
+    "`=backward|`=manual_backward|`=requires_grad|`=requires_grad_|`=autograd|`=step",
+    "`=backward|`=manual_backward|`=requires_grad|`=requires_grad_|`=autograd|`opt|`scaler",
+    "~loader|~Loader|~batches|`=backward|`=step",
+    OOMLINT_MODEL_OUTPUT_NEEDS};
 
 struct State : RuleState {
   ModelBindings models;

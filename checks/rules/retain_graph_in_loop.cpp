@@ -23,8 +23,14 @@ constexpr RuleMeta kMeta{
 constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary): the `retain_graph=True` keyword, on a backward call
 // (`backward`, `manual_backward`, torch.autograd.grad/backward), and `True`, all in the code
-// (backtick: not in comments or strings).
-constexpr std::array<std::string_view, 3> kNeeds{"`retain_graph", "`backward|`autograd", "`True"};
+// (backtick: not in comments or strings); and a training loop (is_training_loop): a callee named
+// `step` (steps_optimizer: a whole identifier, `=`, in the code) or a data word in the loop's
+// iterable, as words_of() splits it (a word containing `loader`, spelled as in OOM153, or
+// `batches`, `dl`, `data`, `dataset`). The iterable's text may hold a comment or a triple-quoted
+// string, so its words have no place mark.
+constexpr std::array<std::string_view, 4> kNeeds{
+    "`retain_graph", "`backward|`autograd", "`True",
+    "`=step|loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|<batches>|<dl>|<data>|<dataset>"};
 
 bool is_backward(const Context& cx, Node call) {
   std::string_view tail = cx.model().callee_tail(call);
