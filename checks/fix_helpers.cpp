@@ -51,9 +51,9 @@ std::optional<std::vector<Edit>> delete_statement(std::string_view source, ts::N
   ts::Node block = stmt.parent();
   if (block.null()) return std::nullopt;
   uint32_t statements = 0;
-  for (ts::Node s : block.named_children()) { // one walk, not a search per statement
-    if (!s.is("comment") && ++statements > 1) break;
-  }
+  block.for_each_named_child([&](ts::Node s) { // stops at the second statement
+    return s.is("comment") || ++statements < 2;
+  });
   if (statements <= 1 && !block.is("module")) {
     return std::vector<Edit>{Edit{stmt.start(), le, "pass"}};
   }

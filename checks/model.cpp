@@ -57,11 +57,10 @@ bool is_graph_keeping_method(std::string_view m) {
 
 std::optional<std::string> SemanticModel::resolve(Node expr) const {
   // `a.b.c`: the identifier `a` at the bottom of the attribute chain, resolved through the
-  // bindings, then `.b.c` as written. An attribute is `object . name`: its object is its first
-  // child (extras such as comments only ever sit between its tokens).
+  // bindings, then `.b.c` as written.
   Node n = expr;
   while (n.is("attribute"))
-    n = n.child(0);
+    n = n.field("object");
   if (!n.is("identifier")) return std::nullopt;
   auto it = bindings_.find(text(n));
   if (it == bindings_.end()) return std::nullopt;
@@ -74,7 +73,7 @@ std::optional<std::string> SemanticModel::resolve(Node expr) const {
       out += rest;
     } else {
       std::vector<std::string_view> parts;
-      for (Node a = expr; a.is("attribute"); a = a.child(0))
+      for (Node a = expr; a.is("attribute"); a = a.field("object"))
         parts.push_back(text(a.field("attribute")));
       for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
         out += '.';
@@ -92,7 +91,7 @@ SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
     memo_used_ = 0;
     for (const NameMemo& e : old) {
       if (!e.id) continue;
-      size_t i = memo_slot(e.id, e.start);
+      size_t i = memo_slot(e.id);
       while (memo_[i].id)
         i = (i + 1) & (memo_.size() - 1);
       memo_[i] = e;
@@ -100,14 +99,12 @@ SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
     }
   }
   const void* id = n.id();
-  uint32_t start = n.start();
-  size_t i = memo_slot(id, start);
-  while (memo_[i].id && !(memo_[i].id == id && memo_[i].start == start))
+  size_t i = memo_slot(id);
+  while (memo_[i].id && memo_[i].id != id)
     i = (i + 1) & (memo_.size() - 1);
   NameMemo& e = memo_[i];
   if (!e.id) {
     e.id = id;
-    e.start = start;
     ++memo_used_;
   }
   return e;
@@ -187,11 +184,7 @@ Node SemanticModel::keyword(Node call, std::string_view name) const {
   if (!args.is("argument_list")) return Node();
   for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
     Node a = args.named_child(i);
-    if (!a.is("keyword_argument")) continue;
-    // `name = value`: the name is the first child (cheaper to reach than by its field).
-    Node k = a.child(0);
-    if (!k.is("identifier")) k = a.field("name");
-    if (text(k) == name) return a.field("value");
+    if (a.is("keyword_argument") && text(a.field("name")) == name) return a.field("value");
   }
   return Node();
 }

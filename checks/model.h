@@ -105,12 +105,13 @@ private:
   std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> bindings_;
   // Bumped whenever bindings_ changes; a remembered name from an older generation is stale.
   uint32_t generation_ = 1;
-  // qualified_name's memo: open addressing on (node id, start byte); `name` indexes names_,
+  // qualified_name's memo: open addressing on the node (a pointer into the tree's index, so
+  // unique within the file); `name` indexes names_,
   // -1 for "not an imported name". names_ is a deque so that views into it stay valid.
   // A call's entry also keeps its callee_tail (which does not depend on the bindings).
   struct NameMemo {
     const void* id = nullptr;
-    uint32_t start = 0, generation = 0;
+    uint32_t generation = 0;
     int32_t name = -1;
     bool tail_known = false;
     uint32_t tail_start = 0, tail_end = 0;
@@ -121,8 +122,8 @@ private:
   mutable std::vector<NameMemo> memo_;
   mutable size_t memo_used_ = 0;
   mutable std::deque<std::string> names_;
-  size_t memo_slot(const void* id, uint32_t start) const {
-    uint64_t k = reinterpret_cast<uintptr_t>(id) ^ (uint64_t{start} << 32);
+  size_t memo_slot(const void* id) const {
+    uint64_t k = reinterpret_cast<uintptr_t>(id);
     return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 32) & (memo_.size() - 1);
   }
   // Names assigned a loss tensor, keyed by the start byte of the enclosing function (0 at module
