@@ -655,14 +655,17 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
   const size_t n = text.size();
   SourceTracker tracker;
   IdentifierStarts identifier_starts;
+  // The marks' boundaries around a match of `tok` at p[i] (one-byte tokens carry no word marks).
+  auto bounded = [&](const Token& tok, size_t i, size_t len) {
+    return (!tok.word_start || starts_word(p, i)) && (!tok.word_end || ends_word(p, n, i + len)) &&
+           (!tok.identifier || (ends_identifier(p, n, i + len) && identifier_starts.at(p, i)));
+  };
   for (size_t i = 0; i < n && missing > 0; ++i) {
     // With marked tokens, every byte goes through the tracker (it must see them all).
     Where where = needs_tracker_ ? tracker.at(p, n, i) : Where::Code;
     for (uint32_t k = byte_begin_[p[i]]; k < byte_begin_[p[i] + 1]; ++k) {
       uint32_t t = byte_ids_[k];
-      if (!found[t] && where <= tokens_[t].in &&
-          (!tokens_[t].identifier ||
-           (ends_identifier(p, n, i + 1) && identifier_starts.at(p, i)))) {
+      if (!found[t] && where <= tokens_[t].in && bounded(tokens_[t], i, 1)) {
         found[t] = 1;
         --missing;
       }
@@ -681,9 +684,7 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
       if (found[t] || len > n - i || where > tok.in) continue;
       bool same = tok.ignores_case() ? equal_ignoring_case(p + i, tok.bytes)
                                      : std::memcmp(p + i, tok.bytes.data(), len) == 0;
-      if (same && (!tok.word_start || starts_word(p, i)) &&
-          (!tok.word_end || ends_word(p, n, i + len)) &&
-          (!tok.identifier || (ends_identifier(p, n, i + len) && identifier_starts.at(p, i)))) {
+      if (same && bounded(tok, i, len)) {
         found[t] = 1;
         --missing;
       }
