@@ -1,6 +1,7 @@
 #include "line_index.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace oomlint::checks {
 
@@ -23,16 +24,41 @@ size_t valid_sequence(std::string_view text, size_t i, size_t limit) {
   }
   return static_cast<size_t>(n);
 }
-}  // namespace
+
+// True when every byte is below 0x80: then each byte is one code point and one UTF-16 unit.
+bool ascii(std::string_view s) {
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    if (w & 0x8080808080808080ULL) return false;
+  }
+  for (; i < s.size(); ++i)
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return false;
+  return true;
+}
+} // namespace
 
 LineIndex::LineIndex(std::string_view text) : text_(text) {
   starts_.push_back(0);
-  for (size_t i = 0; i < text.size(); ++i) {
+  const char* data = text.data();
+  const size_t size = text.size();
+  if (std::memchr(data, '\r', size) == nullptr) {
+    // No carriage returns (nearly every file): the line breaks are the "\n"s, which memchr
+    // finds many bytes at a time.
+    for (const char* p = data; (p = static_cast<const char*>(std::memchr(
+                                    p, '\n', size - static_cast<size_t>(p - data)))) != nullptr;) {
+      ++p;
+      starts_.push_back(static_cast<uint32_t>(p - data));
+    }
+    return;
+  }
+  for (size_t i = 0; i < size; ++i) {
     char c = text[i];
     if (c == '\n') {
       starts_.push_back(static_cast<uint32_t>(i + 1));
     } else if (c == '\r') {
-      if (i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      if (i + 1 < size && text[i + 1] == '\n') ++i;
       starts_.push_back(static_cast<uint32_t>(i + 1));
     }
   }
@@ -50,7 +76,8 @@ uint32_t LineIndex::line_start(uint32_t line) const {
 
 uint32_t LineIndex::line_end(uint32_t line) const {
   if (line >= starts_.size()) return static_cast<uint32_t>(text_.size());
-  uint32_t end = line + 1 < starts_.size() ? starts_[line + 1] : static_cast<uint32_t>(text_.size());
+  uint32_t end =
+      line + 1 < starts_.size() ? starts_[line + 1] : static_cast<uint32_t>(text_.size());
   uint32_t begin = starts_[line];
   if (end > begin && text_[end - 1] == '\n') --end;
   if (end > begin && text_[end - 1] == '\r') --end;
@@ -65,8 +92,10 @@ std::string_view LineIndex::line_text(uint32_t line) const {
 uint32_t LineIndex::utf16_column(uint32_t offset) const {
   offset = std::min<uint32_t>(offset, static_cast<uint32_t>(text_.size()));
   uint32_t line = line_of(offset);
+  size_t begin = starts_[line];
+  if (ascii(text_.substr(begin, offset - begin))) return offset - static_cast<uint32_t>(begin);
   uint32_t col = 0;
-  for (size_t i = starts_[line]; i < offset;) {
+  for (size_t i = begin; i < offset;) {
     size_t n = valid_sequence(text_, i, offset);
     col += n == 4 ? 2 : 1;
     i += n;
@@ -77,8 +106,10 @@ uint32_t LineIndex::utf16_column(uint32_t offset) const {
 uint32_t LineIndex::codepoint_column(uint32_t offset) const {
   offset = std::min<uint32_t>(offset, static_cast<uint32_t>(text_.size()));
   uint32_t line = line_of(offset);
+  size_t begin = starts_[line];
+  if (ascii(text_.substr(begin, offset - begin))) return offset - static_cast<uint32_t>(begin);
   uint32_t col = 0;
-  for (size_t i = starts_[line]; i < offset;) {
+  for (size_t i = begin; i < offset;) {
     i += valid_sequence(text_, i, offset);
     ++col;
   }
@@ -93,7 +124,7 @@ uint32_t LineIndex::offset_from_utf16(uint32_t line, uint32_t utf16_col) const {
   while (i < end && col < utf16_col) {
     size_t n = valid_sequence(text_, i, end);
     uint32_t units = n == 4 ? 2 : 1;
-    if (col + units > utf16_col) break;  // inside a surrogate pair: stay before it
+    if (col + units > utf16_col) break; // inside a surrogate pair: stay before it
     col += units;
     i += n;
   }
@@ -106,4 +137,4 @@ uint32_t LineIndex::offset_from_utf8(uint32_t line, uint32_t byte_col) const {
   return starts_[line] + std::min(byte_col, line_end(line) - starts_[line]);
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks
