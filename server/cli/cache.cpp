@@ -26,7 +26,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Bumped when the layout of an entry changes.
-constexpr int kFormat = 4;
+constexpr int kFormat = 5;
 
 // Which oomlint build wrote a cache: the version plus the executable's size and modification
 // time, so that a rebuilt binary (new or changed rules) never reads results of the old one.
@@ -42,9 +42,9 @@ std::string build_id() {
 }
 
 // The cache file is a flat binary record stream (little-endian u32/u64, strings as length +
-// bytes): reading 10,000 diagnostics back must cost far less than finding them did, which a
-// JSON document tree does not manage. Each file's diagnostics are one sized block, decoded only
-// when that file is looked up and copied through unread when the cache is saved again. Every
+// bytes): reading 10,000 findings back must cost far less than finding them did, which a JSON
+// document tree does not manage. Each file's findings are one sized block, decoded only when
+// that file is looked up and copied through unread when the cache is saved again. Every
 // read is bounds-checked; a short or malformed file throws and counts as no cache (a damaged
 // block, found at lookup, as a miss for that file).
 constexpr std::string_view kMagic = "oomlint-cache\n";
@@ -82,6 +82,25 @@ public:
       u32(e.start);
       u32(e.end);
       str(e.text);
+    }
+  }
+  void location(const Location& l) {
+    u32(l.row);
+    u32(l.column);
+  }
+  // A finding without its paths.
+  void finding(const Finding& f) {
+    diagnostic(f.diagnostic);
+    u8(f.cell ? 1 : 0);
+    if (f.cell) u32(*f.cell);
+    location(f.location);
+    location(f.end_location);
+    str(f.line_text);
+    u32(static_cast<uint32_t>(f.edits.size()));
+    for (const auto& e : f.edits) {
+      str(e.content);
+      location(e.location);
+      location(e.end_location);
     }
   }
   std::string& bytes() { return out_; }
@@ -140,6 +159,31 @@ public:
     }
     d.fix = std::move(fix);
     return d;
+  }
+  Location location() {
+    Location l;
+    l.row = u32();
+    l.column = u32();
+    return l;
+  }
+  Finding finding() {
+    Finding f;
+    f.diagnostic = diagnostic();
+    if (u8() != 0) f.cell = u32();
+    f.location = location();
+    f.end_location = location();
+    f.line_text = str();
+    uint32_t edits = u32();
+    if (edits > in_.size() - pos_) throw std::runtime_error("corrupt count");
+    f.edits.reserve(edits);
+    for (uint32_t i = 0; i < edits; ++i) {
+      FindingEdit e;
+      e.content = str();
+      e.location = location();
+      e.end_location = location();
+      f.edits.push_back(std::move(e));
+    }
+    return f;
   }
 
 private:
@@ -244,9 +288,9 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
   return cache;
 }
 
-std::optional<std::vector<checks::Diagnostic>>
-ResultsCache::lookup(const std::string& path, uint64_t hash, const std::string& settings,
-                     const std::optional<FileStamp>& stamp) {
+std::optional<std::vector<Finding>> ResultsCache::lookup(const std::string& path, uint64_t hash,
+                                                         const std::string& settings,
+                                                         const std::optional<FileStamp>& stamp) {
   auto hit = std::as_const(*this).lookup(path, hash, settings);
   if (hit && stamp) {
     std::lock_guard lock(mutex_);
@@ -259,69 +303,72 @@ ResultsCache::lookup(const std::string& path, uint64_t hash, const std::string& 
   return hit;
 }
 
-bool ResultsCache::unchanged_and_clean(const std::string& path, const FileStamp& stamp,
-                                       const std::string& settings) const {
-  std::lock_guard lock(mutex_);
+std::optional<std::vector<Finding>>
+ResultsCache::lookup_unchanged(const std::string& path, const FileStamp& stamp,
+                               const std::string& settings) const {
+  std::unique_lock lock(mutex_);
   auto it = entries_.find(path);
-  if (it == entries_.end()) return false;
+  if (it == entries_.end()) return std::nullopt;
   const Entry& e = it->second;
-  if (e.stamp != stamp || e.settings != settings) return false;
-  bool clean = false;
-  if (e.encoded.data() == nullptr) {
-    clean = e.diagnostics.empty();
-  } else {
-    try {
-      Reader r(e.encoded);
-      clean = r.u32() == 0 && r.done();
-    } catch (const std::exception&) {
-      clean = false; // damaged: read and check the file
-    }
-  }
-  if (clean) {
+  if (e.stamp != stamp || e.settings != settings) return std::nullopt;
+  auto out = decode(e, lock); // damaged: nullopt, and the file is read and checked
+  if (out) {
     ++hits_;
     ++unread_hits_;
   }
-  return clean;
+  return out;
 }
 
-std::optional<std::vector<checks::Diagnostic>>
-ResultsCache::lookup(const std::string& path, uint64_t hash, const std::string& settings) const {
-  std::string_view encoded;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = entries_.find(path);
-    if (it == entries_.end() || it->second.hash != hash || it->second.settings != settings) {
-      return std::nullopt;
-    }
-    if (it->second.encoded.data() == nullptr) {
-      ++hits_;
-      return it->second.diagnostics;
-    }
-    encoded = it->second.encoded; // into raw_, which does not change after open()
+std::optional<std::vector<Finding>> ResultsCache::lookup(const std::string& path, uint64_t hash,
+                                                         const std::string& settings) const {
+  std::unique_lock lock(mutex_);
+  auto it = entries_.find(path);
+  if (it == entries_.end() || it->second.hash != hash || it->second.settings != settings) {
+    return std::nullopt;
   }
-  std::vector<checks::Diagnostic> out;
+  auto out = decode(it->second, lock); // damaged: checked again, and store() replaces the block
+  if (out) ++hits_;
+  return out;
+}
+
+std::optional<std::vector<Finding>> ResultsCache::decode(const Entry& entry,
+                                                         std::unique_lock<std::mutex>& lock) const {
+  // A block read from the cache file lies in raw_, which does not change after open(): it is
+  // decoded without the lock, in parallel. One stored in this run can be replaced by another
+  // store(), so it is decoded under the lock. Either way the lock is held again on return.
+  std::string_view block = entry.block();
+  if (entry.encoded.data()) lock.unlock();
+  struct Relock {
+    std::unique_lock<std::mutex>& l;
+    ~Relock() {
+      if (!l.owns_lock()) l.lock();
+    }
+  } relock{lock};
+  std::vector<Finding> out;
   try {
-    Reader r(encoded);
+    Reader r(block);
     uint32_t count = r.u32();
-    // Each diagnostic takes dozens of bytes: a count beyond the block is corrupt.
-    if (count > encoded.size()) throw std::runtime_error("corrupt count");
+    // Each finding takes dozens of bytes: a count beyond the block is corrupt.
+    if (count > block.size()) throw std::runtime_error("corrupt count");
     out.reserve(count);
     for (uint32_t i = 0; i < count; ++i)
-      out.push_back(r.diagnostic());
+      out.push_back(r.finding());
     if (!r.done()) throw std::runtime_error("trailing bytes");
   } catch (const std::exception&) {
-    return std::nullopt; // checked again, and store() replaces the damaged block
+    return std::nullopt;
   }
-  std::lock_guard lock(mutex_);
-  ++hits_;
   return out;
 }
 
 void ResultsCache::store(const std::string& path, uint64_t hash, const std::string& settings,
-                         std::vector<checks::Diagnostic> diagnostics,
+                         const std::vector<Finding>& findings,
                          const std::optional<FileStamp>& stamp) {
+  Writer block;
+  block.u32(static_cast<uint32_t>(findings.size()));
+  for (const auto& f : findings)
+    block.finding(f);
   std::lock_guard lock(mutex_);
-  entries_[path] = Entry{hash, stamp, settings, std::move(diagnostics), {}};
+  entries_[path] = Entry{hash, stamp, settings, std::move(block.bytes()), {}};
   dirty_ = true;
 }
 
@@ -356,15 +403,7 @@ std::string ResultsCache::save() {
         w.u64(v);
     }
     w.str(item->second.settings);
-    if (item->second.encoded.data() != nullptr) {
-      w.str(item->second.encoded);
-      continue;
-    }
-    Writer block;
-    block.u32(static_cast<uint32_t>(item->second.diagnostics.size()));
-    for (const auto& d : item->second.diagnostics)
-      block.diagnostic(d);
-    w.str(block.bytes());
+    w.str(item->second.block());
   }
   std::string err = replace_file(file_, w.bytes());
   if (err.empty()) dirty_ = false;

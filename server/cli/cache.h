@@ -1,11 +1,12 @@
-// The results cache of `oomlint check` (after Ruff's): the diagnostics of each file, keyed on the
-// file's content, the engine's settings and rule set, and the oomlint build. A second run over an
-// unchanged tree parses none of the files, and does not even read those that had no diagnostics
-// and whose stat() is unchanged (like git's index: device, inode, size, modification and change
-// times, recorded only once the file has been left alone for two seconds).
+// The results cache of `oomlint check` (after Ruff's): the findings of each file, keyed on the
+// file's content, the engine's settings and rule set, and the oomlint build. A finding is kept
+// ready to show (its positions, the source line it starts on, its fix's edits placed), so a
+// second run over an unchanged tree parses none of the files, and does not even read those whose
+// stat() is unchanged (like git's index: device, inode, size, modification and change times,
+// recorded only once the file has been left alone for two seconds).
 //
 // Layout: <cache dir>/CACHEDIR.TAG, .gitignore (`*`), and one file per oomlint build,
-// `v<version>-<build>.bin`, mapping absolute paths to {content hash, settings key, diagnostics}.
+// `v<version>-<build>.bin`, mapping absolute paths to {content hash, settings key, findings}.
 // A missing, unreadable or corrupt cache file is an empty cache; saving replaces the file
 // atomically and never fails the run.
 #pragma once
@@ -22,7 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "diagnostic.h"
+#include "cli/findings.h"
 
 namespace oomlint::cli {
 
@@ -48,21 +49,25 @@ public:
   // Loads the cache of this build from `dir` (which need not exist yet).
   static ResultsCache open(const std::filesystem::path& dir);
 
-  // The cached diagnostics of `path` when it was last checked with this exact content and
+  // Findings come back without their paths (`display`, `absolute`): the caller knows them.
+
+  // The cached findings of `path` when it was last checked with this exact content and
   // settings, else nullopt. Thread-safe.
-  std::optional<std::vector<checks::Diagnostic>> lookup(const std::string& path, uint64_t hash,
-                                                        const std::string& settings) const;
+  std::optional<std::vector<Finding>> lookup(const std::string& path, uint64_t hash,
+                                             const std::string& settings) const;
   // Like lookup(), and when the content matches, remembers `stamp` for the next run.
-  std::optional<std::vector<checks::Diagnostic>> lookup(const std::string& path, uint64_t hash,
-                                                        const std::string& settings,
-                                                        const std::optional<FileStamp>& stamp);
-  // True when `path` was checked with these settings, had no diagnostics, and its stamp then
+  std::optional<std::vector<Finding>> lookup(const std::string& path, uint64_t hash,
+                                             const std::string& settings,
+                                             const std::optional<FileStamp>& stamp);
+  // The cached findings of `path` when it was checked with these settings and its stamp then
   // equals `stamp`: the file need not be read. Thread-safe.
-  bool unchanged_and_clean(const std::string& path, const FileStamp& stamp,
-                           const std::string& settings) const;
-  // Records a result, with the stamp of the file it was read from when there is one. Thread-safe.
+  std::optional<std::vector<Finding>> lookup_unchanged(const std::string& path,
+                                                       const FileStamp& stamp,
+                                                       const std::string& settings) const;
+  // Records a result, with the stamp of the file it was read from when there is one. The
+  // findings are encoded at once, by the worker that found them. Thread-safe.
   void store(const std::string& path, uint64_t hash, const std::string& settings,
-             std::vector<checks::Diagnostic> diagnostics,
+             const std::vector<Finding>& findings,
              const std::optional<FileStamp>& stamp = std::nullopt);
 
   // Writes the cache back if anything changed. Entries of files that no longer exist are
@@ -83,9 +88,14 @@ private:
     uint64_t hash = 0;
     std::optional<FileStamp> stamp;
     std::string settings;
-    std::vector<checks::Diagnostic> diagnostics; // when stored in this run
-    std::string_view encoded; // when read from the file: its block in raw_, decoded on lookup
+    std::string stored;       // the encoded findings, when stored in this run
+    std::string_view encoded; // else their block in raw_ (the cache file as read)
+    std::string_view block() const { return encoded.data() ? encoded : std::string_view(stored); }
   };
+  // Decodes an entry's findings, nullopt when its block is damaged. Called with `lock` held on
+  // mutex_, and returns with it held.
+  std::optional<std::vector<Finding>> decode(const Entry& entry,
+                                             std::unique_lock<std::mutex>& lock) const;
   std::filesystem::path dir_, file_;
   std::unique_ptr<std::string> raw_; // the cache file as read
   std::unordered_map<std::string, Entry> entries_;

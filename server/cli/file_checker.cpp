@@ -140,21 +140,29 @@ struct timespec wall_clock_now() {
   return now;
 }
 
-// The diagnostics of a plain check of `text`: from the results cache when this file was last
-// checked with the same bytes and settings, else from `compute` (and then remembered).
-// `stamp` is the settled stat() of the file the text was read from, if any.
-template <class Compute>
-std::vector<checks::Diagnostic> cached(const FileJob& job, const FixOptions& opt,
-                                       std::string_view text, const std::optional<FileStamp>& stamp,
-                                       Compute&& compute) {
-  if (!uses_cache(job, opt)) return compute();
-  uint64_t hash = content_hash(text);
-  if (auto hit = opt.cache->lookup(job.absolute, hash, job.settings_key, stamp)) {
-    return std::move(*hit);
+// Findings from the results cache come without their file's paths.
+std::vector<Finding> with_paths(std::vector<Finding> findings, const FileJob& job) {
+  for (auto& f : findings) {
+    f.display = job.display;
+    f.absolute = job.absolute;
   }
-  std::vector<checks::Diagnostic> diags = compute();
-  opt.cache->store(job.absolute, hash, job.settings_key, diags, stamp);
-  return diags;
+  return findings;
+}
+
+// The findings of a plain check: from the results cache when this file was last checked with
+// the same `bytes` and settings, else from `compute` (and then remembered). `stamp` is the
+// settled stat() of the file the bytes were read from, if any.
+template <class Compute>
+std::vector<Finding> cached(const FileJob& job, const FixOptions& opt, std::string_view bytes,
+                            const std::optional<FileStamp>& stamp, Compute&& compute) {
+  if (!uses_cache(job, opt)) return compute();
+  uint64_t hash = content_hash(bytes);
+  if (auto hit = opt.cache->lookup(job.absolute, hash, job.settings_key, stamp)) {
+    return with_paths(std::move(*hit), job);
+  }
+  std::vector<Finding> findings = compute();
+  opt.cache->store(job.absolute, hash, job.settings_key, findings, stamp);
+  return findings;
 }
 
 size_t syntax_errors(std::string_view text) {
@@ -191,9 +199,9 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
   // A view, not a copy: a plain check reads the text only.
   std::string_view text = std::string_view(raw).substr(bom ? kBom.size() : 0);
   if (opt.mode == FixMode::None) {
-    auto diags =
-        cached(job, opt, text, stamp, [&] { return engine_of(job).check(text, opt.no_prefilter); });
-    out.findings = to_findings(std::move(diags), text, job, nullptr);
+    out.findings = cached(job, opt, text, stamp, [&] {
+      return to_findings(engine_of(job).check(text, opt.no_prefilter), text, job, nullptr);
+    });
     return;
   }
   const checks::Engine& engine = engine_of(job);
@@ -247,9 +255,10 @@ void check_notebook(const FileJob& job, const std::string& raw,
   }
   const std::string& src = nb->source();
   if (opt.mode == FixMode::None) {
-    auto diags =
-        cached(job, opt, src, stamp, [&] { return engine_of(job).check(src, opt.no_prefilter); });
-    out.findings = to_findings(std::move(diags), src, job, &*nb);
+    // Keyed on the whole notebook, not its code alone: the cells place the findings.
+    out.findings = cached(job, opt, raw, stamp, [&] {
+      return to_findings(engine_of(job).check(src, opt.no_prefilter), src, job, &*nb);
+    });
     return;
   }
   const checks::Engine& engine = engine_of(job);
@@ -303,8 +312,8 @@ void check_deepspeed(const FileJob& job, const std::string& raw,
   }
   const checks::Settings& s = settings_of(job);
   if (opt.mode == FixMode::None) {
-    out.findings = to_findings(cached(job, opt, raw, stamp, [&] { return check_json(raw, s); }),
-                               raw, job, nullptr);
+    out.findings = cached(job, opt, raw, stamp,
+                          [&] { return to_findings(check_json(raw, s), raw, job, nullptr); });
     return;
   }
   size_t applied = 0;
@@ -353,11 +362,13 @@ std::optional<std::string> read_source_file(const std::string& path, std::string
     error = "file is larger than 256 MiB (" + std::to_string(st.st_size) + " bytes); skipped";
     return std::nullopt;
   }
-  std::string data;
-  if (S_ISREG(st.st_mode)) data.reserve(static_cast<size_t>(st.st_size));
-  char buf[65536];
+  // Read straight into the string: one byte more than stat() promised, so that the end of the
+  // file usually shows in the second read() without growing the buffer.
+  std::string data(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : size_t{65536}, '\0');
+  size_t size = 0;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (size == data.size()) data.resize(data.size() * 2);
+    ssize_t n = ::read(fd, data.data() + size, data.size() - size);
     if (n < 0) {
       if (errno == EINTR) continue;
       error = std::strerror(errno);
@@ -365,13 +376,14 @@ std::optional<std::string> read_source_file(const std::string& path, std::string
       return std::nullopt;
     }
     if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
-    if (data.size() > kMaxFileSize) {
+    size += static_cast<size_t>(n);
+    if (size > kMaxFileSize) {
       ::close(fd);
       error = "file is larger than 256 MiB; skipped";
       return std::nullopt;
     }
   }
+  data.resize(size);
   ::close(fd);
   return data;
 }
@@ -385,12 +397,15 @@ FileOutcome check_file(const FileJob& job, const FixOptions& options) {
   } else {
     const bool cache = uses_cache(job, options);
     struct timespec now = cache ? wall_clock_now() : timespec{};
-    // An unchanged file that had nothing to report is not even read: the walk's stat() of it
-    // (job.info) is compared with the one recorded when it was last read.
+    // An unchanged file is not even read: the walk's stat() of it (job.info) is compared with
+    // the one recorded when it was last read, and its findings come from the cache as they are.
     if (cache) {
       auto before = settled_stamp(job.info, now);
-      if (before && options.cache->unchanged_and_clean(job.absolute, *before, job.settings_key)) {
-        return out;
+      if (before) {
+        if (auto hit = options.cache->lookup_unchanged(job.absolute, *before, job.settings_key)) {
+          out.findings = with_paths(std::move(*hit), job);
+          return out;
+        }
       }
     }
     struct stat st {};

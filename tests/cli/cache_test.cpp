@@ -15,13 +15,15 @@ using oomlint::checks::Edit;
 using oomlint::checks::Fix;
 using oomlint::checks::Severity;
 using oomlint::cli::content_hash;
+using oomlint::cli::Finding;
+using oomlint::cli::FindingEdit;
 using oomlint::cli::ResultsCache;
 using oomlint::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-Diagnostic sample() {
+Diagnostic sample_diagnostic() {
   Diagnostic d;
   d.code = "OOM203";
   d.slug = "empty-cache-in-loop";
@@ -34,6 +36,18 @@ Diagnostic sample() {
   d.end_pos = {2, 29};
   d.fix = Fix{"Remove the call", Applicability::Unsafe, {Edit{3, 40, ""}, Edit{50, 50, "x\n"}}};
   return d;
+}
+
+// A finding as the cache keeps it: placed, with its line and its fix's edits, without paths.
+Finding sample() {
+  Finding f;
+  f.diagnostic = sample_diagnostic();
+  f.cell = 3;
+  f.location = {2, 5};
+  f.end_location = {2, 29};
+  f.line_text = "    torch.cuda.empty_cache()  # \xff";
+  f.edits = {FindingEdit{"", {1, 4}, {3, 1}}, FindingEdit{"x\n", {4, 1}, {4, 1}}};
+  return f;
 }
 
 } // namespace
@@ -56,8 +70,21 @@ TEST_CASE("results cache: a stored result comes back after a save and a reload",
   auto hit = again.lookup(file.string(), h, "settings-a");
   REQUIRE(hit);
   REQUIRE(hit->size() == 1);
-  const Diagnostic& d = hit->front();
-  Diagnostic want = sample();
+  const Finding& f = hit->front();
+  CHECK(f.display.empty()); // the caller adds the paths
+  CHECK(f.absolute.empty());
+  CHECK(f.cell == 3u);
+  CHECK(f.location.row == 2);
+  CHECK(f.location.column == 5);
+  CHECK(f.end_location.column == 29);
+  CHECK(f.line_text == sample().line_text);
+  REQUIRE(f.edits.size() == 2);
+  CHECK(f.edits[0].content.empty());
+  CHECK(f.edits[0].end_location.row == 3);
+  CHECK(f.edits[1].content == "x\n");
+  CHECK(f.edits[1].location.row == 4);
+  const Diagnostic& d = f.diagnostic;
+  Diagnostic want = sample_diagnostic();
   CHECK(d.code == want.code);
   CHECK(d.slug == want.slug);
   CHECK(d.section == want.section);
@@ -169,8 +196,8 @@ TEST_CASE("results cache: unread entries survive a save; a damaged entry is a mi
   auto hit_a = again.lookup(a.string(), 1, "s");
   REQUIRE(hit_a);
   REQUIRE(hit_a->size() == 1);
-  CHECK(hit_a->front().message == sample().message);
-  CHECK(hit_a->front().fix->edits == sample().fix->edits);
+  CHECK(hit_a->front().diagnostic.message == sample_diagnostic().message);
+  CHECK(hit_a->front().diagnostic.fix->edits == sample_diagnostic().fix->edits);
   auto hit_b = again.lookup(b.string(), 3, "s");
   REQUIRE(hit_b);
   CHECK(hit_b->empty());
@@ -237,7 +264,7 @@ TEST_CASE("results cache: a stamp counts only once the file has been left alone 
   CHECK(stamp->ctime_ns == 1'001'000'000'000);
 }
 
-TEST_CASE("results cache: an unchanged stamp vouches only for a clean file with the same settings",
+TEST_CASE("results cache: an unchanged stamp vouches for a file's findings with the same settings",
           "[cli][cache]") {
   using oomlint::cli::FileStamp;
   TempDir tmp;
@@ -250,27 +277,36 @@ TEST_CASE("results cache: an unchanged stamp vouches only for a clean file with 
   {
     ResultsCache cache = ResultsCache::open(dir);
     cache.store(clean.string(), content_hash("x = 1\n"), "s", {}, a);
-    cache.store(noisy.string(), content_hash("y = 2\n"), "s", {sample()}, b);
+    cache.store(noisy.string(), content_hash("y = 2\n"), "s", {sample(), sample()}, b);
     cache.store(unstamped.string(), content_hash("z = 3\n"), "s", {});
     // Within the run that stored them, too.
-    CHECK(cache.unchanged_and_clean(clean.string(), a, "s"));
+    auto now = cache.lookup_unchanged(clean.string(), a, "s");
+    REQUIRE(now);
+    CHECK(now->empty());
     REQUIRE(cache.save().empty());
   }
   ResultsCache again = ResultsCache::open(dir);
-  CHECK(again.unchanged_and_clean(clean.string(), a, "s"));
-  CHECK(again.unread_hits() == 1);
+  auto hit = again.lookup_unchanged(clean.string(), a, "s");
+  REQUIRE(hit);
+  CHECK(hit->empty());
+  auto noisy_hit = again.lookup_unchanged(noisy.string(), b, "s"); // not read, findings kept
+  REQUIRE(noisy_hit);
+  REQUIRE(noisy_hit->size() == 2);
+  CHECK(noisy_hit->back().line_text == sample().line_text);
+  CHECK(noisy_hit->back().diagnostic.code == "OOM203");
+  CHECK(again.unread_hits() == 2);
   FileStamp rewritten = a;
   rewritten.ctime_ns += 1; // same size and mtime, written again
-  CHECK_FALSE(again.unchanged_and_clean(clean.string(), rewritten, "s"));
+  CHECK_FALSE(again.lookup_unchanged(clean.string(), rewritten, "s"));
   FileStamp replaced = a;
   replaced.inode = 99; // replaced by another file (editors' save by rename)
-  CHECK_FALSE(again.unchanged_and_clean(clean.string(), replaced, "s"));
-  CHECK_FALSE(again.unchanged_and_clean(clean.string(), a, "other settings"));
-  CHECK_FALSE(again.unchanged_and_clean(noisy.string(), b, "s")); // has diagnostics: read it
-  CHECK_FALSE(again.unchanged_and_clean(unstamped.string(), a, "s"));
-  CHECK_FALSE(again.unchanged_and_clean((tmp.path() / "new.py").string(), a, "s"));
-  CHECK(again.unread_hits() == 1);
-  CHECK(again.hits() == 1);
+  CHECK_FALSE(again.lookup_unchanged(clean.string(), replaced, "s"));
+  CHECK_FALSE(again.lookup_unchanged(clean.string(), a, "other settings"));
+  CHECK_FALSE(again.lookup_unchanged(noisy.string(), a, "s")); // another file's stamp
+  CHECK_FALSE(again.lookup_unchanged(unstamped.string(), a, "s"));
+  CHECK_FALSE(again.lookup_unchanged((tmp.path() / "new.py").string(), a, "s"));
+  CHECK(again.unread_hits() == 2);
+  CHECK(again.hits() == 2);
 }
 
 TEST_CASE("results cache: a content hit records the file's stamp for the next run",
@@ -288,11 +324,11 @@ TEST_CASE("results cache: a content hit records the file's stamp for the next ru
   }
   {
     ResultsCache cache = ResultsCache::open(dir);
-    CHECK_FALSE(cache.unchanged_and_clean(file.string(), settled, "s"));
+    CHECK_FALSE(cache.lookup_unchanged(file.string(), settled, "s"));
     CHECK(cache.lookup(file.string(), h, "s", settled)); // read, hashed: same content
     REQUIRE(cache.save().empty());
   }
   ResultsCache third = ResultsCache::open(dir);
-  CHECK(third.unchanged_and_clean(file.string(), settled, "s"));
+  CHECK(third.lookup_unchanged(file.string(), settled, "s"));
   CHECK_FALSE(third.lookup(file.string(), content_hash("x = 2\n"), "s", settled));
 }

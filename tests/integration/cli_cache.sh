@@ -94,9 +94,9 @@ touch -d '+1 minute' "$TMP/oomlint-copy"
 "$TMP/oomlint-copy" check --isolated -v . >/dev/null 2>rebuilt.err
 check "a rebuilt binary checks every file again" 'grep -q "cache: 3 of 3" same.err && grep -q "cache: 0 of 3" rebuilt.err'
 
-# Files that had nothing to report are not even read while their stat() is unchanged. A file
-# rewritten in place with the same size and modification time has a new change time, and is
-# checked again.
+# Files are not even read while their stat() is unchanged: the cache holds their findings ready
+# to print, source line included. A file rewritten in place with the same size and modification
+# time has a new change time, and is checked again.
 mkdir -p "$TMP/stamp" && cd "$TMP/stamp"
 loop_body() {
   printf 'import torch\n\n\ndef train(model, loader, optimizer):\n    for batch in loader:\n'
@@ -105,11 +105,12 @@ loop_body() {
 loop_body empty_cachf > quiet.py # same length, no finding: not a torch function
 loop_body empty_cache > loud.py
 sleep 2.2 # a stamp taken within 2 s of the file's last write vouches for nothing
-"$BIN" check --isolated -v . >/dev/null 2>s1.err
+"$BIN" check --isolated -v . >s1.out 2>s1.err
 "$BIN" check --isolated -v . >s2.out 2>s2.err
-check "a clean file with an unchanged stat is not read; one with findings is" \
-  'grep -q "cache: 2 of 2 files unchanged since the last run, 1 of them not read" s2.err'
+check "files with an unchanged stat are not read, with findings or without" \
+  'grep -q "cache: 2 of 2 files unchanged since the last run, 2 of them not read" s2.err'
 check "... and the findings still come out" 'grep -q "loud.py:8:9: OOM203" s2.out'
+check "... the same report, source line and all" 'cmp -s s1.out s2.out && grep -q "8 |         torch.cuda.empty_cache()" s2.out'
 mtime=$(stat -c %Y quiet.py)
 size=$(stat -c %s quiet.py)
 loop_body empty_cache 1<> quiet.py # in place: same inode, same size
