@@ -311,6 +311,12 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
   // The cache serves plain checks; --fix and --diff always read and check the files afresh.
+  // Many files: tune malloc for the workers, and give the main thread huge pages for the
+  // results cache and the findings before either is read. One file gains nothing from either.
+  if (jobs.size() > 1) {
+    prepare_worker_allocator();
+    hint_huge_pages_for_main_heap();
+  }
   std::optional<ResultsCache> cache;
   if (!a.no_cache && fix_options.mode == FixMode::None) {
     cache.emplace(ResultsCache::open(a.cache_dir.empty() ? default_cache_dir(cwd)
@@ -349,7 +355,6 @@ int run_check(const std::vector<std::string>& args) {
   } else {
     // Even with --threads 1 the work runs in a thread of its own, so that it gets a glibc heap
     // that can take huge pages (worker_memory.h), as each worker of a parallel run does.
-    prepare_worker_allocator();
     std::vector<std::thread> pool;
     for (size_t t = 0; t < workers; ++t)
       pool.emplace_back([&] {

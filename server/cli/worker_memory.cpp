@@ -32,11 +32,64 @@ constexpr bool kOwnAllocator = true;
 // 2 * DEFAULT_MMAP_THRESHOLD_MAX, which is 64 MB on 64-bit targets.
 constexpr uintptr_t kGlibcHeapSize = uintptr_t{64} << 20;
 
+constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
+
+#if defined(__GLIBC__)
+// Blocks that fill an arena up to a huge-page boundary, held until the process ends.
+thread_local void* arena_pad = nullptr;
+
+// The kernel gives a huge page only to a 2 MB-aligned range of which no page is mapped yet. The
+// range an arena starts in has its first page in use (the arena's own header, the block just
+// freed), so the blocks after it would get 4 KB pages, up to 511 faults. One block that ends at
+// the next boundary skips the rest of that range: nothing writes to its inside, which stays
+// unmapped and costs no memory. glibc puts a block of n bytes in a chunk of n + 8 bytes rounded
+// up to 16, whose user part starts 16 bytes in; `top` is where the arena's next chunk starts.
+// The block is kept only if malloc placed it there (the guess is checked, never trusted).
+void pad_to_huge_page(uintptr_t top) {
+  const uintptr_t boundary = (top + kHugePage - 1) & ~(kHugePage - 1);
+  if (boundary - top < 64) return; // already there, near enough
+  void* pad = std::malloc(boundary - top - 8);
+  if (pad && reinterpret_cast<uintptr_t>(pad) == top + 16) {
+    arena_pad = pad;
+  } else {
+    std::free(pad); // not where it was meant to be: no help, no harm
+  }
+}
+#endif
+
 } // namespace
 
 void prepare_worker_allocator() {
 #if defined(__GLIBC__)
-  if (kOwnAllocator) ::mallopt(M_TOP_PAD, 64 << 20);
+  if (!kOwnAllocator) return;
+  ::mallopt(M_TOP_PAD, 64 << 20);
+  ::mallopt(M_MMAP_THRESHOLD, 32 << 20); // glibc's maximum: half a heap
+#endif
+}
+
+bool hint_huge_pages_for_main_heap() {
+#if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
+  if (!kOwnAllocator || sizeof(void*) != 8) return false;
+  // A block below the mmap threshold comes from the main arena. When its top is too small,
+  // malloc moves the program break up by the block plus the top pad; free() keeps the pad.
+  void* block = std::malloc(1 << 20);
+  if (!block) return false;
+  const uintptr_t low = reinterpret_cast<uintptr_t>(block);
+  std::free(block);
+  const uintptr_t top = reinterpret_cast<uintptr_t>(::sbrk(0));
+  // Everything from the block up to the break is the main arena's. A block above the break,
+  // or far below it, means the arena is not (only) a brk() heap: not ours to advise.
+  if (low >= top || top - low > (uintptr_t{256} << 20)) return false;
+  const uintptr_t begin = (low + kHugePage - 1) & ~(kHugePage - 1);
+  const uintptr_t end = top & ~(kHugePage - 1);
+  if (begin >= end) return false;
+  if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) != 0) return false;
+  // The freed block went back to the top of the arena, whose next chunk starts 16 bytes before
+  // it: pad from there to `begin`, where the advice starts.
+  pad_to_huge_page(low - 16);
+  return true;
+#else
+  return false;
 #endif
 }
 
@@ -63,9 +116,17 @@ bool hint_huge_pages_for_this_thread() {
   // has no effect otherwise. Foreign layouts fail this test.
   long page = ::sysconf(_SC_PAGESIZE);
   if (page <= 0) return false;
-  std::vector<unsigned char> resident(kGlibcHeapSize / static_cast<uintptr_t>(page));
-  if (::mincore(reinterpret_cast<void*>(base), kGlibcHeapSize, resident.data()) != 0) return false;
-  return ::madvise(reinterpret_cast<void*>(base), kGlibcHeapSize, MADV_HUGEPAGE) == 0;
+  {
+    // Freed before the padding below, which needs the arena's top where the probe left it.
+    std::vector<unsigned char> resident(kGlibcHeapSize / static_cast<uintptr_t>(page));
+    if (::mincore(reinterpret_cast<void*>(base), kGlibcHeapSize, resident.data()) != 0) {
+      return false;
+    }
+  }
+  if (::madvise(reinterpret_cast<void*>(base), kGlibcHeapSize, MADV_HUGEPAGE) != 0) return false;
+  // The probe's chunk (64 bytes + 8, rounded up to 80) ends where the arena's top begins.
+  pad_to_huge_page(address - 16 + 80);
+  return true;
 #else
   return false;
 #endif

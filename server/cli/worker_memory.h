@@ -8,8 +8,16 @@
 namespace oomlint::cli {
 
 // Before starting the workers: let malloc grow its arenas in large steps (64 MB of top pad)
-// instead of a few pages at a time, and keep them. Untouched padding costs no memory.
+// instead of a few pages at a time, and keep them. Untouched padding costs no memory. Blocks up
+// to 32 MB (a large source file, the results cache) come from the arenas too, not from an mmap()
+// of their own, which would be faulted in 4 KB at a time and unmapped again on free.
 void prepare_worker_allocator();
+
+// On the main thread, after prepare_worker_allocator(): grow the main arena (the brk() heap) by
+// its top pad now and ask for huge pages in the grown part, where the main thread reads the
+// results cache and gathers the findings. Declines, changing nothing, when the main arena is
+// not a brk() heap. Returns true when the kernel took the advice.
+bool hint_huge_pages_for_main_heap();
 
 // At the start of a worker thread: ask the kernel for transparent huge pages in this thread's
 // malloc arena (one fault per 2 MB instead of per 4 KB), when its arena is a glibc heap (a

@@ -45,10 +45,12 @@ TEST_CASE("worker memory: a worker thread's malloc arena is advised to use huge 
   prepare_worker_allocator();
   bool advised = false;
   std::string flags;
+  uintptr_t address = 0;
   std::thread worker([&] {
     advised = hint_huge_pages_for_this_thread();
     std::unique_ptr<char[]> block(new char[1 << 20]); // where the worker's parse trees go
-    flags = vm_flags_of(reinterpret_cast<uintptr_t>(block.get()));
+    address = reinterpret_cast<uintptr_t>(block.get());
+    flags = vm_flags_of(address);
   });
   worker.join();
   if (!tunes_glibc_malloc()) {
@@ -59,7 +61,27 @@ TEST_CASE("worker memory: a worker thread's malloc arena is advised to use huge 
   if (advised) {
     INFO(flags);
     CHECK(flags.find(" hg") != std::string::npos);
+    // The arena was padded to the next 2 MB boundary, so the block starts there, after malloc's
+    // 16-byte header: no part of a range whose first page was already in use.
+    CHECK(address % (uintptr_t{2} << 20) == 16);
   }
+}
+
+TEST_CASE("worker memory: the main heap hint gives the main arena's next blocks huge pages") {
+  prepare_worker_allocator();
+  bool advised = hint_huge_pages_for_main_heap();
+  if (!tunes_glibc_malloc()) {
+    CHECK_FALSE(advised);
+    return;
+  }
+  REQUIRE(kernel_offers_huge_pages() == advised);
+  if (!advised) return;
+  std::unique_ptr<char[]> block(new char[4 << 20]); // the size of a large results cache
+  uintptr_t address = reinterpret_cast<uintptr_t>(block.get());
+  std::string flags = vm_flags_of(address);
+  INFO(flags);
+  CHECK(flags.find(" hg") != std::string::npos);
+  CHECK(address % (uintptr_t{2} << 20) == 16);
 }
 
 TEST_CASE("worker memory: the main thread's arena is not a glibc heap and is left alone") {
