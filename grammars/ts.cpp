@@ -22,6 +22,11 @@ const TSLanguage* python() {
     }
     detail::kind_names = names.data();
     detail::kind_count = static_cast<uint32_t>(names.size());
+    for (size_t i = 0; i < kFieldCount; ++i) {
+      const std::string_view f = kFieldNames[i];
+      detail::field_ids[i] =
+          ts_language_field_id_for_name(lang, f.data(), static_cast<uint32_t>(f.size()));
+    }
     return lang;
   }();
   return language;
@@ -64,22 +69,13 @@ TSFieldId field_id(std::string_view name) {
 namespace detail {
 const char* const* kind_names = nullptr;
 uint32_t kind_count = 0;
+TSFieldId field_ids[kFieldCount] = {};
 
 const char* kind_name_slow(TSSymbol symbol) {
   const char* n = ts_language_symbol_name(python(), symbol);
   return n ? n : "";
 }
 } // namespace detail
-
-Node Node::field(std::string_view name) const {
-  if (child_count() == 0) return Node();
-  TSFieldId id = field_id(name);
-  if (id == 0) return Node();
-  for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
-    if (c.r_->field == id) return c;
-  }
-  return Node();
-}
 
 namespace {
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +18,65 @@ const TSLanguage* python();
 // The Python grammar's id of a field name (0 when there is none), from a table built once:
 // tree-sitter's own lookup compares the name with every field name on each call.
 TSFieldId field_id(std::string_view name);
+
+// The field names of the Python grammar (tree-sitter-python's ts_field_names, in its order).
+inline constexpr std::string_view kFieldNames[] = {"alias",
+                                                   "alternative",
+                                                   "argument",
+                                                   "arguments",
+                                                   "attribute",
+                                                   "body",
+                                                   "cause",
+                                                   "code",
+                                                   "condition",
+                                                   "consequence",
+                                                   "definition",
+                                                   "expression",
+                                                   "format_specifier",
+                                                   "function",
+                                                   "guard",
+                                                   "key",
+                                                   "left",
+                                                   "module_name",
+                                                   "name",
+                                                   "object",
+                                                   "operator",
+                                                   "operators",
+                                                   "parameters",
+                                                   "return_type",
+                                                   "right",
+                                                   "subject",
+                                                   "subscript",
+                                                   "superclasses",
+                                                   "type",
+                                                   "type_conversion",
+                                                   "type_parameters",
+                                                   "value"};
+inline constexpr size_t kFieldCount = std::size(kFieldNames);
+
+namespace detail {
+// The grammar's id of each of kFieldNames, filled by python() before any tree exists.
+extern TSFieldId field_ids[kFieldCount];
+} // namespace detail
+
+// A field name written in the code (`node.field("object")`), looked up while compiling: a
+// misspelt name does not compile, and asking a node for a field costs one load for its id
+// instead of a lookup by name (rules ask for fields of most of the nodes they see).
+class FieldName {
+public:
+  template <size_t N>
+  consteval FieldName(const char (&name)[N]) : index_(index_of({name, N - 1})) {}
+  TSFieldId id() const { return detail::field_ids[index_]; }
+
+private:
+  static consteval uint8_t index_of(std::string_view name) {
+    for (size_t i = 0; i < kFieldCount; ++i) {
+      if (kFieldNames[i] == name) return static_cast<uint8_t>(i);
+    }
+    throw "not a field of the Python grammar"; // a compile-time error
+  }
+  uint8_t index_;
+};
 
 // One visible node of a parsed tree, as the tree's flat index keeps it (see Tree::root()).
 using NodeRecord = OomlintNodeRecord;
@@ -83,7 +143,16 @@ public:
     }
   }
   // The child held in field `name` (the first, for a field that holds several), or null.
-  Node field(std::string_view name) const;
+  Node field(FieldName name) const { return field_with_id(name.id()); }
+  // The same for a name known only at run time (looked up in a table).
+  Node field_by_name(std::string_view name) const { return field_with_id(field_id(name)); }
+  Node field_with_id(TSFieldId id) const {
+    if (id == 0) return Node();
+    for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
+      if (c.r_->field == id) return c;
+    }
+    return Node();
+  }
   Node next_named_sibling() const {
     Node s = next_sibling();
     while (!s.null() && !s.named())
