@@ -191,6 +191,9 @@ public:
   }
   // Identifies the node within its tree (for memo tables); null for a null node.
   const void* id() const { return r_; }
+  // The node's place in its tree's index (preorder), counted from `root`, the root of the same
+  // tree: a memo can be a vector indexed by it.
+  size_t index_from(Node root) const { return static_cast<size_t>(r_ - root.r_); }
   bool operator==(const Node& o) const { return r_ == o.r_; }
 
 private:
