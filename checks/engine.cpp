@@ -123,6 +123,8 @@ DiagnosticBuilder Context::report(uint32_t start, uint32_t end, std::string mess
 
 void Context::sync_memo() const {
   size_t n = ancestors_.size();
+  // The same innermost ancestor means the same path from the root: nothing to do.
+  if (memo_node_.size() == n && (n == 0 || memo_node_[n - 1] == ancestors_[n - 1])) return;
   // The memo holds a root path of the same tree; where it meets the current path at depth k,
   // it agrees on every depth above k too.
   size_t valid = std::min(memo_node_.size(), n);
@@ -266,6 +268,16 @@ bool is_no_grad_expr(const SemanticModel& m, Node e) {
 } // namespace
 
 bool Context::in_no_grad() const {
+  Node innermost = ancestors_.empty() ? Node() : ancestors_.back();
+  uint32_t generation = model_.generation();
+  if (no_grad_generation_ == generation && no_grad_for_ == innermost) return no_grad_;
+  no_grad_for_ = innermost;
+  no_grad_generation_ = generation;
+  no_grad_ = in_no_grad_uncached();
+  return no_grad_;
+}
+
+bool Context::in_no_grad_uncached() const {
   sync_memo();
   for (int32_t g = ancestors_.empty() ? -1 : memo_grad_.back(); g >= 0;
        g = g > 0 ? memo_grad_[static_cast<size_t>(g) - 1] : -1) {

@@ -145,13 +145,23 @@ bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view
 }
 
 bool SemanticModel::imports(std::string_view prefix) const {
+  ImportsAnswer* memo = nullptr;
+  for (ImportsAnswer& a : imports_memo_) {
+    if (a.prefix == prefix) memo = &a;
+  }
+  if (memo && memo->generation == generation_) return memo->answer;
+  bool answer = false;
   for (const auto& [local, qualified] : bindings_) {
     if (qualified == prefix || (qualified.size() > prefix.size() && qualified.starts_with(prefix) &&
                                 qualified[prefix.size()] == '.')) {
-      return true;
+      answer = true;
+      break;
     }
   }
-  return false;
+  if (!memo) memo = &imports_memo_.emplace_back(ImportsAnswer{std::string(prefix), 0, false});
+  memo->generation = generation_;
+  memo->answer = answer;
+  return answer;
 }
 
 std::optional<std::string> SemanticModel::local_name_for(std::string_view qualified) const {

@@ -36,6 +36,9 @@ public:
   std::optional<std::string_view> callee_name(Node call) const;
   // True when `call` is a call whose callee resolves to one of `names`.
   bool is_call_to(Node call, std::initializer_list<std::string_view> names) const;
+  // Changes whenever the bindings do (never 0): an answer that depends on them is stale when
+  // it was found under another generation.
+  uint32_t generation() const { return generation_; }
   // True when some import binds a module or name under `prefix` ("torch", "transformers").
   bool imports(std::string_view prefix) const;
   // A local name bound to exactly `qualified` (`import torch as T` -> "T" for "torch"), for
@@ -105,6 +108,13 @@ private:
   std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> bindings_;
   // Bumped whenever bindings_ changes; a remembered name from an older generation is stale.
   uint32_t generation_ = 1;
+  // imports()'s answers for the current generation (rules ask it of most calls).
+  struct ImportsAnswer {
+    std::string prefix;
+    uint32_t generation;
+    bool answer;
+  };
+  mutable std::vector<ImportsAnswer> imports_memo_;
   // qualified_name's memo, one entry per node of the tree, indexed by the node's place in the
   // tree's index (Node::index_from): every node a model is asked about is of one tree, whose
   // root is found from the first one. `generation` 0 means "not known"; `name` indexes names_,

@@ -232,6 +232,29 @@ struct ModeTracker {
   }
 };
 
+// The model bindings and the train/eval mode of a file are the same for every rule that feeds
+// them the same nodes (OOM153, OOM154 and OOM202 record every assignment and class definition;
+// OOM153 and OOM154 track the mode of every call in a file that imports torch): they share one
+// copy (Context::shared), which the first of them to reach a node brings up to date.
+struct SharedModelFacts : RuleState {
+  ModelBindings models;
+  ModeTracker modes;
+
+  void record(const Context& cx, Node node) {
+    if (node == recorded_) return;
+    recorded_ = node;
+    models.record(cx, node);
+  }
+  void on_call(const Context& cx, Node call) {
+    if (call == mode_call_) return;
+    mode_call_ = call;
+    modes.on_call(cx, call);
+  }
+
+private:
+  Node recorded_, mode_call_; // the last node each was fed
+};
+
 // ---- scanning bounded subtrees ----
 
 template <class Fn> void visit_subtree(Node root, Fn&& fn) {
