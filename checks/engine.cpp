@@ -438,6 +438,14 @@ void Engine::build_dispatch() {
     prefix_slots_[h] = slot;
     prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
   }
+  stops_.assign(256, 0);
+  for (uint32_t b = 0; b < 256; ++b) {
+    if (byte_begin_[b] != byte_begin_[b + 1]) stops_[b] = 1;
+  }
+  for (const auto& [key, token] : keyed)
+    stops_[key & 0xFF] = 1;
+  for (unsigned char b : {'#', '"', '\'', '\\', '\n', '\r'})
+    stops_[b] = 1;
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
   rules_by_symbol_.assign(n, {});
@@ -673,7 +681,14 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
            (!tok.identifier || (ends_identifier(p, n, i + len) && identifier_starts.at(p, i)));
   };
   for (size_t i = 0; i < n && missing > 0; ++i) {
-    // With marked tokens, every byte goes through the tracker (it must see them all).
+    // Bytes that start no token are skipped. The tracker need not see them either: such a byte
+    // changes neither its state nor, at the next byte it sees, its answer (it answers from its
+    // state, or for a byte it settled earlier, as it did then). It does see every byte that
+    // opens or closes a string or a comment, and every escape.
+    while (!stops_[p[i]]) {
+      if (++i == n) return found;
+    }
+    // With marked tokens, every byte that may start one goes through the tracker.
     Where where = needs_tracker_ ? tracker.at(p, n, i) : Where::Code;
     for (uint32_t k = byte_begin_[p[i]]; k < byte_begin_[p[i] + 1]; ++k) {
       uint32_t t = byte_ids_[k];

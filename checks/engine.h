@@ -82,6 +82,9 @@ private:
   size_t prefix_hash(uint32_t key) const { return (key * 0x9E3779B1u) >> (32 - prefix_bits_); }
   std::vector<uint32_t> byte_begin_, byte_ids_; // one-byte tokens by byte (CSR)
   bool needs_tracker_ = false;                  // some token is marked with ` or ~
+  // stops_[b]: a byte the scan must stop at: a token may start with it, or it may change what
+  // the tracker of strings and comments says (see scan_tokens). The scan skips the others.
+  std::vector<uint8_t> stops_;
   // found[t]: tokens_[t] occurs in `text`. One pass over the bytes for all tokens.
   std::vector<char> scan_tokens(std::string_view text) const;
   void build_dispatch();
