@@ -100,17 +100,17 @@ std::optional<std::string_view> SemanticModel::remember(Node n,
   NameMemo& e = memo_for(n);
   e.generation = generation_;
   if (!q) {
-    e.name = -1;
+    e.name = nullptr;
     return std::nullopt;
   }
-  e.name = static_cast<int32_t>(names_.size());
   names_.push_back(std::move(*q));
+  e.name = &names_.back();
   return std::string_view(names_.back());
 }
 
 std::optional<std::string_view> SemanticModel::recalled(const NameMemo& e) const {
-  if (e.name < 0) return std::nullopt;
-  return std::string_view(names_[static_cast<size_t>(e.name)]);
+  if (!e.name) return std::nullopt;
+  return std::string_view(*e.name);
 }
 
 std::optional<std::string_view> SemanticModel::qualified_name(Node expr) const {
@@ -128,7 +128,7 @@ std::optional<std::string_view> SemanticModel::callee_name(Node call) const {
   if (e.generation == generation_) return recalled(e);
   // The callee's own entry holds the name; the call's points at the same string.
   Node f = callee(call);
-  int32_t name = qualified_name(f) ? memo_for(f).name : -1;
+  const std::string* name = qualified_name(f) ? memo_for(f).name : nullptr;
   NameMemo& ce = memo_for(call);
   ce.generation = generation_;
   ce.name = name;

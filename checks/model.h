@@ -117,13 +117,13 @@ private:
   mutable std::vector<ImportsAnswer> imports_memo_;
   // qualified_name's memo, one entry per node of the tree, indexed by the node's place in the
   // tree's index (Node::index_from): every node a model is asked about is of one tree, whose
-  // root is found from the first one. `generation` 0 means "not known"; `name` indexes names_,
-  // -1 for "not an imported name". names_ is a deque so that views into it stay valid.
+  // root is found from the first one. `generation` 0 means "not known"; `name` points into
+  // names_, null for "not an imported name". names_ is a deque so that its strings stay put.
   // A call's entry also keeps its callee_tail (which does not depend on the bindings).
   struct NameMemo {
     uint32_t generation = 0;
-    int32_t name = -1;
     uint32_t tail_start = kTailUnknown, tail_end = 0;
+    const std::string* name = nullptr;
   };
   static constexpr uint32_t kTailUnknown = UINT32_MAX;
   NameMemo& memo_for(Node n) const; // the entry of `n` (invalidates others when it grows)

@@ -85,6 +85,7 @@ namespace detail {
 // The names of the grammar's symbols, filled by python() before any tree exists (so before any
 // node can ask): Node::is() runs for most nodes of a file and reads this table inline.
 extern const char* const* kind_names;
+extern const uint8_t* kind_lengths; // strlen of each of kind_names (names are short)
 extern uint32_t kind_count;
 const char* kind_name_slow(TSSymbol symbol); // ERROR and the other built-in symbols
 } // namespace detail
@@ -110,13 +111,13 @@ public:
   std::string_view kind() const { return null() ? std::string_view() : kind_name(r_->symbol); }
   bool is(std::string_view k) const {
     if (null() || k.empty()) return false;
-    // Compares without measuring the kind's name first (this runs for most nodes of a file).
-    // `t` ends with a NUL, which no kind contains, so a shorter `t` stops the loop.
-    const char* t = kind_name(r_->symbol);
-    for (size_t i = 0; i < k.size(); ++i) {
-      if (t[i] != k[i]) return false;
-    }
-    return t[k.size()] == '\0';
+    // This runs for most nodes of a file: the lengths come from a table, and `k` is nearly always
+    // a literal, whose length is known while compiling and whose bytes memcmp compares a word at
+    // a time.
+    TSSymbol s = r_->symbol;
+    if (s >= detail::kind_count) return k == detail::kind_name_slow(s);
+    return detail::kind_lengths[s] == k.size() &&
+           std::memcmp(detail::kind_names[s], k.data(), k.size()) == 0;
   }
   bool named() const { return flag(OOMLINT_NODE_NAMED); }
   bool has_error() const { return flag(OOMLINT_NODE_HAS_ERROR); }
