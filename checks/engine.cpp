@@ -17,6 +17,21 @@ namespace oomlint::checks {
 
 namespace {
 
+// What an ancestor of a kind is to Context::sync_memo(): a function, a node that ends a search
+// for the enclosing loop, a node that may change the grad mode.
+constexpr uint8_t kAncestorFunction = 1, kAncestorLoopStop = 2, kAncestorGrad = 4;
+
+uint8_t ancestor_kind(std::string_view k) {
+  bool function = k == "function_definition";
+  bool loop_stop = function || k == "lambda" || k == "class_definition" || k == "for_statement" ||
+                   k == "while_statement" || k == "list_comprehension" ||
+                   k == "set_comprehension" || k == "dictionary_comprehension" ||
+                   k == "generator_expression";
+  bool grad = function || k == "with_statement";
+  return static_cast<uint8_t>((function ? kAncestorFunction : 0) |
+                              (loop_stop ? kAncestorLoopStop : 0) | (grad ? kAncestorGrad : 0));
+}
+
 // Symbol ids of the kinds the engine itself looks at, computed once.
 struct EngineSymbols {
   std::vector<uint8_t> model_kinds; // 1 where SemanticModel::enter wants the node
@@ -25,6 +40,9 @@ struct EngineSymbols {
   // Kinds that may hold a function definition (compound statements, blocks, the module).
   // Nothing else can, so inside any other node every enclosing function is already known.
   std::vector<uint8_t> container_kinds;
+  // Per symbol, what Context::sync_memo() asks of an ancestor of that kind (kAncestor* bits),
+  // by name as Node::kind() would answer, whatever the symbol's type.
+  std::vector<uint8_t> ancestor_kinds;
 
   EngineSymbols() {
     const TSLanguage* lang = ts::python();
@@ -33,9 +51,12 @@ struct EngineSymbols {
     function_kinds.assign(n, 0);
     comment_kinds.assign(n, 0);
     container_kinds.assign(n, 0);
+    ancestor_kinds.assign(n, 0);
     for (uint32_t s = 0; s < n; ++s) {
+      const char* symbol_name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
+      std::string_view name = symbol_name ? symbol_name : "";
+      ancestor_kinds[s] = ancestor_kind(name);
       if (ts_language_symbol_type(lang, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
-      std::string_view name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
       if (name == "import_statement" || name == "import_from_statement" || name == "assignment" ||
           name == "augmented_assignment" || name == "function_definition" ||
           name == "class_definition") {
@@ -134,17 +155,17 @@ void Context::sync_memo() const {
   memo_loop_.resize(n);
   memo_grad_.resize(n);
   memo_function_.resize(n);
+  const std::vector<uint8_t>& kinds = engine_symbols().ancestor_kinds;
   for (size_t i = valid; i < n; ++i) {
     Node a = ancestors_[i];
     memo_node_[i] = a;
     int32_t up = static_cast<int32_t>(i) - 1;
-    std::string_view k = a.kind();
-    bool function = k == "function_definition";
-    bool loop_stop = function || k == "lambda" || k == "class_definition" || k == "for_statement" ||
-                     k == "while_statement" || k == "list_comprehension" ||
-                     k == "set_comprehension" || k == "dictionary_comprehension" ||
-                     k == "generator_expression";
-    bool grad = function || k == "with_statement";
+    TSSymbol s = a.symbol();
+    // Symbols outside the table (ERROR) are looked up by name.
+    uint8_t kind = s < kinds.size() ? kinds[s] : ancestor_kind(a.kind());
+    bool function = kind & kAncestorFunction;
+    bool loop_stop = kind & kAncestorLoopStop;
+    bool grad = kind & kAncestorGrad;
     int32_t self = static_cast<int32_t>(i);
     memo_loop_[i] = loop_stop ? self : (up >= 0 ? memo_loop_[static_cast<size_t>(up)] : -1);
     memo_grad_[i] = grad ? self : (up >= 0 ? memo_grad_[static_cast<size_t>(up)] : -1);
