@@ -76,33 +76,40 @@ size_t oomlint_ts_index(const TSTree* tree, OomlintNodeRecord* out, size_t capac
   size_t n = 1;
   if (ts_subtree_child_count(root) == 0) return n;
 
+  /* The subtree being walked (`f`, with its children) and the innermost open visible node (`o`)
+   * are locals, which the compiler keeps in registers: were they read through a pointer into
+   * their stacks, every record written to `out` could alias them and force them to be read
+   * again. The stacks hold the frames and open nodes around them. */
   Frame* frames = NULL;
   Open* open = NULL;
   size_t frames_size = 0, frames_cap = 0, open_size = 0, open_cap = 0;
   void* tmp;
-  bool ok = GROW(frames, frames_size, frames_cap) && GROW(open, open_size, open_cap);
-  if (ok) {
-    frame_of(&frames[frames_size++], lang, root, r->start, false, 0);
-    open[open_size++] = (Open){0, UINT32_MAX};
-  }
-  while (ok && frames_size > 0) {
-    Frame* f = &frames[frames_size - 1];
-    if (f->child_index == ts_subtree_child_count(f->subtree)) {
-      if (!f->hidden) --open_size;
-      --frames_size;
+  bool ok = true;
+  Frame f;
+  frame_of(&f, lang, root, r->start, false, 0);
+  const Subtree* children = ts_subtree_children(root);
+  uint32_t count = ts_subtree_child_count(root);
+  Open o = {0, UINT32_MAX};
+  for (;;) {
+    if (f.child_index == count) {
+      if (frames_size == 0) break; /* the root's children are done */
+      if (!f.hidden) o = open[--open_size];
+      f = frames[--frames_size];
+      children = ts_subtree_children(f.subtree);
+      count = ts_subtree_child_count(f.subtree);
       continue;
     }
-    Subtree c = ts_subtree_children(f->subtree)[f->child_index];
-    if (f->child_index > 0) f->position += ts_subtree_padding(c).bytes;
-    uint32_t start = f->position;
-    f->position = start + ts_subtree_size(c).bytes;
-    f->child_index++;
+    Subtree c = children[f.child_index];
+    if (f.child_index > 0) f.position += ts_subtree_padding(c).bytes;
+    uint32_t start = f.position;
+    f.position = start + ts_subtree_size(c).bytes;
+    f.child_index++;
     bool extra = ts_subtree_extra(c);
     TSSymbol alias = 0;
     uint32_t structural = 0;
     if (!extra) {
-      structural = f->structural_index++;
-      if (f->aliases) alias = f->aliases[structural];
+      structural = f.structural_index++;
+      if (f.aliases) alias = f.aliases[structural];
     }
     bool has_children = ts_subtree_child_count(c) > 0;
     bool visible = alias || ts_subtree_visible(c);
@@ -110,17 +117,23 @@ size_t oomlint_ts_index(const TSTree* tree, OomlintNodeRecord* out, size_t capac
     if (!visible && !has_children) continue;
     TSFieldId field = 0;
     if (!extra) {
-      for (const TSFieldMapEntry* m = f->fields; m < f->fields_end; m++) {
+      for (const TSFieldMapEntry* m = f.fields; m < f.fields_end; m++) {
         if (!m->inherited && m->child_index == structural) {
           field = m->field_id;
           break;
         }
       }
-      if (!field && f->hidden) field = f->inherited;
+      if (!field && f.hidden) field = f.inherited;
     }
     if (!visible) {
-      ok = GROW(frames, frames_size, frames_cap);
-      if (ok) frame_of(&frames[frames_size++], lang, c, start, true, field);
+      if (!GROW(frames, frames_size, frames_cap)) {
+        ok = false;
+        break;
+      }
+      frames[frames_size++] = f;
+      frame_of(&f, lang, c, start, true, field);
+      children = ts_subtree_children(c);
+      count = ts_subtree_child_count(c);
       continue;
     }
     if (n >= capacity) {
@@ -131,26 +144,30 @@ size_t oomlint_ts_index(const TSTree* tree, OomlintNodeRecord* out, size_t capac
     r = &out[i];
     *r = (OomlintNodeRecord){0};
     r->start = start;
-    r->end = f->position;
+    r->end = f.position;
     r->symbol = public_symbol(lang, alias ? alias : ts_subtree_symbol(c));
     bool named = alias ? ts_language_symbol_metadata(lang, alias).named : ts_subtree_named(c);
     r->flags = flags_of(c, named, r->symbol);
     r->field = field;
-    Open* o = &open[open_size - 1];
-    r->parent = i - o->index;
-    out[o->index].child_count++;
-    if (named) out[o->index].named_child_count++;
-    if (o->last_child != UINT32_MAX) {
-      out[o->last_child].next = i - o->last_child;
-      r->prev = i - o->last_child;
+    r->parent = i - o.index;
+    out[o.index].child_count++;
+    if (named) out[o.index].named_child_count++;
+    if (o.last_child != UINT32_MAX) {
+      out[o.last_child].next = i - o.last_child;
+      r->prev = i - o.last_child;
     }
-    o->last_child = i;
+    o.last_child = i;
     if (has_children) {
-      ok = GROW(frames, frames_size, frames_cap) && GROW(open, open_size, open_cap);
-      if (ok) {
-        frame_of(&frames[frames_size++], lang, c, start, false, 0);
-        open[open_size++] = (Open){i, UINT32_MAX};
+      if (!GROW(frames, frames_size, frames_cap) || !GROW(open, open_size, open_cap)) {
+        ok = false;
+        break;
       }
+      frames[frames_size++] = f;
+      open[open_size++] = o;
+      frame_of(&f, lang, c, start, false, 0);
+      children = ts_subtree_children(c);
+      count = ts_subtree_child_count(c);
+      o = (Open){i, UINT32_MAX};
     }
   }
   free(frames);
