@@ -463,8 +463,6 @@ void Engine::build_dispatch() {
   for (uint32_t b = 0; b < 256; ++b) {
     if (byte_begin_[b] != byte_begin_[b + 1]) stops_[b] = 1;
   }
-  for (const auto& [key, token] : keyed)
-    stops_[key & 0xFF] = 1;
   for (unsigned char b : {'#', '"', '\'', '\\', '\n', '\r'})
     stops_[b] = 1;
   const TSLanguage* lang = ts::python();
@@ -702,11 +700,12 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
            (!tok.identifier || (ends_identifier(p, n, i + len) && identifier_starts.at(p, i)));
   };
   for (size_t i = 0; i < n && missing > 0; ++i) {
-    // Bytes that start no token are skipped. The tracker need not see them either: such a byte
-    // changes neither its state nor, at the next byte it sees, its answer (it answers from its
-    // state, or for a byte it settled earlier, as it did then). It does see every byte that
-    // opens or closes a string or a comment, and every escape.
-    while (!stops_[p[i]]) {
+    // Bytes that start no token are skipped: no one-byte token is that byte, and no longer one
+    // starts with it and the next byte (the two-byte keys' bitmap). The tracker need not see them
+    // either: such a byte changes neither its state nor, at the next byte it sees, its answer (it
+    // answers from its state, or for a byte it settled earlier, as it did then). It does see
+    // every byte that opens or closes a string or a comment, and every escape.
+    while (!stops_[p[i]] && !(i + 1 < n && starts_key(p[i], p[i + 1]))) {
       if (++i == n) return found;
     }
     // With marked tokens, every byte that may start one goes through the tracker.
@@ -719,8 +718,8 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
       }
     }
     if (i + 1 >= n) break;
+    if (!starts_key(p[i], p[i + 1])) continue;
     uint32_t key = p[i] | (static_cast<uint32_t>(p[i + 1]) << 8);
-    if (!(prefix_used_[key >> 6] & (uint64_t{1} << (key & 63)))) continue;
     size_t h = prefix_hash(key);
     while (prefix_slots_[h].key != key)
       h = (h + 1) & (prefix_slots_.size() - 1); // present: the bitmap said so
