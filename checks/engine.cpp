@@ -17,6 +17,21 @@ namespace oomlint::checks {
 
 namespace {
 
+// What an ancestor of a kind is to Context::sync_memo(): a function, a node that ends a search
+// for the enclosing loop, a node that may change the grad mode.
+constexpr uint8_t kAncestorFunction = 1, kAncestorLoopStop = 2, kAncestorGrad = 4;
+
+uint8_t ancestor_kind(std::string_view k) {
+  bool function = k == "function_definition";
+  bool loop_stop = function || k == "lambda" || k == "class_definition" || k == "for_statement" ||
+                   k == "while_statement" || k == "list_comprehension" ||
+                   k == "set_comprehension" || k == "dictionary_comprehension" ||
+                   k == "generator_expression";
+  bool grad = function || k == "with_statement";
+  return static_cast<uint8_t>((function ? kAncestorFunction : 0) |
+                              (loop_stop ? kAncestorLoopStop : 0) | (grad ? kAncestorGrad : 0));
+}
+
 // Symbol ids of the kinds the engine itself looks at, computed once.
 struct EngineSymbols {
   std::vector<uint8_t> model_kinds; // 1 where SemanticModel::enter wants the node
@@ -25,6 +40,9 @@ struct EngineSymbols {
   // Kinds that may hold a function definition (compound statements, blocks, the module).
   // Nothing else can, so inside any other node every enclosing function is already known.
   std::vector<uint8_t> container_kinds;
+  // Per symbol, what Context::sync_memo() asks of an ancestor of that kind (kAncestor* bits),
+  // by name as Node::kind() would answer, whatever the symbol's type.
+  std::vector<uint8_t> ancestor_kinds;
 
   EngineSymbols() {
     const TSLanguage* lang = ts::python();
@@ -33,9 +51,12 @@ struct EngineSymbols {
     function_kinds.assign(n, 0);
     comment_kinds.assign(n, 0);
     container_kinds.assign(n, 0);
+    ancestor_kinds.assign(n, 0);
     for (uint32_t s = 0; s < n; ++s) {
+      const char* symbol_name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
+      std::string_view name = symbol_name ? symbol_name : "";
+      ancestor_kinds[s] = ancestor_kind(name);
       if (ts_language_symbol_type(lang, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
-      std::string_view name = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
       if (name == "import_statement" || name == "import_from_statement" || name == "assignment" ||
           name == "augmented_assignment" || name == "function_definition" ||
           name == "class_definition") {
@@ -123,6 +144,8 @@ DiagnosticBuilder Context::report(uint32_t start, uint32_t end, std::string mess
 
 void Context::sync_memo() const {
   size_t n = ancestors_.size();
+  // The same innermost ancestor means the same path from the root: nothing to do.
+  if (memo_node_.size() == n && (n == 0 || memo_node_[n - 1] == ancestors_[n - 1])) return;
   // The memo holds a root path of the same tree; where it meets the current path at depth k,
   // it agrees on every depth above k too.
   size_t valid = std::min(memo_node_.size(), n);
@@ -132,17 +155,17 @@ void Context::sync_memo() const {
   memo_loop_.resize(n);
   memo_grad_.resize(n);
   memo_function_.resize(n);
+  const std::vector<uint8_t>& kinds = engine_symbols().ancestor_kinds;
   for (size_t i = valid; i < n; ++i) {
     Node a = ancestors_[i];
     memo_node_[i] = a;
     int32_t up = static_cast<int32_t>(i) - 1;
-    std::string_view k = a.kind();
-    bool function = k == "function_definition";
-    bool loop_stop = function || k == "lambda" || k == "class_definition" || k == "for_statement" ||
-                     k == "while_statement" || k == "list_comprehension" ||
-                     k == "set_comprehension" || k == "dictionary_comprehension" ||
-                     k == "generator_expression";
-    bool grad = function || k == "with_statement";
+    TSSymbol s = a.symbol();
+    // Symbols outside the table (ERROR) are looked up by name.
+    uint8_t kind = s < kinds.size() ? kinds[s] : ancestor_kind(a.kind());
+    bool function = kind & kAncestorFunction;
+    bool loop_stop = kind & kAncestorLoopStop;
+    bool grad = kind & kAncestorGrad;
     int32_t self = static_cast<int32_t>(i);
     memo_loop_[i] = loop_stop ? self : (up >= 0 ? memo_loop_[static_cast<size_t>(up)] : -1);
     memo_grad_[i] = grad ? self : (up >= 0 ? memo_grad_[static_cast<size_t>(up)] : -1);
@@ -266,6 +289,16 @@ bool is_no_grad_expr(const SemanticModel& m, Node e) {
 } // namespace
 
 bool Context::in_no_grad() const {
+  Node innermost = ancestors_.empty() ? Node() : ancestors_.back();
+  uint32_t generation = model_.generation();
+  if (no_grad_generation_ == generation && no_grad_for_ == innermost) return no_grad_;
+  no_grad_for_ = innermost;
+  no_grad_generation_ = generation;
+  no_grad_ = in_no_grad_uncached();
+  return no_grad_;
+}
+
+bool Context::in_no_grad_uncached() const {
   sync_memo();
   for (int32_t g = ancestors_.empty() ? -1 : memo_grad_.back(); g >= 0;
        g = g > 0 ? memo_grad_[static_cast<size_t>(g) - 1] : -1) {
@@ -426,6 +459,12 @@ void Engine::build_dispatch() {
     prefix_slots_[h] = slot;
     prefix_used_[key >> 6] |= uint64_t{1} << (key & 63);
   }
+  stops_.assign(256, 0);
+  for (uint32_t b = 0; b < 256; ++b) {
+    if (byte_begin_[b] != byte_begin_[b + 1]) stops_[b] = 1;
+  }
+  for (unsigned char b : {'#', '"', '\'', '\\', '\n', '\r'})
+    stops_[b] = 1;
   const TSLanguage* lang = ts::python();
   uint32_t n = ts_language_symbol_count(lang);
   rules_by_symbol_.assign(n, {});
@@ -661,7 +700,15 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
            (!tok.identifier || (ends_identifier(p, n, i + len) && identifier_starts.at(p, i)));
   };
   for (size_t i = 0; i < n && missing > 0; ++i) {
-    // With marked tokens, every byte goes through the tracker (it must see them all).
+    // Bytes that start no token are skipped: no one-byte token is that byte, and no longer one
+    // starts with it and the next byte (the two-byte keys' bitmap). The tracker need not see them
+    // either: such a byte changes neither its state nor, at the next byte it sees, its answer (it
+    // answers from its state, or for a byte it settled earlier, as it did then). It does see
+    // every byte that opens or closes a string or a comment, and every escape.
+    while (!stops_[p[i]] && !(i + 1 < n && starts_key(p[i], p[i + 1]))) {
+      if (++i == n) return found;
+    }
+    // With marked tokens, every byte that may start one goes through the tracker.
     Where where = needs_tracker_ ? tracker.at(p, n, i) : Where::Code;
     for (uint32_t k = byte_begin_[p[i]]; k < byte_begin_[p[i] + 1]; ++k) {
       uint32_t t = byte_ids_[k];
@@ -671,8 +718,8 @@ std::vector<char> Engine::scan_tokens(std::string_view text) const {
       }
     }
     if (i + 1 >= n) break;
+    if (!starts_key(p[i], p[i + 1])) continue;
     uint32_t key = p[i] | (static_cast<uint32_t>(p[i + 1]) << 8);
-    if (!(prefix_used_[key >> 6] & (uint64_t{1} << (key & 63)))) continue;
     size_t h = prefix_hash(key);
     while (prefix_slots_[h].key != key)
       h = (h + 1) & (prefix_slots_.size() - 1); // present: the bitmap said so

@@ -82,6 +82,15 @@ private:
   size_t prefix_hash(uint32_t key) const { return (key * 0x9E3779B1u) >> (32 - prefix_bits_); }
   std::vector<uint32_t> byte_begin_, byte_ids_; // one-byte tokens by byte (CSR)
   bool needs_tracker_ = false;                  // some token is marked with ` or ~
+  // stops_[b]: a byte the scan must stop at whatever follows it: a one-byte token, or a byte
+  // that may change what the tracker of strings and comments says (see scan_tokens). It also
+  // stops where starts_key(); it skips the other bytes.
+  std::vector<uint8_t> stops_;
+  // Some token of two bytes or more starts with bytes a, b.
+  bool starts_key(unsigned char a, unsigned char b) const {
+    uint32_t key = a | (static_cast<uint32_t>(b) << 8);
+    return (prefix_used_[key >> 6] & (uint64_t{1} << (key & 63))) != 0;
+  }
   // found[t]: tokens_[t] occurs in `text`. One pass over the bytes for all tokens.
   std::vector<char> scan_tokens(std::string_view text) const;
   void build_dispatch();

@@ -85,29 +85,14 @@ std::optional<std::string> SemanticModel::resolve(Node expr) const {
 }
 
 SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
-  if (memo_used_ * 2 >= memo_.size()) {
-    std::vector<NameMemo> old(std::max<size_t>(1024, memo_.size() * 2));
-    old.swap(memo_);
-    memo_used_ = 0;
-    for (const NameMemo& e : old) {
-      if (!e.id) continue;
-      size_t i = memo_slot(e.id);
-      while (memo_[i].id)
-        i = (i + 1) & (memo_.size() - 1);
-      memo_[i] = e;
-      ++memo_used_;
-    }
+  if (memo_root_.null()) {
+    memo_root_ = n;
+    for (Node p = n.parent(); !p.null(); p = p.parent())
+      memo_root_ = p;
   }
-  const void* id = n.id();
-  size_t i = memo_slot(id);
-  while (memo_[i].id && memo_[i].id != id)
-    i = (i + 1) & (memo_.size() - 1);
-  NameMemo& e = memo_[i];
-  if (!e.id) {
-    e.id = id;
-    ++memo_used_;
-  }
-  return e;
+  size_t i = n.index_from(memo_root_);
+  if (i >= memo_.size()) memo_.resize(std::max<size_t>({1024, i + 1, memo_.size() * 2}));
+  return memo_[i];
 }
 
 std::optional<std::string_view> SemanticModel::remember(Node n,
@@ -115,17 +100,17 @@ std::optional<std::string_view> SemanticModel::remember(Node n,
   NameMemo& e = memo_for(n);
   e.generation = generation_;
   if (!q) {
-    e.name = -1;
+    e.name = nullptr;
     return std::nullopt;
   }
-  e.name = static_cast<int32_t>(names_.size());
   names_.push_back(std::move(*q));
+  e.name = &names_.back();
   return std::string_view(names_.back());
 }
 
 std::optional<std::string_view> SemanticModel::recalled(const NameMemo& e) const {
-  if (e.name < 0) return std::nullopt;
-  return std::string_view(names_[static_cast<size_t>(e.name)]);
+  if (!e.name) return std::nullopt;
+  return std::string_view(*e.name);
 }
 
 std::optional<std::string_view> SemanticModel::qualified_name(Node expr) const {
@@ -143,7 +128,7 @@ std::optional<std::string_view> SemanticModel::callee_name(Node call) const {
   if (e.generation == generation_) return recalled(e);
   // The callee's own entry holds the name; the call's points at the same string.
   Node f = callee(call);
-  int32_t name = qualified_name(f) ? memo_for(f).name : -1;
+  const std::string* name = qualified_name(f) ? memo_for(f).name : nullptr;
   NameMemo& ce = memo_for(call);
   ce.generation = generation_;
   ce.name = name;
@@ -160,13 +145,23 @@ bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view
 }
 
 bool SemanticModel::imports(std::string_view prefix) const {
+  ImportsAnswer* memo = nullptr;
+  for (ImportsAnswer& a : imports_memo_) {
+    if (a.prefix == prefix) memo = &a;
+  }
+  if (memo && memo->generation == generation_) return memo->answer;
+  bool answer = false;
   for (const auto& [local, qualified] : bindings_) {
     if (qualified == prefix || (qualified.size() > prefix.size() && qualified.starts_with(prefix) &&
                                 qualified[prefix.size()] == '.')) {
-      return true;
+      answer = true;
+      break;
     }
   }
-  return false;
+  if (!memo) memo = &imports_memo_.emplace_back(ImportsAnswer{std::string(prefix), 0, false});
+  memo->generation = generation_;
+  memo->answer = answer;
+  return answer;
 }
 
 std::optional<std::string> SemanticModel::local_name_for(std::string_view qualified) const {
@@ -182,9 +177,11 @@ std::optional<std::string> SemanticModel::local_name_for(std::string_view qualif
 Node SemanticModel::keyword(Node call, std::string_view name) const {
   Node args = arguments(call);
   if (!args.is("argument_list")) return Node();
-  for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
-    Node a = args.named_child(i);
-    if (a.is("keyword_argument") && text(a.field("name")) == name) return a.field("value");
+  // One walk over the siblings: named_child(i) would search from the first one each time.
+  for (Node a = args.first_child(); !a.null(); a = a.next_sibling()) {
+    if (a.named() && a.is("keyword_argument") && text(a.field("name")) == name) {
+      return a.field("value");
+    }
   }
   return Node();
 }
@@ -193,9 +190,8 @@ Node SemanticModel::positional(Node call, uint32_t index) {
   Node args = arguments(call);
   if (!args.is("argument_list")) return Node();
   uint32_t seen = 0;
-  for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
-    Node a = args.named_child(i);
-    if (a.is("keyword_argument") || a.is("comment")) continue;
+  for (Node a = args.first_child(); !a.null(); a = a.next_sibling()) {
+    if (!a.named() || a.is("keyword_argument") || a.is("comment")) continue;
     if (a.is("list_splat") || a.is("dictionary_splat")) return Node();
     if (seen++ == index) return a;
   }
@@ -205,14 +201,13 @@ Node SemanticModel::positional(Node call, uint32_t index) {
 std::string_view SemanticModel::callee_tail(Node call) const {
   if (!call.is("call")) return {};
   NameMemo& e = memo_for(call);
-  if (!e.tail_known) {
+  if (e.tail_start == kTailUnknown) {
     Node f = callee(call), t;
     if (f.is("attribute")) {
       t = f.field("attribute");
     } else if (f.is("identifier")) {
       t = f;
     }
-    e.tail_known = true;
     e.tail_start = t.start();
     e.tail_end = t.end();
   }
@@ -288,8 +283,7 @@ bool SemanticModel::is_loss_name(std::string_view name) const {
 }
 
 bool SemanticModel::is_loss_name_in(uint32_t scope, std::string_view name) const {
-  std::string key = std::to_string(scope) + ":" + std::string(name);
-  auto it = loss_names_.find(key);
+  auto it = loss_names_.find(ScopedName{scope, name});
   return it != loss_names_.end() && it->second;
 }
 
@@ -324,7 +318,8 @@ bool SemanticModel::is_loss_expr(Node e) const {
 bool SemanticModel::loss_expr(Node root, uint32_t scope) const {
   // Iterative, over the alternatives that may carry the loss: a long chain such as
   // `a + b + c + ...` nests as deep as it is long and would overflow the stack in a recursion.
-  std::vector<Node> todo{root};
+  std::vector<Node>& todo = loss_todo_;
+  todo.assign(1, root);
   while (!todo.empty()) {
     Node e = todo.back();
     todo.pop_back();
@@ -450,11 +445,10 @@ void SemanticModel::record_assignment(Node a, Node function) {
   if (right.null()) return;
   current_scope_ = function.null() ? 0 : function.start();
   if (left.is("identifier")) {
-    std::string name(text(left));
-    std::string key = std::to_string(current_scope_) + ":" + name;
+    std::string_view name = text(left);
     bool loss = loss_expr(right, current_scope_);
     if (a.is("augmented_assignment")) loss = loss || is_loss_name(name);
-    loss_names_[key] = loss;
+    loss_names_[ScopedName{current_scope_, name}] = loss;
     if (a.is("assignment")) {
       // Rebinding an imported name shadows it; `ec = torch.cuda.empty_cache` aliases it.
       if (right.is("attribute") || right.is("identifier")) {

@@ -36,6 +36,9 @@ public:
   std::optional<std::string_view> callee_name(Node call) const;
   // True when `call` is a call whose callee resolves to one of `names`.
   bool is_call_to(Node call, std::initializer_list<std::string_view> names) const;
+  // Changes whenever the bindings do (never 0): an answer that depends on them is stale when
+  // it was found under another generation.
+  uint32_t generation() const { return generation_; }
   // True when some import binds a module or name under `prefix` ("torch", "transformers").
   bool imports(std::string_view prefix) const;
   // A local name bound to exactly `qualified` (`import torch as T` -> "T" for "torch"), for
@@ -105,31 +108,45 @@ private:
   std::unordered_map<std::string, std::string, NameHash, std::equal_to<>> bindings_;
   // Bumped whenever bindings_ changes; a remembered name from an older generation is stale.
   uint32_t generation_ = 1;
-  // qualified_name's memo: open addressing on the node (a pointer into the tree's index, so
-  // unique within the file); `name` indexes names_,
-  // -1 for "not an imported name". names_ is a deque so that views into it stay valid.
+  // imports()'s answers for the current generation (rules ask it of most calls).
+  struct ImportsAnswer {
+    std::string prefix;
+    uint32_t generation;
+    bool answer;
+  };
+  mutable std::vector<ImportsAnswer> imports_memo_;
+  // qualified_name's memo, one entry per node of the tree, indexed by the node's place in the
+  // tree's index (Node::index_from): every node a model is asked about is of one tree, whose
+  // root is found from the first one. `generation` 0 means "not known"; `name` points into
+  // names_, null for "not an imported name". names_ is a deque so that its strings stay put.
   // A call's entry also keeps its callee_tail (which does not depend on the bindings).
   struct NameMemo {
-    const void* id = nullptr;
     uint32_t generation = 0;
-    int32_t name = -1;
-    bool tail_known = false;
-    uint32_t tail_start = 0, tail_end = 0;
+    uint32_t tail_start = kTailUnknown, tail_end = 0;
+    const std::string* name = nullptr;
   };
-  NameMemo& memo_for(Node n) const; // finds or adds the entry of `n` (invalidates others)
+  static constexpr uint32_t kTailUnknown = UINT32_MAX;
+  NameMemo& memo_for(Node n) const; // the entry of `n` (invalidates others when it grows)
   std::optional<std::string_view> remember(Node n, std::optional<std::string> q) const;
   std::optional<std::string_view> recalled(const NameMemo& e) const;
+  mutable Node memo_root_;
   mutable std::vector<NameMemo> memo_;
-  mutable size_t memo_used_ = 0;
   mutable std::deque<std::string> names_;
-  size_t memo_slot(const void* id) const {
-    uint64_t k = reinterpret_cast<uintptr_t>(id);
-    return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 32) & (memo_.size() - 1);
-  }
   // Names assigned a loss tensor, keyed by the start byte of the enclosing function (0 at module
-  // level) and the name.
-  std::unordered_map<std::string, bool> loss_names_;
+  // level) and the name (a view of the source).
+  struct ScopedName {
+    uint32_t scope;
+    std::string_view name;
+    bool operator==(const ScopedName&) const = default;
+  };
+  struct ScopedNameHash {
+    size_t operator()(const ScopedName& k) const {
+      return std::hash<std::string_view>{}(k.name) ^ (size_t{k.scope} * 0x9E3779B97F4A7C15ull);
+    }
+  };
+  std::unordered_map<ScopedName, bool, ScopedNameHash> loss_names_;
   std::unordered_map<std::string, bool> loss_fn_names_; // names bound to a loss module/function
+  mutable std::vector<Node> loss_todo_; // loss_expr's work list (it does not recurse into itself)
   uint32_t current_scope_ = 0;
   // Every function definition entered so far, in source order, with the index of the one
   // around it (-1 at module level): scope_of walks up from the last one that starts before a

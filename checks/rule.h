@@ -133,6 +133,16 @@ public:
     if (!states_[rule_index_]) states_[rule_index_] = std::make_unique<T>();
     return static_cast<T&>(*states_[rule_index_]);
   }
+  // Per-file state that every rule asking for the same type T (a RuleState) shares: for facts
+  // that several rules derive from the same nodes, so that they are derived once.
+  template <class T> T& shared() {
+    static const char key = 0; // one per T
+    for (auto& [k, s] : shared_) {
+      if (k == &key) return static_cast<T&>(*s);
+    }
+    shared_.emplace_back(&key, std::make_unique<T>());
+    return static_cast<T&>(*shared_.back().second);
+  }
 
   // ---- used by the engine ----
   void set_rule(const Rule* rule, size_t index) {
@@ -152,6 +162,7 @@ private:
   std::vector<Node> ancestors_;
   std::vector<Diagnostic> diagnostics_;
   std::vector<std::unique_ptr<RuleState>> states_;
+  std::vector<std::pair<const void*, std::unique_ptr<RuleState>>> shared_;
   mutable std::unordered_map<uint32_t, bool> step_loops_;
   // Per ancestor depth i: the nearest ancestor at or above i that ends a loop search (a loop,
   // comprehension, function, lambda or class), that may change the grad mode (a `with` or a
@@ -161,6 +172,13 @@ private:
   mutable std::vector<Node> memo_node_;
   mutable std::vector<int32_t> memo_loop_, memo_grad_, memo_function_;
   void sync_memo() const;
+  bool in_no_grad_uncached() const;
+  // in_no_grad() depends on the ancestors alone, and so on the innermost one: the last answer
+  // and the ancestor it was for (several rules ask it of the same node and of siblings).
+  // The answer also depends on the bindings (what `torch.no_grad` names), so on their generation.
+  mutable Node no_grad_for_;
+  mutable uint32_t no_grad_generation_ = 0; // 0: nothing known
+  mutable bool no_grad_ = false;
 };
 
 } // namespace oomlint::checks

@@ -2,6 +2,8 @@
 
 #include "ts_arena.h"
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,12 +18,21 @@ const TSLanguage* python() {
     install_arena_allocator();
     const TSLanguage* lang = tree_sitter_python();
     static std::vector<const char*> names(ts_language_symbol_count(lang));
+    static std::vector<uint8_t> lengths(names.size());
     for (uint32_t s = 0; s < names.size(); ++s) {
       const char* n = ts_language_symbol_name(lang, static_cast<TSSymbol>(s));
       names[s] = n ? n : "";
+      // A name too long for the table (none is) gets a length no kind asked about has.
+      lengths[s] = static_cast<uint8_t>(std::min<size_t>(std::strlen(names[s]), 255));
     }
     detail::kind_names = names.data();
+    detail::kind_lengths = lengths.data();
     detail::kind_count = static_cast<uint32_t>(names.size());
+    for (size_t i = 0; i < kFieldCount; ++i) {
+      const std::string_view f = kFieldNames[i];
+      detail::field_ids[i] =
+          ts_language_field_id_for_name(lang, f.data(), static_cast<uint32_t>(f.size()));
+    }
     return lang;
   }();
   return language;
@@ -63,23 +74,15 @@ TSFieldId field_id(std::string_view name) {
 
 namespace detail {
 const char* const* kind_names = nullptr;
+const uint8_t* kind_lengths = nullptr;
 uint32_t kind_count = 0;
+TSFieldId field_ids[kFieldCount] = {};
 
 const char* kind_name_slow(TSSymbol symbol) {
   const char* n = ts_language_symbol_name(python(), symbol);
   return n ? n : "";
 }
 } // namespace detail
-
-Node Node::field(std::string_view name) const {
-  if (child_count() == 0) return Node();
-  TSFieldId id = field_id(name);
-  if (id == 0) return Node();
-  for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
-    if (c.r_->field == id) return c;
-  }
-  return Node();
-}
 
 namespace {
 

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,65 @@ const TSLanguage* python();
 // tree-sitter's own lookup compares the name with every field name on each call.
 TSFieldId field_id(std::string_view name);
 
+// The field names of the Python grammar (tree-sitter-python's ts_field_names, in its order).
+inline constexpr std::string_view kFieldNames[] = {"alias",
+                                                   "alternative",
+                                                   "argument",
+                                                   "arguments",
+                                                   "attribute",
+                                                   "body",
+                                                   "cause",
+                                                   "code",
+                                                   "condition",
+                                                   "consequence",
+                                                   "definition",
+                                                   "expression",
+                                                   "format_specifier",
+                                                   "function",
+                                                   "guard",
+                                                   "key",
+                                                   "left",
+                                                   "module_name",
+                                                   "name",
+                                                   "object",
+                                                   "operator",
+                                                   "operators",
+                                                   "parameters",
+                                                   "return_type",
+                                                   "right",
+                                                   "subject",
+                                                   "subscript",
+                                                   "superclasses",
+                                                   "type",
+                                                   "type_conversion",
+                                                   "type_parameters",
+                                                   "value"};
+inline constexpr size_t kFieldCount = std::size(kFieldNames);
+
+namespace detail {
+// The grammar's id of each of kFieldNames, filled by python() before any tree exists.
+extern TSFieldId field_ids[kFieldCount];
+} // namespace detail
+
+// A field name written in the code (`node.field("object")`), looked up while compiling: a
+// misspelt name does not compile, and asking a node for a field costs one load for its id
+// instead of a lookup by name (rules ask for fields of most of the nodes they see).
+class FieldName {
+public:
+  template <size_t N>
+  consteval FieldName(const char (&name)[N]) : index_(index_of({name, N - 1})) {}
+  TSFieldId id() const { return detail::field_ids[index_]; }
+
+private:
+  static consteval uint8_t index_of(std::string_view name) {
+    for (size_t i = 0; i < kFieldCount; ++i) {
+      if (kFieldNames[i] == name) return static_cast<uint8_t>(i);
+    }
+    throw "not a field of the Python grammar"; // a compile-time error
+  }
+  uint8_t index_;
+};
+
 // One visible node of a parsed tree, as the tree's flat index keeps it (see Tree::root()).
 using NodeRecord = OomlintNodeRecord;
 
@@ -25,6 +85,7 @@ namespace detail {
 // The names of the grammar's symbols, filled by python() before any tree exists (so before any
 // node can ask): Node::is() runs for most nodes of a file and reads this table inline.
 extern const char* const* kind_names;
+extern const uint8_t* kind_lengths; // strlen of each of kind_names (names are short)
 extern uint32_t kind_count;
 const char* kind_name_slow(TSSymbol symbol); // ERROR and the other built-in symbols
 } // namespace detail
@@ -50,13 +111,13 @@ public:
   std::string_view kind() const { return null() ? std::string_view() : kind_name(r_->symbol); }
   bool is(std::string_view k) const {
     if (null() || k.empty()) return false;
-    // Compares without measuring the kind's name first (this runs for most nodes of a file).
-    // `t` ends with a NUL, which no kind contains, so a shorter `t` stops the loop.
-    const char* t = kind_name(r_->symbol);
-    for (size_t i = 0; i < k.size(); ++i) {
-      if (t[i] != k[i]) return false;
-    }
-    return t[k.size()] == '\0';
+    // This runs for most nodes of a file: the lengths come from a table, and `k` is nearly always
+    // a literal, whose length is known while compiling and whose bytes memcmp compares a word at
+    // a time.
+    TSSymbol s = r_->symbol;
+    if (s >= detail::kind_count) return k == detail::kind_name_slow(s);
+    return detail::kind_lengths[s] == k.size() &&
+           std::memcmp(detail::kind_names[s], k.data(), k.size()) == 0;
   }
   bool named() const { return flag(OOMLINT_NODE_NAMED); }
   bool has_error() const { return flag(OOMLINT_NODE_HAS_ERROR); }
@@ -83,7 +144,16 @@ public:
     }
   }
   // The child held in field `name` (the first, for a field that holds several), or null.
-  Node field(std::string_view name) const;
+  Node field(FieldName name) const { return field_with_id(name.id()); }
+  // The same for a name known only at run time (looked up in a table).
+  Node field_by_name(std::string_view name) const { return field_with_id(field_id(name)); }
+  Node field_with_id(TSFieldId id) const {
+    if (id == 0) return Node();
+    for (Node c = first_child(); !c.null(); c = c.next_sibling()) {
+      if (c.r_->field == id) return c;
+    }
+    return Node();
+  }
   Node next_named_sibling() const {
     Node s = next_sibling();
     while (!s.null() && !s.named())
@@ -122,6 +192,9 @@ public:
   }
   // Identifies the node within its tree (for memo tables); null for a null node.
   const void* id() const { return r_; }
+  // The node's place in its tree's index (preorder), counted from `root`, the root of the same
+  // tree: a memo can be a vector indexed by it.
+  size_t index_from(Node root) const { return static_cast<size_t>(r_ - root.r_); }
   bool operator==(const Node& o) const { return r_ == o.r_; }
 
 private:

@@ -32,23 +32,29 @@ typedef struct {
   uint32_t last_child; /* its latest visible child so far, or UINT32_MAX */
 } Open;
 
-static uint8_t flags_of(Subtree s, bool named, TSSymbol symbol) {
+static inline uint8_t flags_of(Subtree s, bool named, TSSymbol symbol) {
   return (uint8_t)((named ? OOMLINT_NODE_NAMED : 0) |
                    (symbol == ts_builtin_sym_error ? OOMLINT_NODE_ERROR : 0) |
                    (ts_subtree_missing(s) ? OOMLINT_NODE_MISSING : 0) |
                    (ts_subtree_error_cost(s) > 0 ? OOMLINT_NODE_HAS_ERROR : 0));
 }
 
-static Frame frame_of(const TSLanguage* lang, Subtree s, uint32_t start, bool hidden,
-                      TSFieldId inherited) {
-  Frame f = {0};
-  f.subtree = s;
-  f.position = start;
-  f.hidden = hidden;
-  f.inherited = inherited;
-  f.aliases = ts_language_alias_sequence(lang, s.ptr->production_id);
-  ts_language_field_map(lang, s.ptr->production_id, &f.fields, &f.fields_end);
-  return f;
+/* Fills the frame of a subtree with children in place (frames are pushed for most nodes). */
+static inline void frame_of(Frame* f, const TSLanguage* lang, Subtree s, uint32_t start,
+                            bool hidden, TSFieldId inherited) {
+  f->subtree = s;
+  f->child_index = 0;
+  f->structural_index = 0;
+  f->position = start;
+  f->hidden = hidden;
+  f->inherited = inherited;
+  f->aliases = ts_language_alias_sequence(lang, s.ptr->production_id);
+  ts_language_field_map(lang, s.ptr->production_id, &f->fields, &f->fields_end);
+}
+
+/* ts_language_public_symbol(), inline: it runs for every visible node. */
+static inline TSSymbol public_symbol(const TSLanguage* lang, TSSymbol symbol) {
+  return symbol == ts_builtin_sym_error ? symbol : lang->public_symbol_map[symbol];
 }
 
 /* A growable array of T; returns false when it cannot grow. */
@@ -65,53 +71,69 @@ size_t oomlint_ts_index(const TSTree* tree, OomlintNodeRecord* out, size_t capac
   *r = (OomlintNodeRecord){0};
   r->start = ts_subtree_padding(root).bytes;
   r->end = r->start + ts_subtree_size(root).bytes;
-  r->symbol = ts_language_public_symbol(lang, ts_subtree_symbol(root));
+  r->symbol = public_symbol(lang, ts_subtree_symbol(root));
   r->flags = flags_of(root, ts_subtree_named(root), r->symbol);
   size_t n = 1;
   if (ts_subtree_child_count(root) == 0) return n;
 
+  /* The subtree being walked (`f`, with its children) and the innermost open visible node (`o`)
+   * are locals, which the compiler keeps in registers: were they read through a pointer into
+   * their stacks, every record written to `out` could alias them and force them to be read
+   * again. The stacks hold the frames and open nodes around them. */
   Frame* frames = NULL;
   Open* open = NULL;
   size_t frames_size = 0, frames_cap = 0, open_size = 0, open_cap = 0;
   void* tmp;
-  bool ok = GROW(frames, frames_size, frames_cap) && GROW(open, open_size, open_cap);
-  if (ok) {
-    frames[frames_size++] = frame_of(lang, root, r->start, false, 0);
-    open[open_size++] = (Open){0, UINT32_MAX};
-  }
-  while (ok && frames_size > 0) {
-    Frame* f = &frames[frames_size - 1];
-    if (f->child_index == ts_subtree_child_count(f->subtree)) {
-      if (!f->hidden) --open_size;
-      --frames_size;
+  bool ok = true;
+  Frame f;
+  frame_of(&f, lang, root, r->start, false, 0);
+  const Subtree* children = ts_subtree_children(root);
+  uint32_t count = ts_subtree_child_count(root);
+  Open o = {0, UINT32_MAX};
+  for (;;) {
+    if (f.child_index == count) {
+      if (frames_size == 0) break; /* the root's children are done */
+      if (!f.hidden) o = open[--open_size];
+      f = frames[--frames_size];
+      children = ts_subtree_children(f.subtree);
+      count = ts_subtree_child_count(f.subtree);
       continue;
     }
-    Subtree c = ts_subtree_children(f->subtree)[f->child_index];
-    if (f->child_index > 0) f->position += ts_subtree_padding(c).bytes;
-    uint32_t start = f->position;
-    f->position = start + ts_subtree_size(c).bytes;
-    f->child_index++;
+    Subtree c = children[f.child_index];
+    if (f.child_index > 0) f.position += ts_subtree_padding(c).bytes;
+    uint32_t start = f.position;
+    f.position = start + ts_subtree_size(c).bytes;
+    f.child_index++;
     bool extra = ts_subtree_extra(c);
     TSSymbol alias = 0;
+    uint32_t structural = 0;
+    if (!extra) {
+      structural = f.structural_index++;
+      if (f.aliases) alias = f.aliases[structural];
+    }
+    bool has_children = ts_subtree_child_count(c) > 0;
+    bool visible = alias || ts_subtree_visible(c);
+    /* An invisible leaf is not listed and holds nothing that is: its field does not matter. */
+    if (!visible && !has_children) continue;
     TSFieldId field = 0;
     if (!extra) {
-      uint32_t structural = f->structural_index++;
-      if (f->aliases) alias = f->aliases[structural];
-      for (const TSFieldMapEntry* m = f->fields; m < f->fields_end; m++) {
+      for (const TSFieldMapEntry* m = f.fields; m < f.fields_end; m++) {
         if (!m->inherited && m->child_index == structural) {
           field = m->field_id;
           break;
         }
       }
-      if (!field && f->hidden) field = f->inherited;
+      if (!field && f.hidden) field = f.inherited;
     }
-    bool has_children = ts_subtree_child_count(c) > 0;
-    if (!ts_subtree_visible(c) && !alias) {
-      if (has_children) {
-        Frame child = frame_of(lang, c, start, true, field);
-        ok = GROW(frames, frames_size, frames_cap);
-        if (ok) frames[frames_size++] = child;
+    if (!visible) {
+      if (!GROW(frames, frames_size, frames_cap)) {
+        ok = false;
+        break;
       }
+      frames[frames_size++] = f;
+      frame_of(&f, lang, c, start, true, field);
+      children = ts_subtree_children(c);
+      count = ts_subtree_child_count(c);
       continue;
     }
     if (n >= capacity) {
@@ -122,27 +144,30 @@ size_t oomlint_ts_index(const TSTree* tree, OomlintNodeRecord* out, size_t capac
     r = &out[i];
     *r = (OomlintNodeRecord){0};
     r->start = start;
-    r->end = f->position;
-    r->symbol = ts_language_public_symbol(lang, alias ? alias : ts_subtree_symbol(c));
+    r->end = f.position;
+    r->symbol = public_symbol(lang, alias ? alias : ts_subtree_symbol(c));
     bool named = alias ? ts_language_symbol_metadata(lang, alias).named : ts_subtree_named(c);
     r->flags = flags_of(c, named, r->symbol);
     r->field = field;
-    Open* o = &open[open_size - 1];
-    r->parent = i - o->index;
-    out[o->index].child_count++;
-    if (named) out[o->index].named_child_count++;
-    if (o->last_child != UINT32_MAX) {
-      out[o->last_child].next = i - o->last_child;
-      r->prev = i - o->last_child;
+    r->parent = i - o.index;
+    out[o.index].child_count++;
+    if (named) out[o.index].named_child_count++;
+    if (o.last_child != UINT32_MAX) {
+      out[o.last_child].next = i - o.last_child;
+      r->prev = i - o.last_child;
     }
-    o->last_child = i;
+    o.last_child = i;
     if (has_children) {
-      Frame child = frame_of(lang, c, start, false, 0);
-      ok = GROW(frames, frames_size, frames_cap) && GROW(open, open_size, open_cap);
-      if (ok) {
-        frames[frames_size++] = child;
-        open[open_size++] = (Open){i, UINT32_MAX};
+      if (!GROW(frames, frames_size, frames_cap) || !GROW(open, open_size, open_cap)) {
+        ok = false;
+        break;
       }
+      frames[frames_size++] = f;
+      open[open_size++] = o;
+      frame_of(&f, lang, c, start, false, 0);
+      children = ts_subtree_children(c);
+      count = ts_subtree_child_count(c);
+      o = (Open){i, UINT32_MAX};
     }
   }
   free(frames);

@@ -50,11 +50,6 @@ constexpr std::array<std::string_view, 8> kNeeds{
 #undef OOM154_SPLIT
 #undef OOM154_LOOP
 
-struct State : RuleState {
-  ModelBindings models;
-  ModeTracker modes;
-};
-
 // Without any sign of a GPU the outputs are on the CPU already.
 bool mentions_gpu(std::string_view source) {
   return source.find("cuda") != std::string_view::npos ||
@@ -69,13 +64,13 @@ public:
   std::span<const std::string_view> needs() const override { return kNeeds; }
 
   void check(Node node, Context& cx) const override {
-    State& st = cx.state<State>();
+    SharedModelFacts& facts = cx.shared<SharedModelFacts>();
     if (!node.is("call")) {
-      st.models.record(cx, node);
+      facts.record(cx, node);
       return;
     }
     if (!cx.model().imports("torch")) return;
-    st.modes.on_call(cx, node);
+    facts.on_call(cx, node);
     std::string_view tail = cx.model().callee_tail(node);
     if (tail != "append" && tail != "extend") return;
     Node list = SemanticModel::receiver(node);
@@ -86,12 +81,13 @@ public:
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) return;
     bool eval_loop = loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")));
-    if (!eval_loop && !(cx.is_step_loop(loop) && st.modes.current(cx, node) == Mode::Eval)) return;
+    if (!eval_loop && !(cx.is_step_loop(loop) && facts.modes.current(cx, node) == Mode::Eval))
+      return;
     if (uses_autograd(cx, loop) || steps_optimizer(cx, loop)) return;
     if (!mentions_gpu(cx.source())) return;
     std::string_view name = cx.text(list);
     if (!list_accumulates_across(cx, loop, name)) return;
-    OutputQuery q{cx, st.models, loop, Concern::Device};
+    OutputQuery q{cx, facts.models, loop, Concern::Device};
     if (!is_model_output(q, value)) return;
     auto d = cx.report(node, "model outputs collected in `" + std::string(name) +
                                  "` stay on the GPU: the list grows by a batch of outputs every "

@@ -58,10 +58,8 @@ struct Candidate {
 };
 
 struct State : RuleState {
-  ModelBindings models;
-  ModeTracker modes;
   std::unordered_set<uint32_t> reported; // function (start + 1) or module-level loop start
-  std::unordered_set<std::string> called_under_no_grad; // functions called under no_grad
+  std::unordered_set<std::string_view> called_under_no_grad; // functions called under no_grad
   std::vector<Candidate> candidates;
   std::optional<std::string> no_grad_spelling; // computed once per file, on the first candidate
 };
@@ -142,21 +140,22 @@ public:
 
   void check(Node node, Context& cx) const override {
     State& st = cx.state<State>();
+    SharedModelFacts& facts = cx.shared<SharedModelFacts>();
     if (!node.is("call")) {
-      st.models.record(cx, node);
+      facts.record(cx, node);
       return;
     }
     if (!cx.model().imports("torch")) return;
-    st.modes.on_call(cx, node);
+    facts.on_call(cx, node);
     bool no_grad = cx.in_no_grad();
     if (no_grad) {
       Node f = SemanticModel::callee(node);
       if (f.is("identifier") || (f.is("attribute") && cx.text(f.field("object")) == "self")) {
-        st.called_under_no_grad.insert(std::string(cx.model().callee_tail(node)));
+        st.called_under_no_grad.insert(cx.model().callee_tail(node));
       }
       return;
     }
-    if (!st.models.is_model_call(cx, node)) return;
+    if (!facts.models.is_model_call(cx, node)) return;
     if (in_grad_switch(cx)) return;
     Node fn = cx.enclosing_function();
     std::string fn_name = fn.null() ? "" : std::string(cx.text(fn.field("name")));
@@ -169,7 +168,7 @@ public:
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
     bool eval_loop = loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")));
-    if (!eval_loop && st.modes.current(cx, node) != Mode::Eval) return;
+    if (!eval_loop && facts.modes.current(cx, node) != Mode::Eval) return;
     // A one-off call whose result is dropped (quantization calibration, warm-up, hooks) runs for
     // its side effects; only flag those inside an evaluation loop.
     if (!eval_loop && cx.parent().is("expression_statement")) return;

@@ -5,7 +5,9 @@
 // the accumulator is used in the rest of its function: a sum that is later backpropagated is
 // deliberate (gradient accumulation by hand), and one that is used as a tensor afterwards gets a
 // `.detach()` fix instead of `.item()`.
+#include <algorithm>
 #include <array>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -50,31 +52,38 @@ bool is_container_method(std::string_view m) {
          m == "update" || m == "setdefault";
 }
 
+// Names are views of the source, which outlives the rule's state. A set of them that is built
+// once and asked about once is a plain vector (duplicates do no harm); one that is asked about
+// again and again is a hash set.
+using Names = std::vector<std::string_view>;
+using NameSet = std::unordered_set<std::string_view>;
+
 // The name a value is known by: an identifier, or `self.x` for an attribute of self.
-std::string name_of(const Context& cx, Node n) {
-  if (n.is("identifier")) return std::string(cx.text(n));
+std::string_view name_of(const Context& cx, Node n) {
+  if (n.is("identifier")) return cx.text(n);
   if (n.is("attribute") && n.field("object").is("identifier") &&
       cx.text(n.field("object")) == "self") {
-    return std::string(cx.text(n));
+    return cx.text(n);
   }
   return {};
 }
 
 // Names used in a subtree: identifiers (not attribute names) and `self.x` chains. Bounded by the
-// subtree; nested functions and lambdas are skipped.
-void collect_names(const Context& cx, Node root, std::unordered_set<std::string>& out) {
-  std::vector<Node> stack{root};
+// subtree; nested functions and lambdas are skipped. `add(name)` is called for each.
+template <class Add> void for_each_name(const Context& cx, Node root, Add&& add) {
+  thread_local std::vector<Node> stack; // not reentrant: `add` never collects names itself
+  stack.assign(1, root);
   while (!stack.empty()) {
     Node n = stack.back();
     stack.pop_back();
     if (n.is("lambda") || n.is("function_definition")) continue;
     if (n.is("identifier")) {
-      out.insert(std::string(cx.text(n)));
+      add(cx.text(n));
       continue;
     }
     if (n.is("attribute")) {
-      std::string self_name = name_of(cx, n);
-      if (!self_name.empty()) out.insert(std::move(self_name));
+      std::string_view self_name = name_of(cx, n);
+      if (!self_name.empty()) add(self_name);
       stack.push_back(n.field("object")); // not the attribute name
       continue;
     }
@@ -82,10 +91,36 @@ void collect_names(const Context& cx, Node root, std::unordered_set<std::string>
   }
 }
 
-bool contains_name(const std::unordered_set<std::string>& names,
-                   const std::unordered_set<std::string>& wanted) {
-  for (const auto& w : wanted) {
+void collect_names(const Context& cx, Node root, Names& out) {
+  for_each_name(cx, root, [&](std::string_view name) { out.push_back(name); });
+}
+
+void collect_names(const Context& cx, Node root, NameSet& out) {
+  for_each_name(cx, root, [&](std::string_view name) { out.insert(name); });
+}
+
+bool contains(const Names& names, std::string_view name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Does `names` hold one of `wanted`?
+bool contains_name(const Names& names, const Names& wanted) {
+  for (std::string_view w : wanted) {
+    if (contains(names, w)) return true;
+  }
+  return false;
+}
+
+bool contains_name(const NameSet& names, const NameSet& wanted) {
+  for (std::string_view w : wanted) {
     if (names.count(w)) return true;
+  }
+  return false;
+}
+
+bool contains_name(std::span<const std::string_view> names, const NameSet& wanted) {
+  for (std::string_view n : names) {
+    if (wanted.count(n)) return true;
   }
   return false;
 }
@@ -95,31 +130,39 @@ struct Assign {
   bool resets; // a fresh value, not `x = x + ...`
 };
 
+// `left` is computed from the names dep_names[begin, end) of its scope.
+struct Dep {
+  std::string_view left;
+  uint32_t begin, end;
+};
+
 struct ScopeInfo {
-  std::string function_name;
+  std::string_view function_name;
   bool has_backward = false;
   bool has_step = false;
-  std::unordered_map<std::string, std::vector<Assign>> assigns;
-  std::vector<std::pair<std::string, std::unordered_set<std::string>>> deps; // left <- right
-  std::unordered_set<std::string> backward_names; // names in a backward / autograd.grad call
-  std::unordered_set<std::string> returned;
-  std::unordered_set<std::string> tensor_used;           // used as a tensor later on
-  std::unordered_map<std::string, bool> loss_in_no_grad; // last loss assignment under no_grad
+  std::unordered_map<std::string_view, std::vector<Assign>> assigns;
+  std::vector<Dep> deps; // left <- right
+  Names dep_names;
+  NameSet backward_names; // names in a backward / autograd.grad call
+  NameSet returned;
+  NameSet tensor_used;                                        // used as a tensor later on
+  std::unordered_map<std::string_view, bool> loss_in_no_grad; // last loss assignment under no_grad
 };
 
 struct Candidate {
   uint32_t start, end;
   uint32_t scope;
-  std::string accumulator; // name of the total / list / `self.x`
-  std::string statement;   // short text for the message
-  Node loss;               // the accumulated loss expression
-  bool self_attribute;     // Lightning-style `self.x` accumulator: always `.detach()`
+  std::string_view accumulator; // name of the total / list / `self.x`
+  std::string statement;        // short text for the message
+  Node loss;                    // the accumulated loss expression
+  bool self_attribute;          // Lightning-style `self.x` accumulator: always `.detach()`
 };
 
 struct State : RuleState {
   std::unordered_map<uint32_t, ScopeInfo> scopes;
-  std::unordered_set<std::string> called_in_no_grad;
+  NameSet called_in_no_grad;
   std::vector<Candidate> candidates;
+  Names targets, used; // on_assignment's scratch space
 };
 
 uint32_t scope_key(const Context& cx) {
@@ -132,16 +175,16 @@ ScopeInfo& scope_info(Context& cx, State& st) {
   auto [it, fresh] = st.scopes.try_emplace(key);
   if (fresh) {
     Node f = cx.enclosing_function();
-    if (!f.null()) it->second.function_name = std::string(cx.text(f.field("name")));
+    if (!f.null()) it->second.function_name = cx.text(f.field("name"));
   }
   return it->second;
 }
 
 // Identifiers on the left of an assignment (`a`, `a, b`, `(a, b)`, `self.x`).
-void left_names(const Context& cx, Node left, std::vector<std::string>& out) {
-  std::string n = name_of(cx, left);
+void left_names(const Context& cx, Node left, Names& out) {
+  std::string_view n = name_of(cx, left);
   if (!n.empty()) {
-    out.push_back(std::move(n));
+    out.push_back(n);
     return;
   }
   if (left.is("pattern_list") || left.is("tuple_pattern") || left.is("list_pattern")) {
@@ -189,12 +232,13 @@ public:
     for (const auto& c : st.candidates) {
       ScopeInfo& sc = st.scopes[c.scope];
       // Everything computed from the accumulator in this function.
-      std::unordered_set<std::string> derived{c.accumulator};
+      NameSet derived{c.accumulator};
       for (bool grew = true; grew;) {
         grew = false;
-        for (const auto& [left, right] : sc.deps) {
-          if (!derived.count(left) && contains_name(right, derived)) {
-            derived.insert(left);
+        for (const Dep& d : sc.deps) {
+          std::span<const std::string_view> right(sc.dep_names.data() + d.begin, d.end - d.begin);
+          if (!derived.count(d.left) && contains_name(right, derived)) {
+            derived.insert(d.left);
             grew = true;
           }
         }
@@ -202,10 +246,10 @@ public:
       // Summed on purpose to be backpropagated (`sum(losses).backward()`).
       if (contains_name(sc.backward_names, derived)) continue;
       bool trains = sc.has_backward || sc.has_step;
-      const std::string& fn = sc.function_name;
-      bool evaluates = fn.find("eval") != std::string::npos ||
-                       fn.find("valid") != std::string::npos ||
-                       fn.find("test") != std::string::npos;
+      std::string_view fn = sc.function_name;
+      bool evaluates = fn.find("eval") != std::string_view::npos ||
+                       fn.find("valid") != std::string_view::npos ||
+                       fn.find("test") != std::string_view::npos;
       // A helper that builds one loss from several parts and hands it back to its caller.
       if (!trains && !evaluates && contains_name(sc.returned, derived)) continue;
       // An evaluation function that its caller runs under torch.no_grad().
@@ -231,7 +275,7 @@ private:
     Node f = SemanticModel::callee(call);
     auto q = m.callee_name(call);
     if (cx.in_no_grad() && (f.is("identifier") || f.is("attribute"))) {
-      st.called_in_no_grad.insert(std::string(tail));
+      st.called_in_no_grad.insert(tail);
     }
     if (tail == "backward" ||
         (q && (*q == "torch.autograd.backward" || *q == "torch.autograd.grad"))) {
@@ -241,8 +285,8 @@ private:
     if (tail == "step" && f.is("attribute")) sc.has_step = true;
     // Used as a tensor: a tensor method on it, or passed to a torch function.
     if (f.is("attribute") && !is_container_method(tail)) {
-      std::string obj = name_of(cx, f.field("object"));
-      if (!obj.empty()) sc.tensor_used.insert(std::move(obj));
+      std::string_view obj = name_of(cx, f.field("object"));
+      if (!obj.empty()) sc.tensor_used.insert(obj);
     }
     if (q && q->starts_with("torch.")) {
       collect_names(cx, SemanticModel::arguments(call), sc.tensor_used);
@@ -260,14 +304,23 @@ private:
     Node left = a.field("left");
     Node right = a.field("right");
     if (right.null()) return;
-    std::vector<std::string> names;
+    Names& names = st.targets;
+    names.clear();
     left_names(cx, left, names);
-    std::unordered_set<std::string> used;
+    Names& used = st.used;
+    used.clear();
     collect_names(cx, right, used);
     bool is_loss = left.is("identifier") && cx.model().is_loss_expr(right);
-    for (const auto& n : names) {
-      sc.deps.emplace_back(n, used);
-      if (a.is("assignment")) sc.assigns[n].push_back(Assign{a.start(), !used.count(n)});
+    if (!names.empty()) {
+      // The targets share one copy of the names on the right.
+      auto begin = static_cast<uint32_t>(sc.dep_names.size());
+      sc.dep_names.insert(sc.dep_names.end(), used.begin(), used.end());
+      auto end = static_cast<uint32_t>(sc.dep_names.size());
+      for (std::string_view n : names)
+        sc.deps.push_back(Dep{n, begin, end});
+    }
+    for (std::string_view n : names) {
+      if (a.is("assignment")) sc.assigns[n].push_back(Assign{a.start(), !contains(used, n)});
       if (is_loss) sc.loss_in_no_grad[n] = cx.in_no_grad();
     }
     if (a.is("augmented_assignment")) {
@@ -277,7 +330,7 @@ private:
     }
     // total = total + loss / total = loss + total
     if (!right.is("binary_operator") || cx.text(right.field("operator")) != "+") return;
-    std::string target = name_of(cx, left);
+    std::string_view target = name_of(cx, left);
     if (target.empty()) return;
     Node l = right.field("left");
     Node r = right.field("right");
@@ -293,14 +346,14 @@ private:
   void consider(Context& cx, State& st, ScopeInfo& sc, Node stmt, Node target, Node value) const {
     const SemanticModel& m = cx.model();
     if (!m.is_loss_expr(value) || cx.in_no_grad()) return;
-    std::string acc = name_of(cx, target);
+    std::string_view acc = name_of(cx, target);
     if (acc.empty() && target.is("subscript")) acc = name_of(cx, target.field("value"));
     if (acc.empty()) return;
-    std::unordered_set<std::string> value_names;
+    Names value_names;
     collect_names(cx, value, value_names);
-    if (value_names.count(acc)) return; // `loss += loss_aux * loss`: one expression
+    if (contains(value_names, acc)) return; // `loss += loss_aux * loss`: one expression
     // The loss was computed under no_grad (an eval step split in two blocks).
-    for (const auto& n : value_names) {
+    for (std::string_view n : value_names) {
       auto it = sc.loss_in_no_grad.find(n);
       if (it != sc.loss_in_no_grad.end() && it->second) return;
     }
@@ -317,13 +370,13 @@ private:
         return;
       }
       // The loss is computed on each pass of this loop.
-      std::unordered_set<std::string> in_loop;
+      Names in_loop;
       if (loop.is("for_statement")) collect_names(cx, loop.field("left"), in_loop);
-      for (const auto& n : value_names) {
+      for (std::string_view n : value_names) {
         auto it = sc.assigns.find(n);
         if (it == sc.assigns.end()) continue;
         for (const auto& as : it->second) {
-          if (as.pos >= loop.start() && as.pos < stmt.start()) in_loop.insert(n);
+          if (as.pos >= loop.start() && as.pos < stmt.start()) in_loop.push_back(n);
         }
       }
       if (!contains_name(in_loop, value_names)) return;
@@ -341,7 +394,7 @@ private:
     }
     std::string statement(cx.text(stmt));
     if (statement.size() > 60 || statement.find('\n') != std::string::npos) {
-      statement = acc + (stmt.is("call") ? ".append(...)" : " += ...");
+      statement = std::string(acc) + (stmt.is("call") ? ".append(...)" : " += ...");
     }
     st.candidates.push_back(
         Candidate{stmt.start(), stmt.end(), scope_key(cx), acc, statement, value, self_attribute});

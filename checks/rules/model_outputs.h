@@ -58,11 +58,12 @@ inline std::string_view last_name(const Context& cx, Node e) {
 }
 
 // Names (identifiers or `self.x`) bound to models, and the file's nn.Module classes. Fed with
-// the `assignment` and `class_definition` nodes of the traversal.
+// the `assignment` and `class_definition` nodes of the traversal. The names are views of the
+// source, which outlives a rule's state.
 struct ModelBindings {
-  std::unordered_set<std::string> names;
-  std::unordered_set<std::string> module_classes;
-  std::unordered_set<std::string> pretrained; // bound from .from_pretrained(...): ModelOutput
+  std::unordered_set<std::string_view> names;
+  std::unordered_set<std::string_view> module_classes;
+  std::unordered_set<std::string_view> pretrained; // bound from .from_pretrained(...): ModelOutput
 
   // Strips `.to(device)`, `.cuda()`, `.eval()`, wrappers such as DataParallel / torch.compile /
   // accelerator.prepare, down to the expression that creates the model.
@@ -90,7 +91,7 @@ struct ModelBindings {
 
   bool creates_model(const Context& cx, Node e) const {
     e = unwrap(cx, e);
-    if (e.is("identifier") || e.is("attribute")) return names.count(std::string(cx.text(e))) > 0;
+    if (e.is("identifier") || e.is("attribute")) return names.count(cx.text(e)) > 0;
     if (!e.is("call")) return false;
     std::string_view tail = cx.model().callee_tail(e);
     Node f = SemanticModel::callee(e);
@@ -102,7 +103,7 @@ struct ModelBindings {
     if (auto q = cx.model().callee_name(e)) {
       return q->starts_with("torchvision.models.") || *q == "timm.create_model";
     }
-    return f.is("identifier") && module_classes.count(std::string(cx.text(f))) > 0;
+    return f.is("identifier") && module_classes.count(cx.text(f)) > 0;
   }
 
   void record(const Context& cx, Node node) {
@@ -113,21 +114,21 @@ struct ModelBindings {
         auto q = cx.model().qualified_name(s);
         bool module = (q && (*q == "torch.nn.Module" || q->ends_with("LightningModule") ||
                              q->ends_with("PreTrainedModel"))) ||
-                      (s.is("identifier") && module_classes.count(std::string(cx.text(s))));
-        if (module) module_classes.insert(std::string(cx.text(node.field("name"))));
+                      (s.is("identifier") && module_classes.count(cx.text(s)));
+        if (module) module_classes.insert(cx.text(node.field("name")));
       }
       return;
     }
     if (!node.is("assignment")) return;
     Node left = node.field("left");
     if (!left.is("identifier") && !left.is("attribute")) return;
-    std::string key(cx.text(left));
+    std::string_view key = cx.text(left);
     Node right = node.field("right");
     if (!right.null() && creates_model(cx, right)) {
       names.insert(key);
       Node core = unwrap(cx, right);
       bool hf = (core.is("call") && cx.model().callee_tail(core) == "from_pretrained") ||
-                pretrained.count(std::string(cx.text(core)));
+                pretrained.count(cx.text(core));
       if (hf) {
         pretrained.insert(key);
       } else {
@@ -141,7 +142,7 @@ struct ModelBindings {
 
   bool is_model_expr(const Context& cx, Node f) const {
     if (!f.is("identifier") && !f.is("attribute")) return false;
-    if (names.count(std::string(cx.text(f)))) return true;
+    if (names.count(cx.text(f))) return true;
     if (f.is("attribute")) {
       // self.model / trainer.model, not torch.nn.functional.x
       if (cx.model().qualified_name(f)) return false;
@@ -229,6 +230,29 @@ struct ModeTracker {
     if (at.start() < e.start || at.end() > e.end) return Mode::Unknown;
     return e.mode;
   }
+};
+
+// The model bindings and the train/eval mode of a file are the same for every rule that feeds
+// them the same nodes (OOM153, OOM154 and OOM202 record every assignment and class definition;
+// OOM153 and OOM154 track the mode of every call in a file that imports torch): they share one
+// copy (Context::shared), which the first of them to reach a node brings up to date.
+struct SharedModelFacts : RuleState {
+  ModelBindings models;
+  ModeTracker modes;
+
+  void record(const Context& cx, Node node) {
+    if (node == recorded_) return;
+    recorded_ = node;
+    models.record(cx, node);
+  }
+  void on_call(const Context& cx, Node call) {
+    if (call == mode_call_) return;
+    mode_call_ = call;
+    modes.on_call(cx, call);
+  }
+
+private:
+  Node recorded_, mode_call_; // the last node each was fed
 };
 
 // ---- scanning bounded subtrees ----
@@ -493,7 +517,7 @@ inline bool may_be_structured(const OutputQuery& q, Node e, int depth = 0) {
     if (!q.models.is_model_call(cx, e)) return false;
     Node f = SemanticModel::callee(e);
     if (f.is("attribute") && cx.text(f.field("attribute")) == "forward") f = f.field("object");
-    if (q.models.pretrained.count(std::string(cx.text(f)))) return true;
+    if (q.models.pretrained.count(cx.text(f))) return true;
     Node args = SemanticModel::arguments(e);
     for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
       Node a = args.named_child(i);

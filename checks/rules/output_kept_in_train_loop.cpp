@@ -43,10 +43,6 @@ constexpr std::array<std::string_view, 6> kNeeds{
     "~loader|~Loader|~batches|`=backward|`=step",
     OOMLINT_MODEL_OUTPUT_NEEDS};
 
-struct State : RuleState {
-  ModelBindings models;
-};
-
 class OutputKeptInTrainLoop final : public Rule {
 public:
   const RuleMeta& meta() const override { return kMeta; }
@@ -54,9 +50,9 @@ public:
   std::span<const std::string_view> needs() const override { return kNeeds; }
 
   void check(Node node, Context& cx) const override {
-    State& st = cx.state<State>();
+    SharedModelFacts& facts = cx.shared<SharedModelFacts>();
     if (!node.is("call")) {
-      st.models.record(cx, node);
+      facts.record(cx, node);
       return;
     }
     std::string_view tail = cx.model().callee_tail(node);
@@ -76,7 +72,7 @@ public:
     std::string_view name = cx.text(list);
     if (!list_accumulates_across(cx, loop, name)) return;
     if (cx.model().is_loss_expr(value)) return; // a kept loss is OOM201
-    OutputQuery q{cx, st.models, loop, Concern::Graph};
+    OutputQuery q{cx, facts.models, loop, Concern::Graph};
     if (!is_model_output(q, value)) return;
     auto d = cx.report(node, "model outputs kept in `" + std::string(name) +
                                  "` with their autograd history: every step adds its output "
