@@ -166,3 +166,25 @@ TEST_CASE("ts index: the subtree walk builds the same index as a cursor walk") {
     CHECK(compare_builders(text) == "");
   }
 }
+
+TEST_CASE("ts index: the compiled-in field names are exactly the grammar's, each with its id") {
+  // FieldName checks a name against kFieldNames while compiling; this holds that list to the
+  // grammar, so that a name it accepts is one the grammar has, under the id the grammar gives.
+  const TSLanguage* lang = oomlint::ts::python();
+  REQUIRE(ts_language_field_count(lang) == oomlint::ts::kFieldCount);
+  for (size_t i = 0; i < oomlint::ts::kFieldCount; ++i) {
+    std::string_view name = oomlint::ts::kFieldNames[i];
+    INFO(name);
+    TSFieldId id =
+        ts_language_field_id_for_name(lang, name.data(), static_cast<uint32_t>(name.size()));
+    CHECK(id != 0);
+    CHECK(oomlint::ts::detail::field_ids[i] == id);
+  }
+  oomlint::ts::Parser parser;
+  auto tree = parser.parse("x = obj.attr\n");
+  Node assign = tree.root().named_child(0).named_child(0);
+  REQUIRE(assign.is("assignment"));
+  CHECK(assign.field("right").field("attribute").text("x = obj.attr\n") == "attr");
+  CHECK(assign.field("right").field("object").text("x = obj.attr\n") == "obj");
+  CHECK(assign.field("type").null());
+}
