@@ -38,40 +38,6 @@ const TSLanguage* python() {
   return language;
 }
 
-namespace {
-size_t field_slot(std::string_view v) {
-  size_t a = static_cast<unsigned char>(v[0]), b = static_cast<unsigned char>(v[v.size() - 1]);
-  return (v.size() * 31 + a * 7 + b) & 1023;
-}
-} // namespace
-
-TSFieldId field_id(std::string_view name) {
-  // There are a few dozen field names: a table indexed by a name's length and its first and last
-  // bytes holds the candidates, so a lookup is a compare or two instead of hashing the whole name
-  // (this runs for every field() a rule asks for).
-  struct Entry {
-    std::string_view name;
-    TSFieldId id;
-  };
-  static const std::vector<std::vector<Entry>> table = [] {
-    std::vector<std::vector<Entry>> t(1024);
-    const TSLanguage* lang = python();
-    for (TSFieldId id = 1, n = static_cast<TSFieldId>(ts_language_field_count(lang)); id <= n;
-         ++id) {
-      const char* f = ts_language_field_name_for_id(lang, id);
-      if (!f || !*f) continue;
-      std::string_view v(f);
-      t[field_slot(v)].push_back({v, id});
-    }
-    return t;
-  }();
-  if (name.empty()) return 0;
-  for (const Entry& e : table[field_slot(name)]) {
-    if (e.name == name) return e.id;
-  }
-  return 0;
-}
-
 namespace detail {
 const char* const* kind_names = nullptr;
 const uint8_t* kind_lengths = nullptr;

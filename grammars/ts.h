@@ -15,10 +15,6 @@ namespace oomlint::ts {
 
 const TSLanguage* python();
 
-// The Python grammar's id of a field name (0 when there is none), from a table built once:
-// tree-sitter's own lookup compares the name with every field name on each call.
-TSFieldId field_id(std::string_view name);
-
 // The field names of the Python grammar (tree-sitter-python's ts_field_names, in its order).
 inline constexpr std::string_view kFieldNames[] = {"alias",
                                                    "alternative",
@@ -145,8 +141,7 @@ public:
   }
   // The child held in field `name` (the first, for a field that holds several), or null.
   Node field(FieldName name) const { return field_with_id(name.id()); }
-  // The same for a name known only at run time (looked up in a table).
-  Node field_by_name(std::string_view name) const { return field_with_id(field_id(name)); }
+  // The same for a field id (the grammar's; 0 finds nothing).
   Node field_with_id(TSFieldId id) const {
     if (id == 0) return Node();
     for (Node c = first_child(); !c.null(); c = c.next_sibling()) {

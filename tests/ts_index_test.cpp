@@ -61,7 +61,7 @@ std::string compare(TSNode t, Node n, size_t& checked) {
       if (!name) continue;
       TSNode want = ts_node_child_by_field_id(a, static_cast<TSFieldId>(f));
       if (!ts_node_is_null(want) && !ts_node_eq(ts_node_parent(want), a)) continue;
-      if (!same(want, b.field_by_name(name))) {
+      if (!same(want, b.field_with_id(static_cast<TSFieldId>(f)))) {
         return std::string("field ") + name + " differs: " + at;
       }
     }
