@@ -367,7 +367,9 @@ std::optional<std::string> read_source_file(const std::string& path, std::string
   std::string data(S_ISREG(st.st_mode) ? static_cast<size_t>(st.st_size) + 1 : size_t{65536}, '\0');
   size_t size = 0;
   for (;;) {
-    if (size == data.size()) data.resize(data.size() * 2);
+    // Past what stat() promised (a growing file, or a /proc file that claims 0 bytes): grow
+    // by at least 64 KB, not one byte at a time.
+    if (size == data.size()) data.resize(std::max(data.size() * 2, size_t{65536}));
     ssize_t n = ::read(fd, data.data() + size, data.size() - size);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -404,6 +406,7 @@ FileOutcome check_file(const FileJob& job, const FixOptions& options) {
       if (before) {
         if (auto hit = options.cache->lookup_unchanged(job.absolute, *before, job.settings_key)) {
           out.findings = with_paths(std::move(*hit), job);
+          sort_findings(out.findings); // as every other path leaves them (stored unsorted)
           return out;
         }
       }
