@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -34,6 +35,16 @@ constexpr uintptr_t kGlibcHeapSize = uintptr_t{64} << 20;
 
 constexpr uintptr_t kHugePage = uintptr_t{2} << 20;
 
+// glibc puts a block of n bytes in a chunk of n + 8 bytes rounded up to 16 (32 at least), whose
+// user part starts 16 bytes in.
+constexpr uintptr_t kChunkHeader = 16;
+constexpr uintptr_t chunk_size(uintptr_t n) {
+  return std::max<uintptr_t>((n + 8 + 15) & ~uintptr_t{15}, 32);
+}
+
+// The block hint_huge_pages_for_this_thread() allocates to find its thread's arena.
+constexpr size_t kProbeSize = 64;
+
 #if defined(__GLIBC__)
 // Blocks that fill an arena up to a huge-page boundary, held until the process ends.
 thread_local void* arena_pad = nullptr;
@@ -42,14 +53,13 @@ thread_local void* arena_pad = nullptr;
 // range an arena starts in has its first page in use (the arena's own header, the block just
 // freed), so the blocks after it would get 4 KB pages, up to 511 faults. One block that ends at
 // the next boundary skips the rest of that range: nothing writes to its inside, which stays
-// unmapped and costs no memory. glibc puts a block of n bytes in a chunk of n + 8 bytes rounded
-// up to 16, whose user part starts 16 bytes in; `top` is where the arena's next chunk starts.
-// The block is kept only if malloc placed it there (the guess is checked, never trusted).
+// unmapped and costs no memory. `top` is where the arena's next chunk starts. The block is kept
+// only if malloc placed it there (the guess is checked, never trusted).
 void pad_to_huge_page(uintptr_t top) {
   const uintptr_t boundary = (top + kHugePage - 1) & ~(kHugePage - 1);
-  if (boundary - top < 64) return; // already there, near enough
-  void* pad = std::malloc(boundary - top - 8);
-  if (pad && reinterpret_cast<uintptr_t>(pad) == top + 16) {
+  if (boundary - top < 64) return;             // already there, near enough
+  void* pad = std::malloc(boundary - top - 8); // a chunk of exactly boundary - top bytes
+  if (pad && reinterpret_cast<uintptr_t>(pad) == top + kChunkHeader) {
     arena_pad = pad;
   } else {
     std::free(pad); // not where it was meant to be: no help, no harm
@@ -84,9 +94,9 @@ bool hint_huge_pages_for_main_heap() {
   const uintptr_t end = top & ~(kHugePage - 1);
   if (begin >= end) return false;
   if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE) != 0) return false;
-  // The freed block went back to the top of the arena, whose next chunk starts 16 bytes before
-  // it: pad from there to `begin`, where the advice starts.
-  pad_to_huge_page(low - 16);
+  // The freed block went back to the top of the arena, whose next chunk starts at the block's
+  // chunk header: pad from there to `begin`, where the advice starts.
+  pad_to_huge_page(low - kChunkHeader);
   return true;
 #else
   return false;
@@ -105,7 +115,7 @@ bool hint_huge_pages_for_this_thread() {
 #if defined(__GLIBC__) && defined(MADV_HUGEPAGE)
   if (!kOwnAllocator || sizeof(void*) != 8) return false;
   // A block from this thread's arena, held until the end.
-  std::unique_ptr<void, decltype(&std::free)> probe(std::malloc(64), &std::free);
+  std::unique_ptr<void, decltype(&std::free)> probe(std::malloc(kProbeSize), &std::free);
   if (!probe) return false;
   const uintptr_t address = reinterpret_cast<uintptr_t>(probe.get());
   // The main arena grows with brk() and lies below the program break; glibc heaps are mmap()ed
@@ -124,8 +134,8 @@ bool hint_huge_pages_for_this_thread() {
     }
   }
   if (::madvise(reinterpret_cast<void*>(base), kGlibcHeapSize, MADV_HUGEPAGE) != 0) return false;
-  // The probe's chunk (64 bytes + 8, rounded up to 80) ends where the arena's top begins.
-  pad_to_huge_page(address - 16 + 80);
+  // The probe's chunk ends where the arena's top begins.
+  pad_to_huge_page(address - kChunkHeader + chunk_size(kProbeSize));
   return true;
 #else
   return false;
