@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -25,8 +26,17 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bumped when the layout of an entry changes.
-constexpr int kFormat = 5;
+// Bumped when the layout of the file changes.
+constexpr int kFormat = 6;
+
+template <typename T> T byteswap(T v) {
+  T out = 0;
+  for (size_t i = 0; i < sizeof v; ++i) {
+    out = static_cast<T>((out << 8) | (v & 0xFF));
+    v = static_cast<T>(v >> 8);
+  }
+  return out;
+}
 
 // Which oomlint build wrote a cache: the version plus the executable's size and modification
 // time, so that a rebuilt binary (new or changed rules) never reads results of the old one.
@@ -109,26 +119,22 @@ private:
   std::string out_;
 };
 
+template <typename T> T little_endian(std::string_view b) {
+  T v;
+  std::memcpy(&v, b.data(), sizeof v);
+  if constexpr (std::endian::native == std::endian::big) v = byteswap(v);
+  return v;
+}
+
 class Reader {
 public:
   explicit Reader(std::string_view in) : in_(in) {}
   bool done() const { return pos_ == in_.size(); }
   uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
-  uint32_t u32() {
-    auto b = take(4);
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; --i)
-      v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
-    return v;
-  }
-  uint64_t u64() {
-    auto b = take(8);
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i)
-      v = (v << 8) | static_cast<uint8_t>(b[static_cast<size_t>(i)]);
-    return v;
-  }
+  uint32_t u32() { return little_endian<uint32_t>(take(4)); }
+  uint64_t u64() { return little_endian<uint64_t>(take(8)); }
   std::string str() { return std::string(take(u32())); }
+  std::string_view view() { return take(u32()); }
   std::string_view block() { return take(u32()); }
   checks::Diagnostic diagnostic() {
     checks::Diagnostic d;
@@ -245,7 +251,8 @@ std::optional<FileStamp> settled_stamp(const struct stat& st, const struct times
 
 ResultsCache::ResultsCache(ResultsCache&& other) noexcept
     : dir_(std::move(other.dir_)), file_(std::move(other.file_)), raw_(std::move(other.raw_)),
-      entries_(std::move(other.entries_)), hits_(other.hits_), unread_hits_(other.unread_hits_),
+      read_(std::move(other.read_)), added_(std::move(other.added_)),
+      owned_(std::move(other.owned_)), hits_(other.hits_), unread_hits_(other.unread_hits_),
       dirty_(other.dirty_) {}
 
 ResultsCache ResultsCache::open(const fs::path& dir) {
@@ -262,8 +269,13 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
     Reader r(text);
     if (r.str() != kMagic) throw std::runtime_error("not an oomlint cache");
     uint32_t files = r.u32();
+    // Each entry takes dozens of bytes: a count beyond the file is corrupt.
+    if (files > text.size()) throw std::runtime_error("corrupt count");
+    cache.read_.reserve(files);
     for (uint32_t f = 0; f < files; ++f) {
-      std::string path = r.str();
+      std::string_view path = r.view();
+      if (!cache.read_.empty() && !(cache.read_.back().first < path))
+        throw std::runtime_error("entries out of order");
       Entry entry;
       entry.hash = r.u64();
       if (r.u8() != 0) {
@@ -275,14 +287,14 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
         st.ctime_ns = static_cast<int64_t>(r.u64());
         entry.stamp = st;
       }
-      entry.settings = r.str();
+      entry.settings = r.view();
       entry.encoded = r.block();
-      cache.entries_.emplace(std::move(path), std::move(entry));
+      cache.read_.emplace_back(path, std::move(entry));
     }
     if (!r.done()) throw std::runtime_error("trailing bytes");
   } catch (const std::exception&) {
     // A damaged cache is no cache: start over, and overwrite it on save.
-    cache.entries_.clear();
+    cache.read_.clear();
     cache.dirty_ = true;
   }
   return cache;
@@ -294,9 +306,9 @@ std::optional<std::vector<Finding>> ResultsCache::lookup(const std::string& path
   auto hit = std::as_const(*this).lookup(path, hash, settings);
   if (hit && stamp) {
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(path);
-    if (it != entries_.end() && it->second.stamp != stamp) {
-      it->second.stamp = stamp;
+    Entry* e = find(path);
+    if (e && e->stamp != stamp) {
+      e->stamp = stamp;
       dirty_ = true;
     }
   }
@@ -307,11 +319,9 @@ std::optional<std::vector<Finding>>
 ResultsCache::lookup_unchanged(const std::string& path, const FileStamp& stamp,
                                const std::string& settings) const {
   std::unique_lock lock(mutex_);
-  auto it = entries_.find(path);
-  if (it == entries_.end()) return std::nullopt;
-  const Entry& e = it->second;
-  if (e.stamp != stamp || e.settings != settings) return std::nullopt;
-  auto out = decode(e, lock); // damaged: nullopt, and the file is read and checked
+  const Entry* e = find(path);
+  if (!e || e->stamp != stamp || e->settings != settings) return std::nullopt;
+  auto out = decode(*e, lock); // damaged: nullopt, and the file is read and checked
   if (out) {
     ++hits_;
     ++unread_hits_;
@@ -322,11 +332,9 @@ ResultsCache::lookup_unchanged(const std::string& path, const FileStamp& stamp,
 std::optional<std::vector<Finding>> ResultsCache::lookup(const std::string& path, uint64_t hash,
                                                          const std::string& settings) const {
   std::unique_lock lock(mutex_);
-  auto it = entries_.find(path);
-  if (it == entries_.end() || it->second.hash != hash || it->second.settings != settings) {
-    return std::nullopt;
-  }
-  auto out = decode(it->second, lock); // damaged: checked again, and store() replaces the block
+  const Entry* e = find(path);
+  if (!e || e->hash != hash || e->settings != settings) return std::nullopt;
+  auto out = decode(*e, lock); // damaged: checked again, and store() replaces the block
   if (out) ++hits_;
   return out;
 }
@@ -368,8 +376,33 @@ void ResultsCache::store(const std::string& path, uint64_t hash, const std::stri
   for (const auto& f : findings)
     block.finding(f);
   std::lock_guard lock(mutex_);
-  entries_[path] = Entry{hash, stamp, settings, std::move(block.bytes()), {}};
+  Entry* found = find(path);
+  Entry& e = found ? *found : added_[path];
+  if (e.settings != settings) e.settings = own(settings);
+  e.hash = hash;
+  e.stamp = stamp;
+  e.stored = std::move(block.bytes());
+  e.encoded = {};
   dirty_ = true;
+}
+
+const ResultsCache::Entry* ResultsCache::find(std::string_view path) const {
+  auto it = std::lower_bound(read_.begin(), read_.end(), path,
+                             [](const auto& item, std::string_view p) { return item.first < p; });
+  if (it != read_.end() && it->first == path) return &it->second;
+  if (added_.empty()) return nullptr;
+  auto a = added_.find(std::string(path));
+  return a == added_.end() ? nullptr : &a->second;
+}
+
+ResultsCache::Entry* ResultsCache::find(std::string_view path) {
+  return const_cast<Entry*>(std::as_const(*this).find(path));
+}
+
+std::string_view ResultsCache::own(std::string_view text) {
+  // Runs store under one settings key: the last one owned is usually it.
+  if (!owned_.empty() && owned_.back() == text) return owned_.back();
+  return owned_.emplace_back(text);
 }
 
 std::string ResultsCache::save() {
@@ -388,22 +421,27 @@ std::string ResultsCache::save() {
   }
   Writer w;
   w.str(kMagic);
-  std::vector<const std::pair<const std::string, Entry>*> kept;
-  for (const auto& item : entries_) {
-    if (fs::exists(item.first, ec)) kept.push_back(&item);
-  }
+  // Sorted by path, which open() relies on.
+  std::vector<std::pair<std::string_view, const Entry*>> kept;
+  kept.reserve(size());
+  for (const auto& [path, entry] : read_)
+    kept.emplace_back(path, &entry);
+  for (const auto& [path, entry] : added_)
+    kept.emplace_back(path, &entry);
+  if (!added_.empty()) std::sort(kept.begin(), kept.end());
+  std::erase_if(kept, [&](const auto& item) { return !fs::exists(fs::path(item.first), ec); });
   w.u32(static_cast<uint32_t>(kept.size()));
-  for (const auto* item : kept) {
-    w.str(item->first);
-    w.u64(item->second.hash);
-    w.u8(item->second.stamp ? 1 : 0);
-    if (const auto& st = item->second.stamp) {
+  for (const auto& [path, entry] : kept) {
+    w.str(path);
+    w.u64(entry->hash);
+    w.u8(entry->stamp ? 1 : 0);
+    if (const auto& st = entry->stamp) {
       for (uint64_t v : {st->device, st->inode, st->size, static_cast<uint64_t>(st->mtime_ns),
                          static_cast<uint64_t>(st->ctime_ns)})
         w.u64(v);
     }
-    w.str(item->second.settings);
-    w.str(item->second.block());
+    w.str(entry->settings);
+    w.str(entry->block());
   }
   std::string err = replace_file(file_, w.bytes());
   if (err.empty()) dirty_ = false;

@@ -6,7 +6,8 @@
 // recorded only once the file has been left alone for two seconds).
 //
 // Layout: <cache dir>/CACHEDIR.TAG, .gitignore (`*`), and one file per oomlint build,
-// `v<version>-<build>.bin`, mapping absolute paths to {content hash, settings key, findings}.
+// `v<version>-<build>.bin`, mapping absolute paths to {content hash, settings key, findings},
+// sorted by path.
 // A missing, unreadable or corrupt cache file is an empty cache; saving replaces the file
 // atomically and never fails the run.
 #pragma once
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -78,7 +80,7 @@ public:
   size_t hits() const { return hits_; }
   // Of the hits, those decided by the stamp alone (the file was not read).
   size_t unread_hits() const { return unread_hits_; }
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return read_.size() + added_.size(); }
 
   ResultsCache(ResultsCache&& other) noexcept;
 
@@ -87,18 +89,29 @@ private:
   struct Entry {
     uint64_t hash = 0;
     std::optional<FileStamp> stamp;
-    std::string settings;
-    std::string stored;       // the encoded findings, when stored in this run
-    std::string_view encoded; // else their block in raw_ (the cache file as read)
+    std::string_view settings; // in raw_ or owned_
+    std::string stored;        // the encoded findings, when stored in this run
+    std::string_view encoded;  // else their block in raw_ (the cache file as read)
     std::string_view block() const { return encoded.data() ? encoded : std::string_view(stored); }
   };
+  // The entry of `path`, or null. Called with mutex_ held.
+  Entry* find(std::string_view path);
+  const Entry* find(std::string_view path) const;
+  // A copy of `text` that lives as long as the cache (settings of stored entries).
+  std::string_view own(std::string_view text);
   // Decodes an entry's findings, nullopt when its block is damaged. Called with `lock` held on
   // mutex_, and returns with it held.
   std::optional<std::vector<Finding>> decode(const Entry& entry,
                                              std::unique_lock<std::mutex>& lock) const;
   std::filesystem::path dir_, file_;
   std::unique_ptr<std::string> raw_; // the cache file as read
-  std::unordered_map<std::string, Entry> entries_;
+  // The file's entries, sorted by path as the file keeps them, their paths and settings in raw_:
+  // opening a cache of a thousand files hashes and allocates nothing per file, so a one-file run
+  // (a pre-commit hook) pays little for a repo-wide cache. Paths first stored in this run go to
+  // added_.
+  std::vector<std::pair<std::string_view, Entry>> read_;
+  std::unordered_map<std::string, Entry> added_;
+  std::deque<std::string> owned_;
   mutable std::mutex mutex_;
   mutable size_t hits_ = 0, unread_hits_ = 0;
   bool dirty_ = false;

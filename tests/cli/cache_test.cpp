@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <string>
+#include <vector>
 
 #include "cli/cache.h"
 #include "cli_test_support.h"
@@ -163,6 +165,54 @@ TEST_CASE("results cache: entries of deleted files are dropped on save", "[cli][
   ResultsCache cache = ResultsCache::open(dir);
   CHECK(cache.size() == 1);
   CHECK(cache.lookup(keep.string(), 1, "s"));
+}
+
+TEST_CASE("results cache: every file is found again, whatever order it was stored in",
+          "[cli][cache]") {
+  // The file keeps its entries sorted by path and a lookup searches them; paths stored in a later
+  // run (new files) join them at the next save.
+  TempDir tmp;
+  fs::path dir = tmp.path() / "c";
+  std::vector<std::string> paths;
+  for (int i = 0; i < 60; ++i) {
+    std::string name = "f" + std::to_string((i * 37) % 60) + (i % 2 ? ".py" : "_x.py");
+    paths.push_back(tmp.write(name, "x\n").string());
+  }
+  auto hash_of = [](size_t i, int round) { return static_cast<uint64_t>(i * 10 + round); };
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    for (size_t i = 0; i < 40; ++i) // in neither order of the paths
+      cache.store(paths[i], hash_of(i, 0), "s",
+                  i % 3 ? std::vector<Finding>{} : std::vector{sample()});
+    REQUIRE(cache.save().empty());
+  }
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK(cache.size() == 40);
+    for (size_t i = 0; i < 40; ++i) {
+      auto hit = cache.lookup(paths[i], hash_of(i, 0), "s");
+      REQUIRE(hit);
+      CHECK(hit->size() == (i % 3 ? 0u : 1u));
+      CHECK_FALSE(cache.lookup(paths[i], hash_of(i, 1), "s"));
+    }
+    for (size_t i = 40; i < 60; ++i)
+      CHECK_FALSE(cache.lookup(paths[i], hash_of(i, 0), "s"));
+    // A second run: half of the old files change, new ones come.
+    for (size_t i = 20; i < 60; ++i)
+      cache.store(paths[i], hash_of(i, 1), i < 50 ? "s" : "t", {});
+    CHECK(cache.size() == 60);
+    REQUIRE(cache.save().empty());
+  }
+  ResultsCache cache = ResultsCache::open(dir);
+  CHECK(cache.size() == 60);
+  for (size_t i = 0; i < 60; ++i) {
+    int round = i < 20 ? 0 : 1;
+    std::string settings = i < 50 ? "s" : "t";
+    CHECK(cache.lookup(paths[i], hash_of(i, round), settings));
+    CHECK_FALSE(cache.lookup(paths[i], hash_of(i, 1 - round), settings));
+  }
+  CHECK_FALSE(cache.lookup((tmp.path() / "a.py").string(), 0, "s"));  // before every path
+  CHECK_FALSE(cache.lookup((tmp.path() / "zz.py").string(), 0, "s")); // after every path
 }
 
 TEST_CASE("results cache: an unwritable cache directory is reported, not fatal", "[cli][cache]") {
