@@ -131,7 +131,7 @@ public:
   explicit Reader(std::string_view in) : in_(in) {}
   bool done() const { return pos_ == in_.size(); }
   uint8_t u8() { return static_cast<uint8_t>(take(1)[0]); }
-  uint32_t u32() { return little_endian<uint32_t>(take(4)); }
+  [[gnu::always_inline]] uint32_t u32() { return little_endian<uint32_t>(take(4)); }
   uint64_t u64() { return little_endian<uint64_t>(take(8)); }
   std::string str() { return std::string(take(u32())); }
   std::string_view view() { return take(u32()); }
@@ -193,7 +193,7 @@ public:
   }
 
 private:
-  std::string_view take(size_t n) {
+  [[gnu::always_inline]] std::string_view take(size_t n) {
     if (n > in_.size() - pos_) throw std::runtime_error("truncated cache");
     std::string_view out = in_.substr(pos_, n);
     pos_ += n;
