@@ -229,6 +229,62 @@ TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in 
   CHECK_FALSE(active(word, "# the val loader\n"));
 }
 
+namespace {
+// Reports the iterable of each `for` as Context::code_text() reads it, with one-line strings and
+// without, separated by a byte that the tests' sources do not hold.
+class IterableRule final : public checks::Rule {
+public:
+  const checks::RuleMeta& meta() const override { return meta_; }
+  std::span<const std::string_view> node_kinds() const override { return kinds_; }
+  std::span<const std::string_view> needs() const override { return {}; }
+  void check(Node loop, checks::Context& cx) const override {
+    Node right = loop.field("right");
+    cx.report(loop, cx.code_text(right, true) + "\x01" + cx.code_text(right, false));
+  }
+
+private:
+  checks::RuleMeta meta_{
+      "OOM995", "iterable-rule", "M20", checks::Severity::Info, checks::FixAvailability::None,
+      "test"};
+  std::array<std::string_view, 1> kinds_{"for_statement"};
+};
+} // namespace
+
+TEST_CASE("code_text reads a node as the marks of needs() do", "[prefilter]") {
+  IterableRule rule;
+  checks::Engine engine(checks::Settings{}, {&rule});
+  REQUIRE(engine.rules().size() == 1);
+  using Words = std::vector<std::string>;
+  const std::tuple<std::string_view, Words, Words> cases[] = {
+      // iterable, its words with one-line strings (`~`), its words in code alone (a backtick)
+      {"val_loader", {"val", "loader"}, {"val", "loader"}},
+      {"(xs  # val loader\n)", {"xs"}, {"xs"}},
+      {"loaders[\"val\"]", {"loaders", "val"}, {"loaders"}},
+      {"loaders['val']", {"loaders", "val"}, {"loaders"}},
+      {"rb\"val\"", {"rb", "val"}, {"rb"}},
+      {"(xs, \"\"\"val\"\"\")[0]", {"xs", "0"}, {"xs", "0"}},
+      {"(xs, '''val\nloader''')[0]", {"xs", "0"}, {"xs", "0"}},
+      {"f\"{val}\"", {"f", "val"}, {"f", "val"}}, // f-strings are code
+      {"d[\"a # b\"]", {"d", "a", "b"}, {"d"}},   // no comment in a string
+      {"(xs  # it's\n)", {"xs"}, {"xs"}},         // no string in a comment
+      {"d[\"\\\"val\"]", {"d", "val"}, {"d"}},    // an escaped quote keeps the string open
+  };
+  for (const auto& [iterable, with_strings, code] : cases) {
+    std::string text = "for b in " + std::string(iterable) + ":\n    pass\n";
+    INFO(text);
+    auto ds = engine.check(text, /*no_prefilter=*/true);
+    REQUIRE(ds.size() == 1);
+    const std::string& m = ds[0].message;
+    size_t sep = m.find('\x01');
+    REQUIRE(sep != std::string::npos);
+    std::string strings = m.substr(0, sep), alone = m.substr(sep + 1);
+    CHECK(strings.size() == iterable.size()); // blanked in place
+    CHECK(alone.size() == iterable.size());
+    CHECK(checks::outputs::words_of(strings) == with_strings);
+    CHECK(checks::outputs::words_of(alone) == code);
+  }
+}
+
 TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilter]") {
   NeedsRule whole("OOM997", kIdentifier);
   for (std::string_view yes : {
