@@ -678,6 +678,74 @@ TEST_CASE("OOM204 in each kind of training loop", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
+// Rules that read a loop's iterable or a call's receiver as words read them as their needs()
+// marks count them (Context::code_text): a word in a one-line string counts, one in a comment or
+// a triple-quoted string does not, with the prefilter or without it. Each case is a positive of
+// the rule's fixture with its words moved there.
+TEST_CASE("words of an iterable or a receiver count in strings and not in comments",
+          "[prefilter]") {
+  struct Case {
+    std::string_view code, before, after;
+    std::vector<std::pair<std::string_view, size_t>> middles; // and how many reports each makes
+  };
+  const Case cases[] = {
+      {"OOM153",
+       "import torch\nimport torch.nn as nn\n\n\ndef score(net, xs):\n    total = 0.0\n"
+       "    for images, labels in ",
+       ":\n        total += nn.functional.cross_entropy(net(images), labels).item()\n"
+       "    return total\n",
+       {{"loaders[\"test\"]", 1},
+        {"(xs  # test loader\n    )", 0},
+        {"(xs, \"\"\"test loader\"\"\")[0]", 0}}},
+      {"OOM154",
+       "import torch\n\n\ndef validate(net, xs):\n    net.eval()\n    probs = list()\n"
+       "    for images, _ in ",
+       ":\n        out = net(images.cuda())\n        probs.extend(torch.softmax(out, dim=1))\n"
+       "    return probs\n",
+       {{"dls[\"val_loader\"]", 1},
+        {"dls[\"loader\"]", 1}, // a step loop in eval mode
+        {"(xs  # val loader\n    )", 0},
+        {"(xs  # loader\n    )", 0},
+        {"(xs, '''val loader''')[0]", 0}}},
+      {"OOM202",
+       "import torch\n\n\ndef train_epoch(model, xs, trainer):\n    all_logits = []\n"
+       "    model.train()\n    for x, y in xs:\n        logits = model(x)\n        ",
+       ".step()\n        all_logits.append(logits)\n    return torch.cat(all_logits)\n",
+       {{"getattr(trainer, \"optim\")", 1},
+        {"optimizers[\"adam\"]", 1},
+        {"(trainer  # optim\n        )", 0},
+        {"getattr(trainer, \"\"\"optim\"\"\")", 0}}},
+      {"OOM201",
+       "import torch\n\n\ndef fit(model, xs, criterion):\n    total_loss = 0.0\n"
+       "    for inputs, targets in ",
+       ":\n        loss = criterion(model(inputs), targets)\n        total_loss += loss\n"
+       "    print(total_loss)\n",
+       {{"dls[\"train_loader\"]", 1},
+        {"(xs  # loader\n    )", 0},
+        {"(xs, \"\"\"batches\"\"\")[0]", 0}}},
+      {"OOM051",
+       "import torch\n\n\ndef fit(model, loader, trainer, n):\n"
+       "    for i, batch in enumerate(loader):\n        loss = model(**batch).loss\n"
+       "        loss.backward()\n        if (i + 1) % n == 0:\n            ",
+       ".step()\n",
+       {{"getattr(trainer, \"optim\")", 1},
+        {"scalers[\"amp\"]", 1},
+        {"(trainer  # optim\n            )", 0}}},
+  };
+  for (const Case& c : cases) {
+    const checks::Rule* rule = checks::find_rule(c.code);
+    REQUIRE(rule != nullptr);
+    checks::Engine engine(checks::Settings{}, {rule});
+    for (auto [middle, reports] : c.middles) {
+      std::string text = std::string(c.before) + std::string(middle) + std::string(c.after);
+      INFO(c.code << " in\n" << text);
+      auto all = engine.check(text, /*no_prefilter=*/true);
+      CHECK(all.size() == reports);
+      CHECK(keys(engine.check(text)) == keys(all));
+    }
+  }
+}
+
 TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
   ExcludesRule rule(kAlternatives, kFused);
   CHECK(active(rule, "model.eval()\n"));
