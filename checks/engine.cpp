@@ -209,10 +209,10 @@ bool Context::is_step_loop(Node loop) const {
   if (cached != step_loops_.end()) return cached->second;
   bool result = false;
   if (loop.is("for_statement")) {
-    std::string_view iter = text(loop.field("right"));
-    result = iter.find("loader") != std::string_view::npos ||
-             iter.find("Loader") != std::string_view::npos ||
-             iter.find("batches") != std::string_view::npos;
+    // Code and one-line strings (`loaders["train"]`), as the rules' `~loader` entries count.
+    std::string iter = code_text(loop.field("right"), /*strings=*/true);
+    result = iter.find("loader") != std::string::npos || iter.find("Loader") != std::string::npos ||
+             iter.find("batches") != std::string::npos;
   }
   Node body = loop.field("body");
   std::vector<Node> stack;
@@ -229,12 +229,11 @@ bool Context::is_step_loop(Node loop) const {
       Node f = SemanticModel::callee(n);
       if (f.is("attribute")) {
         std::string_view m = text(f.field("attribute"));
-        std::string_view obj = text(f.field("object"));
         if (m == "backward") result = true;
-        if (m == "step" && (obj.find("optim") != std::string_view::npos ||
-                            obj.find("opt") != std::string_view::npos ||
-                            obj.find("scaler") != std::string_view::npos)) {
-          result = true;
+        if (m == "step") {
+          std::string obj = code_text(f.field("object"), /*strings=*/true);
+          if (obj.find("opt") != std::string::npos || obj.find("scaler") != std::string::npos)
+            result = true;
         }
       }
     }
@@ -716,6 +715,20 @@ private:
 };
 
 } // namespace
+
+std::string Context::code_text(Node n, bool strings) const {
+  std::string_view t = text(n);
+  std::string out(t);
+  if (t.find_first_of("#\"'") == std::string_view::npos) return out; // all code
+  // The node starts in code (a node starts at a token), as the tracker does.
+  const auto* p = reinterpret_cast<const unsigned char*>(t.data());
+  const Engine::Where keep = strings ? Engine::Where::String : Engine::Where::Code;
+  SourceTracker tracker;
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (tracker.at(p, t.size(), i) > keep) out[i] = ' ';
+  }
+  return out;
+}
 
 std::vector<char> Engine::scan_tokens(std::string_view text) const {
   std::vector<char> found(tokens_.size(), 0);

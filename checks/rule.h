@@ -64,7 +64,9 @@ public:
   // (`` `=t `` for a method `t()`). A file that lacks one is not checked by this rule, and a file
   // that no rule needs is not parsed at all. Empty means "always check". The fixture and corpus
   // tests run with and without the prefilter and require identical diagnostics, so a too-strong
-  // entry fails a test rather than silently hiding findings.
+  // entry fails a test rather than silently hiding findings. A rule that reads words out of a
+  // node's text reads them through Context::code_text(), so that they come from where its
+  // marked entries look (a comment inside a loop's iterable is no word of the loop).
   virtual std::span<const std::string_view> needs() const = 0;
   // The prefilter's other half: byte strings (plain, no marks) any one of which, anywhere in a
   // file, means this rule cannot fire there (it checks the same strings itself, so that a run
@@ -100,6 +102,13 @@ public:
 
   std::string_view source() const { return source_; }
   std::string_view text(Node n) const { return n.text(source_); }
+  // A node's text as the marks of Rule::needs() see it: comments and triple-quoted strings
+  // (prose), and one-line strings unless `strings`, blanked out with spaces; f-strings are code.
+  // A rule that reads a node's text as words or substrings (a loop's iterable, a call's
+  // receiver) reads this, with `strings` as the needs() entry for those words is marked (`~`:
+  // true, a backtick: false): a word in a comment then neither makes the rule fire nor escapes
+  // the prefilter. The bytes stay where they were (spaces in place), so offsets still hold.
+  std::string code_text(Node n, bool strings) const;
   const SemanticModel& model() const { return model_; }
   const Settings& settings() const { return settings_; }
 
@@ -114,7 +123,8 @@ public:
   Node enclosing_loop(Node node) const;
   // A loop that runs training or evaluation steps: its own body (not a nested loop's) calls
   // `.backward(...)` or an optimizer's / scaler's `.step(...)`, or it iterates over a data loader
-  // (the iterable's text names a loader or batches). An epoch loop around a step loop is not one.
+  // (the iterable's code_text(), one-line strings included, names a loader or batches). An epoch
+  // loop around a step loop is not one.
   bool is_step_loop(Node loop) const;
   // Inside `with torch.no_grad()` / `torch.inference_mode()` / `torch.set_grad_enabled(False)`,
   // or in a function decorated with one of them.

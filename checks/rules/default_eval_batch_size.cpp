@@ -111,7 +111,8 @@ public:
       // accumulation is the sign that the micro-batch was cut down (M5).
       auto accum = int_of(m.keyword(node, "gradient_accumulation_steps"), cx, st);
       std::string_view train_text = cx.text(train);
-      bool micro = train_text.find("micro") != std::string_view::npos; // micro_batch_size
+      // micro_batch_size, cfg["micro_batch"]; not a word in a comment.
+      bool micro = cx.code_text(train, /*strings=*/true).find("micro") != std::string::npos;
       if (!micro && (!accum || *accum < 2)) return;
       message = "`per_device_eval_batch_size` is left at its default of 8 while the training "
                 "batch `" +
@@ -171,9 +172,9 @@ private:
     std::string_view tail = m.callee_tail(call);
     if (tail == "evaluate" || tail == "predict") {
       Node recv = SemanticModel::receiver(call);
-      std::string lower;
-      for (char ch : cx.text(recv))
-        lower += static_cast<char>(std::tolower(ch));
+      std::string lower = cx.code_text(recv, /*strings=*/true);
+      for (char& ch : lower)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       if (lower.find("trainer") != std::string::npos) st.evaluate_call = true;
     }
   }

@@ -33,8 +33,9 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   `train` and the literal `False`; those two are whole identifiers, `=`, as ModeTracker reads
 //   the callee's last name and a literal). An evaluation loop needs a split word S and a data
 //   word D in its iterable, as words_of() splits it (see OOM153). (S and D) or (L and E) in CNF:
-//   (S or L), (S or eval or train), (S or eval or False), (D or L). Words of the iterable may be
-//   in a one-line string (`~`); mentions_gpu() reads the raw source; the rest is code (backtick).
+//   (S or L), (S or eval or train), (S or eval or False), (D or L). The iterable is read with its
+//   one-line strings and without its comments and triple-quoted strings (is_eval_loop(),
+//   Context::is_step_loop: `~`); mentions_gpu() reads the raw source; the rest is code (backtick).
 #define OOM154_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
 #define OOM154_LOOP "~loader|~Loader|~batches"
 constexpr std::array<std::string_view, 8> kNeeds{
@@ -80,7 +81,7 @@ public:
     }
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) return;
-    bool eval_loop = loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")));
+    bool eval_loop = is_eval_loop(cx, loop);
     if (!eval_loop && !(cx.is_step_loop(loop) && facts.modes.current(cx, node) == Mode::Eval))
       return;
     if (uses_autograd(cx, loop) || steps_optimizer(cx, loop)) return;

@@ -33,9 +33,9 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 //   as words_of() splits it. With W = `eval` or (`train` and `False`), that is
 //   (split or W) and (data or W), written out as CNF below. Word marks ignore case as words_of()
 //   does; "loader" is a substring of a word there, so it is listed in its spellings (a word's
-//   letters read as upper letters then lower ones). The iterable's words may be in a one-line
-//   string (`loaders["val"]`: marked `~`); the rest is code (backtick: not in comments or
-//   strings).
+//   letters read as upper letters then lower ones). The iterable is read as is_eval_loop() reads
+//   it, with its one-line strings (`loaders["val"]`: marked `~`) and without its comments and
+//   triple-quoted strings; the rest is code (backtick: not in comments or strings).
 #define OOM153_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
 #define OOM153_DATA                                                                                \
   "~loader|~Loader|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"        \
@@ -167,7 +167,7 @@ public:
     if (fn_name.starts_with("test_")) return;
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
-    bool eval_loop = loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")));
+    bool eval_loop = is_eval_loop(cx, loop);
     if (!eval_loop && facts.modes.current(cx, node) != Mode::Eval) return;
     // A one-off call whose result is dropped (quantization calibration, warm-up, hooks) runs for
     // its side effects; only flag those inside an evaluation loop.

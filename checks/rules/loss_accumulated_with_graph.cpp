@@ -35,11 +35,11 @@ constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assign
 // - how: `+=`, `x = x + ...` or `.append(...)`.
 // A loss is a name, call or attribute in the code (backtick: not in comments or strings) or the
 // string key of `outputs["loss"]` (SemanticModel::string_value: the raw text between the quotes
-// is exactly `loss`). The loop's iterable is read as text (`~`: code or a one-line string, as the
-// string key); the backward / step calls,
-// `training_step`, `+=` / `+` and `.append` are code, and is_step_loop wants the attribute
-// exactly `backward` or `step`, and the Lightning path a function named `training_step`: whole
-// identifiers (`=`).
+// is exactly `loss`). is_step_loop reads the loop's iterable through Context::code_text() with
+// its one-line strings (`~`: code or a one-line string, as the string key; not a comment); the
+// backward / step calls, `training_step`, `+=` / `+` and `.append` are code, and is_step_loop
+// wants the attribute exactly `backward` or `step`, and the Lightning path a function named
+// `training_step`: whole identifiers (`=`).
 constexpr std::array<std::string_view, 3> kNeeds{
     "`loss|`Loss|`criterion|`cross_entropy|`kl_div|~\"loss\"|~'loss'",
     "~loader|~Loader|~batches|`=backward|`=step|`=training_step", "`+|`append"};

@@ -294,14 +294,16 @@ inline bool uses_autograd(const Context& cx, Node root) {
   return found;
 }
 
-// Does the subtree run an optimizer step (`opt.step()`, `scaler.step(opt)`)?
+// Does the subtree run an optimizer step (`opt.step()`, `scaler.step(opt)`)? The receiver is read
+// with its one-line strings (`optimizers["adam"].step()`, `getattr(trainer, "optim").step()`) and
+// without comments or triple-quoted strings: a rule that needs this spells it `~opt|~scaler`.
 inline bool steps_optimizer(const Context& cx, Node root) {
   bool found = false;
   visit_subtree(root, [&](Node n) {
     if (found) return false;
     if (n.is("call") && cx.model().callee_tail(n) == "step") {
-      std::string_view obj = cx.text(SemanticModel::receiver(n));
-      if (obj.find("opt") != std::string_view::npos || obj.find("scaler") != std::string_view::npos)
+      std::string obj = cx.code_text(SemanticModel::receiver(n), /*strings=*/true);
+      if (obj.find("opt") != std::string::npos || obj.find("scaler") != std::string::npos)
         found = true;
     }
     return !found;
@@ -344,6 +346,14 @@ inline bool is_eval_iterable(std::string_view text) {
     }
   }
   return split && data;
+}
+
+// Is `loop` a `for` over an evaluation split (is_eval_iterable)? Its iterable is read as the `~`
+// marks of needs() read it: code and one-line strings (`dataloaders["val"]`), not comments or
+// triple-quoted strings (`for b in (xs  # val loader` is no evaluation loop).
+inline bool is_eval_loop(const Context& cx, Node loop) {
+  return loop.is("for_statement") &&
+         is_eval_iterable(cx.code_text(loop.field("right"), /*strings=*/true));
 }
 
 // Is the node inside `with torch.no_grad()` / `torch.inference_mode()` between itself and `stop`?

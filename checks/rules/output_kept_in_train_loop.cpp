@@ -33,13 +33,14 @@ constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_de
 // `manual_backward` or `requires_grad_`, an identifier `requires_grad`, or a name resolved to
 // torch.autograd.grad/backward (`autograd` is in it, or in the import that binds it);
 // is_step_loop an attribute that is `backward` or `step`; steps_optimizer a callee named `step`.
-// The loop's iterable is read as text (one-line strings too: `~`); everything else is code
-// (backtick).
+// The loop's iterable and the receiver of a step are read through Context::code_text() with
+// their one-line strings (`~`: `for b in loaders["train"]`, `getattr(trainer, "optim").step()`);
+// everything else is code (backtick).
 constexpr std::array<std::string_view, 6> kNeeds{
     "`torch",
     "`append|`extend",
     "`=backward|`=manual_backward|`=requires_grad|`=requires_grad_|`=autograd|`=step",
-    "`=backward|`=manual_backward|`=requires_grad|`=requires_grad_|`=autograd|`opt|`scaler",
+    "`=backward|`=manual_backward|`=requires_grad|`=requires_grad_|`=autograd|~opt|~scaler",
     "~loader|~Loader|~batches|`=backward|`=step",
     OOMLINT_MODEL_OUTPUT_NEEDS};
 
@@ -68,7 +69,7 @@ public:
     if (!cx.is_step_loop(loop) || cx.in_no_grad()) return;
     // A training loop: it runs backward or an optimizer step (evaluation loops are OOM153/154).
     if (!uses_autograd(cx, loop) && !steps_optimizer(cx, loop)) return;
-    if (loop.is("for_statement") && is_eval_iterable(cx.text(loop.field("right")))) return;
+    if (is_eval_loop(cx, loop)) return;
     std::string_view name = cx.text(list);
     if (!list_accumulates_across(cx, loop, name)) return;
     if (cx.model().is_loss_expr(value)) return; // a kept loss is OOM201

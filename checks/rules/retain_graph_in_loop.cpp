@@ -26,11 +26,12 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // (backtick: not in comments or strings); and a training loop (is_training_loop): a callee named
 // `step` (steps_optimizer: a whole identifier, `=`, in the code) or a data word in the loop's
 // iterable, as words_of() splits it (a word containing `loader`, spelled as in OOM153, or
-// `batches`, `dl`, `data`, `dataset`). The iterable's text may hold a comment or a triple-quoted
-// string, so its words have no place mark.
+// `batches`, `dl`, `data`, `dataset`). The iterable is read through Context::code_text() with
+// its one-line strings (`~`: `loaders["train"]`), not its comments or triple-quoted strings.
 constexpr std::array<std::string_view, 4> kNeeds{
     "`retain_graph", "`backward|`autograd", "`True",
-    "`=step|loader|Loader|LOader|LOAder|LOADer|LOADEr|LOADER|<batches>|<dl>|<data>|<dataset>"};
+    "`=step|~loader|~Loader|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<batches>|~<dl>|~<data>|"
+    "~<dataset>"};
 
 bool is_backward(const Context& cx, Node call) {
   std::string_view tail = cx.model().callee_tail(call);
@@ -43,7 +44,7 @@ bool is_backward(const Context& cx, Node call) {
 bool is_training_loop(const Context& cx, Node loop) {
   if (steps_optimizer(cx, loop)) return true;
   if (!loop.is("for_statement")) return false;
-  for (const auto& w : words_of(cx.text(loop.field("right")))) {
+  for (const auto& w : words_of(cx.code_text(loop.field("right"), /*strings=*/true))) {
     if (w.find("loader") != std::string::npos || w == "batches" || w == "dl" || w == "data" ||
         w == "dataset") {
       return true;

@@ -22,10 +22,11 @@ constexpr std::array<std::string_view, 1> kKinds{"call"};
 // Prefilter (every entry is necessary): the reported `.backward()`; an optimizer step (`.step()`
 // on a receiver containing "opt" or "scaler") guarded by an `if` whose condition takes a `%`
 // and compares it with `== 0` / `==0` (exactly as modulo_in_condition() searches) or negates it.
-// The `%` operator, the calls and their receivers are code (backtick); the condition's text is
-// searched as it stands.
-constexpr std::array<std::string_view, 5> kNeeds{"`%", "`backward", "`step", "`opt|`scaler",
-                                                 "== 0|==0|not"};
+// The `%` operator, the calls and the condition are code (backtick: the condition is searched in
+// its Context::code_text() without strings); the receivers are read with their one-line strings
+// (`~`: `optimizers["adam"].step()`, `getattr(trainer, "optim").step()`).
+constexpr std::array<std::string_view, 5> kNeeds{"`%", "`backward", "`step", "~opt|~scaler",
+                                                 "`== 0|`==0|`not"};
 
 bool is_primary(Node n) {
   return n.is("identifier") || n.is("attribute") || n.is("integer") ||
@@ -58,8 +59,8 @@ bool has_division(const SemanticModel& m, Node expr) {
 // The `%` operation of an `if` condition such as `(step + 1) % accum == 0`, or null. Only
 // conditions that compare the remainder with zero count.
 Node modulo_in_condition(const Context& cx, Node cond) {
-  std::string_view text = cx.text(cond);
-  if (text.find("== 0") == std::string_view::npos && text.find("==0") == std::string_view::npos &&
+  std::string text = cx.code_text(cond, /*strings=*/false);
+  if (text.find("== 0") == std::string::npos && text.find("==0") == std::string::npos &&
       !cond.is("not_operator")) {
     return Node();
   }
@@ -77,10 +78,10 @@ Node modulo_in_condition(const Context& cx, Node cond) {
 bool is_optimizer_step(const Context& cx, Node call) {
   Node f = SemanticModel::callee(call);
   if (!f.is("attribute") || cx.text(f.field("attribute")) != "step") return false;
-  std::string_view obj = cx.text(f.field("object"));
-  if (obj.find("sched") != std::string_view::npos) return false;
-  return obj.find("optim") != std::string_view::npos || obj == "opt" || obj.ends_with(".opt") ||
-         obj.find("scaler") != std::string_view::npos;
+  std::string obj = cx.code_text(f.field("object"), /*strings=*/true);
+  if (obj.find("sched") != std::string::npos) return false;
+  return obj.find("optim") != std::string::npos || obj == "opt" || obj.ends_with(".opt") ||
+         obj.find("scaler") != std::string::npos;
 }
 
 // The right-hand side computes a loss we can see: `criterion(...)`, `outputs.loss`,
@@ -209,7 +210,7 @@ public:
       // scaler.scale(loss).backward()
       Node rf = SemanticModel::callee(recv);
       if (!rf.is("attribute") || m.text(rf.field("attribute")) != "scale" ||
-          m.text(rf.field("object")).find("scaler") == std::string_view::npos) {
+          cx.code_text(rf.field("object"), /*strings=*/true).find("scaler") == std::string::npos) {
         return;
       }
       loss = SemanticModel::positional(recv, 0);
@@ -221,7 +222,8 @@ public:
     auto anc = cx.ancestors();
     for (size_t i = anc.size(); i-- > 0 && !(anc[i] == loop);) {
       if ((anc[i].is("if_statement") || anc[i].is("elif_clause")) &&
-          cx.text(anc[i].field("condition")).find('%') != std::string_view::npos) {
+          cx.code_text(anc[i].field("condition"), /*strings=*/false).find('%') !=
+              std::string::npos) {
         return;
       }
     }
