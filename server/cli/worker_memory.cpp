@@ -1,5 +1,6 @@
 #include "cli/worker_memory.h"
 
+#include <link.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -100,6 +101,34 @@ bool hint_huge_pages_for_main_heap() {
   return true;
 #else
   return false;
+#endif
+}
+
+size_t map_executable_now() {
+#if defined(MADV_POPULATE_READ)
+  size_t mapped = 0;
+  // The first object dl_iterate_phdr() reports is the executable.
+  ::dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        const long page = ::sysconf(_SC_PAGESIZE);
+        if (page <= 0) return 1;
+        const uintptr_t mask = static_cast<uintptr_t>(page) - 1;
+        for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          // Writable segments are private copies: populating them for reading would map the
+          // file's pages, to be copied again at the first write.
+          if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) || ph.p_memsz == 0) continue;
+          const uintptr_t begin = (info->dlpi_addr + ph.p_vaddr) & ~mask;
+          const uintptr_t end = (info->dlpi_addr + ph.p_vaddr + ph.p_memsz + mask) & ~mask;
+          if (::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ) == 0)
+            *static_cast<size_t*>(out) += end - begin;
+        }
+        return 1; // the executable only
+      },
+      &mapped);
+  return mapped;
+#else
+  return 0;
 #endif
 }
 

@@ -1,5 +1,9 @@
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <link.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
@@ -7,6 +11,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "cli/worker_memory.h"
 
@@ -93,4 +99,48 @@ TEST_CASE("worker memory: the main thread's arena is not a glibc heap and is lef
   std::string after = vm_flags_of(reinterpret_cast<uintptr_t>(block.get()));
   CHECK_FALSE(advised);
   CHECK(before == after);
+}
+
+TEST_CASE("worker memory: every page of the executable's code and constants gets mapped") {
+  size_t mapped = map_executable_now();
+  if (mapped == 0) {
+    WARN("this kernel has no MADV_POPULATE_READ (before Linux 5.14): nothing to check");
+    return;
+  }
+  // The read-only segments of the executable (this test binary), as dl_iterate_phdr gives them.
+  std::vector<std::pair<uintptr_t, uintptr_t>> segments;
+  dl_iterate_phdr(
+      [](dl_phdr_info* info, size_t, void* out) {
+        auto* list = static_cast<std::vector<std::pair<uintptr_t, uintptr_t>>*>(out);
+        for (ElfW(Half) i = 0; i < info->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+          if (ph.p_type == PT_LOAD && !(ph.p_flags & PF_W) && ph.p_memsz > 0)
+            list->emplace_back(info->dlpi_addr + ph.p_vaddr, ph.p_memsz);
+        }
+        return 1;
+      },
+      &segments);
+  REQUIRE_FALSE(segments.empty());
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  size_t total = 0;
+  for (auto [begin, size] : segments)
+    total += ((begin + size + page - 1) & ~(page - 1)) - (begin & ~(page - 1));
+  CHECK(mapped == total);
+  // /proc/self/pagemap: one 64-bit word per page, bit 63 set when the page is in the page table
+  // (readable without privileges; only the frame numbers are hidden).
+  int fd = open("/proc/self/pagemap", O_RDONLY);
+  REQUIRE(fd >= 0);
+  size_t pages = 0, present = 0;
+  for (auto [begin, size] : segments) {
+    for (uintptr_t p = begin & ~(page - 1); p < begin + size; p += page) {
+      uint64_t word = 0;
+      REQUIRE(pread(fd, &word, sizeof word, static_cast<off_t>(p / page * sizeof word)) ==
+              sizeof word);
+      ++pages;
+      present += (word >> 63) & 1;
+    }
+  }
+  close(fd);
+  CHECK(pages * page == total);
+  CHECK(present == pages);
 }
