@@ -644,6 +644,9 @@ private:
   // Per quote byte (' and "): from here on, no closing triple quote was found. Searching again
   // from a later opening would find none either (up to escapes, where it errs towards code).
   size_t unclosed_from_[2] = {SIZE_MAX, SIZE_MAX};
+  // Per quote byte: a one-line string opened before this offset found no closing quote before
+  // the end of its line, which ends here; a later opening on that line finds none either.
+  size_t open_line_end_[2] = {0, 0};
 
   // Is there a closing triple `q` at or after p[from]?
   bool closes(const unsigned char* p, size_t n, size_t from, unsigned char q) {
@@ -657,6 +660,23 @@ private:
       }
     }
     memo = from;
+    return false;
+  }
+
+  // Does a one-line string whose body starts at p[from] close on its line? Escapes as step()
+  // reads them: a backslash takes the next byte, a line break ends the line.
+  bool closes_on_line(const unsigned char* p, size_t n, size_t from, unsigned char q) {
+    size_t& memo = open_line_end_[q == '"'];
+    if (from < memo) return false;
+    size_t j = from;
+    for (; j < n && p[j] != '\n' && p[j] != '\r'; ++j) {
+      if (p[j] == '\\') {
+        ++j;
+      } else if (p[j] == q) {
+        return true;
+      }
+    }
+    memo = j;
     return false;
   }
 
@@ -690,6 +710,9 @@ private:
           settled_ = i + 3; // an unterminated triple quote: the rest stays code
           return;
         }
+        // An unterminated one-line quote: the rest of its line stays code, as tree-sitter, which
+        // drops the quote and parses on, reads it (a call there is a call to the rules).
+        if (!triple_ && !closes_on_line(p, n, i + 1, c)) return;
         state_ = State::String;
         if (triple_) settled_ = i + 3; // the other two quotes open it too
       }

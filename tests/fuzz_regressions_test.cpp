@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include "engine.h"
 #include "line_index.h"
@@ -56,5 +57,33 @@ TEST_CASE("an unterminated docstring does not hide the code tree-sitter recovers
   for (size_t i = 0; i < all.size(); ++i) {
     CHECK(filtered[i].code == all[i].code);
     CHECK(filtered[i].start == all[i].start);
+  }
+}
+
+TEST_CASE("an unterminated one-line quote does not hide the code tree-sitter recovers after it",
+          "[fuzz][prefilter]") {
+  // engine: the source tracker read the rest of the line after a stray `'` as a string, so
+  // OOM061's code-only `autocast` was "absent", while tree-sitter dropped the quote and parsed
+  // the call: the check with the prefilter missed the finding the unfiltered one had.
+  std::string text = "import torch\n"
+                     "def train(model, batch):\n"
+                     "     '   ctx = torch.autocast(\"cuda\", dtype=torch.float16)\n"
+                     "    with ctx:\n"
+                     "        loss = model(batch)\n";
+  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
+  auto all = engine.check(text, /*no_prefilter=*/true);
+  auto filtered = engine.check(text);
+  REQUIRE_FALSE(all.empty());
+  REQUIRE(filtered.size() == all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(filtered[i].code == all[i].code);
+    CHECK(filtered[i].start == all[i].start);
+  }
+  // A quote that closes on its line, or on the next after a backslash, is still a string.
+  for (std::string quoted : {"'   ctx = torch.autocast(\"cuda\", dtype=torch.float16)'",
+                             "'   ctx = torch.\\\nautocast(\"cuda\", dtype=torch.float16)'"}) {
+    std::string in_string = "import torch\nx = " + quoted + "\n";
+    CHECK(engine.check(in_string, /*no_prefilter=*/true).empty());
+    CHECK(engine.check(in_string).empty());
   }
 }
