@@ -198,6 +198,15 @@ Node SemanticModel::positional(Node call, uint32_t index) {
   return Node();
 }
 
+uint32_t SemanticModel::argument_count(Node call) {
+  Node args = arguments(call);
+  uint32_t n = 0;
+  if (args.null()) return n;
+  for (uint32_t i = 0, c = args.named_child_count(); i < c; ++i)
+    n += !args.named_child(i).is("comment");
+  return n;
+}
+
 std::string_view SemanticModel::callee_tail(Node call) const {
   if (!call.is("call")) return {};
   NameMemo& e = memo_for(call);

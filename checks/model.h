@@ -67,6 +67,9 @@ public:
   Node keyword(Node call, std::string_view name) const;
   // The i-th positional argument (0-based), or a null node.
   static Node positional(Node call, uint32_t i);
+  // How many arguments, positional or keyword, the call's argument list holds: its named
+  // children without comments (`model.eval(  # switch\n)` has none). 0 for a non-call.
+  static uint32_t argument_count(Node call);
   // The final attribute name of a callee (`x.y.backward` -> "backward"), or the identifier.
   std::string_view callee_tail(Node call) const;
   // The object a method is called on (`opt.step()` -> `opt`), or a null node.

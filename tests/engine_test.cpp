@@ -1,7 +1,10 @@
 // The engine and the source model, through small rules defined here.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
+#include <string>
+#include <vector>
 
 #include "engine.h"
 #include "fix_helpers.h"
@@ -359,4 +362,37 @@ TEST_CASE("append_named_children gives named_child(i) for every i", "[ts]") {
   CHECK(visits == 3); // import, x0 = ..., the comment after it
   oomlint::ts::Node().for_each_named_child([&](oomlint::ts::Node) { return ++visits > 0; });
   CHECK(visits == 3);
+}
+
+TEST_CASE("a comment inside a call's parentheses is no argument", "[model][engine]") {
+  oomlint::ts::Parser parser;
+  auto tree = parser.parse("f(  # nothing\n)\ng(a,  # one\n  b=2)\n");
+  Node root = tree.root();
+  Node f = root.named_child(0).named_child(0), g = root.named_child(1).named_child(0);
+  REQUIRE(f.is("call"));
+  REQUIRE(g.is("call"));
+  CHECK(SemanticModel::argument_count(f) == 0);
+  CHECK(SemanticModel::argument_count(g) == 2);
+  CHECK(SemanticModel::argument_count(root) == 0);
+  // OOM153 reads `model.eval()` as the switch to evaluation only when it has no argument.
+  auto script = [](std::string_view eval_call) {
+    return "import torch\n\n"
+           "def score(model, batches):\n"
+           "    " +
+           std::string(eval_call) +
+           "\n"
+           "    for b in batches:\n"
+           "        print(model(b))\n";
+  };
+  Engine engine{Settings{}};
+  auto codes = [&](const std::string& text) {
+    std::vector<std::string> out;
+    for (const auto& d : engine.check(text))
+      out.push_back(d.code);
+    return out;
+  };
+  auto plain = codes(script("model.eval()"));
+  REQUIRE(std::count(plain.begin(), plain.end(), "OOM153") == 1);
+  CHECK(codes(script("model.eval(  # no dropout from here on\n    )")) == plain);
+  CHECK(codes(script("model.eval(True)")).empty());
 }

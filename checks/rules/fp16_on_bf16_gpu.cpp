@@ -265,7 +265,7 @@ private:
     std::string_view tail = m.callee_tail(call);
     Node f = SemanticModel::callee(call);
     Node args = SemanticModel::arguments(call);
-    bool no_args = args.is("argument_list") && args.named_child_count() == 0;
+    bool no_args = args.is("argument_list") && SemanticModel::argument_count(call) == 0;
     if (q && (q->starts_with("torch.optim.") || q->starts_with("bitsandbytes.optim."))) {
       // torch.optim.AdamW(model.parameters(), lr=...)
       Node params = argument(m, call, "params", 0);

@@ -155,7 +155,7 @@ private:
           a0 = SemanticModel::positional(k, 0);
           a1 = SemanticModel::positional(k, 1);
         } else if (method == "t") {
-          weak = SemanticModel::arguments(k).named_child_count() == 0;
+          weak = SemanticModel::argument_count(k) == 0;
         } else if (method == "permute") {
           strong = permutes_last_dim(k);
         }

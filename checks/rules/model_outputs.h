@@ -188,8 +188,7 @@ struct ModeTracker {
     if (tail != "eval" && tail != "train") return;
     Node recv = SemanticModel::receiver(call);
     if (recv.null() || cx.model().qualified_name(recv)) return;
-    Node args = SemanticModel::arguments(call);
-    uint32_t argc = args.null() ? 0 : args.named_child_count();
+    uint32_t argc = SemanticModel::argument_count(call);
     Mode mode = Mode::Unknown;
     if (tail == "eval") {
       if (argc != 0) return; // not nn.Module.eval()
@@ -556,7 +555,7 @@ inline bool list_accumulates_across(const Context& cx, Node loop, std::string_vi
   auto is_new_list = [&](Node v) {
     if (v.is("list")) return true;
     return v.is("call") && cx.text(SemanticModel::callee(v)) == "list" &&
-           SemanticModel::arguments(v).named_child_count() == 0;
+           SemanticModel::argument_count(v) == 0;
   };
   auto binds_list = [&](Node stmt) {
     if (!stmt.is("expression_statement") || stmt.named_child_count() != 1) return false;
