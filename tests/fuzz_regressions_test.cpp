@@ -13,6 +13,24 @@
 using oomlint::checks::LineIndex;
 namespace lsp = oomlint::lsp;
 
+namespace {
+
+// `text` has findings, and the check with the prefilter reports each of them, as the check
+// without it does.
+void check_prefilter_keeps_findings(const std::string& text) {
+  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
+  auto all = engine.check(text, /*no_prefilter=*/true);
+  auto filtered = engine.check(text);
+  REQUIRE_FALSE(all.empty());
+  REQUIRE(filtered.size() == all.size());
+  for (size_t i = 0; i < all.size(); ++i) {
+    CHECK(filtered[i].code == all[i].code);
+    CHECK(filtered[i].start == all[i].start);
+  }
+}
+
+} // namespace
+
 TEST_CASE("a huge UTF-8 column clamps to the end of its own line", "[fuzz][line_index]") {
   // docsync: character 4294967295 on line 1 wrapped around to the end of line 0.
   LineIndex idx("ab\ncd\nef");
@@ -49,15 +67,7 @@ TEST_CASE("an unterminated docstring does not hide the code tree-sitter recovers
                      "for batch in loader:\n"
                      "    loss = model(batch).loss\n"
                      "    total += loss\n";
-  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
-  auto all = engine.check(text, /*no_prefilter=*/true);
-  auto filtered = engine.check(text);
-  REQUIRE_FALSE(all.empty());
-  REQUIRE(filtered.size() == all.size());
-  for (size_t i = 0; i < all.size(); ++i) {
-    CHECK(filtered[i].code == all[i].code);
-    CHECK(filtered[i].start == all[i].start);
-  }
+  check_prefilter_keeps_findings(text);
 }
 
 TEST_CASE("an unterminated one-line quote does not hide the code tree-sitter recovers after it",
@@ -70,16 +80,9 @@ TEST_CASE("an unterminated one-line quote does not hide the code tree-sitter rec
                      "     '   ctx = torch.autocast(\"cuda\", dtype=torch.float16)\n"
                      "    with ctx:\n"
                      "        loss = model(batch)\n";
-  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
-  auto all = engine.check(text, /*no_prefilter=*/true);
-  auto filtered = engine.check(text);
-  REQUIRE_FALSE(all.empty());
-  REQUIRE(filtered.size() == all.size());
-  for (size_t i = 0; i < all.size(); ++i) {
-    CHECK(filtered[i].code == all[i].code);
-    CHECK(filtered[i].start == all[i].start);
-  }
+  check_prefilter_keeps_findings(text);
   // A quote that closes on its line, or on the next after a backslash, is still a string.
+  oomlint::checks::Engine engine{oomlint::checks::Settings{}};
   for (std::string quoted : {"'   ctx = torch.autocast(\"cuda\", dtype=torch.float16)'",
                              "'   ctx = torch.\\\nautocast(\"cuda\", dtype=torch.float16)'"}) {
     std::string in_string = "import torch\nx = " + quoted + "\n";
