@@ -134,8 +134,7 @@ public:
   [[gnu::always_inline]] uint32_t u32() { return little_endian<uint32_t>(take(4)); }
   uint64_t u64() { return little_endian<uint64_t>(take(8)); }
   std::string str() { return std::string(take(u32())); }
-  std::string_view view() { return take(u32()); }
-  std::string_view block() { return take(u32()); }
+  std::string_view view() { return take(u32()); } // a string or a block, in place
   checks::Diagnostic diagnostic() {
     checks::Diagnostic d;
     d.code = str();
@@ -288,7 +287,7 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
         entry.stamp = st;
       }
       entry.settings = r.view();
-      entry.encoded = r.block();
+      entry.encoded = r.view();
       cache.read_.emplace_back(path, std::move(entry));
     }
     if (!r.done()) throw std::runtime_error("trailing bytes");
