@@ -230,11 +230,7 @@ bool Context::is_step_loop(Node loop) const {
       if (f.is("attribute")) {
         std::string_view m = text(f.field("attribute"));
         if (m == "backward") result = true;
-        if (m == "step") {
-          std::string obj = code_text(f.field("object"), /*strings=*/true);
-          if (obj.find("opt") != std::string::npos || obj.find("scaler") != std::string::npos)
-            result = true;
-        }
+        if (m == "step" && names_optimizer(f.field("object"))) result = true;
       }
     }
     n.append_named_children(stack);
@@ -738,6 +734,11 @@ private:
 };
 
 } // namespace
+
+bool Context::names_optimizer(Node receiver) const {
+  std::string obj = code_text(receiver, /*strings=*/true);
+  return obj.find("opt") != std::string::npos || obj.find("scaler") != std::string::npos;
+}
 
 std::string Context::code_text(Node n, bool strings) const {
   std::string_view t = text(n);

@@ -126,6 +126,11 @@ public:
   // (the iterable's code_text(), one-line strings included, names a loader or batches). An epoch
   // loop around a step loop is not one.
   bool is_step_loop(Node loop) const;
+  // Does the receiver of a `.step()` name an optimizer or a scaler? Its code_text() with one-line
+  // strings holds `opt` or `scaler` (`opt`, `self.optimizer`, `scaler`, `optimizers["adam"]`,
+  // `getattr(trainer, "optim")`; a word in a comment does not count): a rule whose report depends
+  // on it needs `~opt|~scaler`.
+  bool names_optimizer(Node receiver) const;
   // Inside `with torch.no_grad()` / `torch.inference_mode()` / `torch.set_grad_enabled(False)`,
   // or in a function decorated with one of them.
   bool in_no_grad() const;

@@ -294,16 +294,14 @@ inline bool uses_autograd(const Context& cx, Node root) {
 }
 
 // Does the subtree run an optimizer step (`opt.step()`, `scaler.step(opt)`)? The receiver is read
-// with its one-line strings (`optimizers["adam"].step()`, `getattr(trainer, "optim").step()`) and
-// without comments or triple-quoted strings: a rule that needs this spells it `~opt|~scaler`.
+// by Context::names_optimizer(): a rule that needs this spells it `~opt|~scaler`.
 inline bool steps_optimizer(const Context& cx, Node root) {
   bool found = false;
   visit_subtree(root, [&](Node n) {
     if (found) return false;
-    if (n.is("call") && cx.model().callee_tail(n) == "step") {
-      std::string obj = cx.code_text(SemanticModel::receiver(n), /*strings=*/true);
-      if (obj.find("opt") != std::string::npos || obj.find("scaler") != std::string::npos)
-        found = true;
+    if (n.is("call") && cx.model().callee_tail(n) == "step" &&
+        cx.names_optimizer(SemanticModel::receiver(n))) {
+      found = true;
     }
     return !found;
   });
