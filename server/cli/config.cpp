@@ -280,16 +280,21 @@ checks::Settings resolve_settings(const Config* config, const CliOverrides& cli,
   s.select.insert(s.select.end(), cli.extend_select.begin(), cli.extend_select.end());
   s.ignore.insert(s.ignore.end(), cli.ignore.begin(), cli.ignore.end());
   if (cli.target_gpu) s.target_gpu = *cli.target_gpu;
-  if (!config) return s;
+  if (config) apply_per_file_ignores(*config, absolute_file, s);
+  return s;
+}
+
+bool apply_per_file_ignores(const Config& config, const fs::path& absolute_file,
+                            checks::Settings& s) {
   // As in Ruff, per-file-ignores win over any selection, however specific: spell the enabled
   // rules out one by one, minus the ignored ones.
   std::vector<std::string> file_ignores;
-  for (const auto& [pattern, codes] : config->per_file_ignores) {
-    if (path_pattern_match(pattern, config->dir, absolute_file)) {
+  for (const auto& [pattern, codes] : config.per_file_ignores) {
+    if (path_pattern_match(pattern, config.dir, absolute_file)) {
       file_ignores.insert(file_ignores.end(), codes.begin(), codes.end());
     }
   }
-  if (file_ignores.empty()) return s;
+  if (file_ignores.empty()) return false;
   std::vector<std::string> enabled;
   for (const checks::Rule* r : checks::all_rules()) {
     std::string_view code = r->meta().code;
@@ -301,7 +306,7 @@ checks::Settings resolve_settings(const Config* config, const CliOverrides& cli,
   }
   s.select = std::move(enabled);
   s.ignore.clear();
-  return s;
+  return true;
 }
 
 bool is_excluded(const Config* config, const CliOverrides& cli, const fs::path& absolute_path,

@@ -79,6 +79,13 @@ private:
 checks::Settings resolve_settings(const Config* config, const CliOverrides& cli,
                                   const std::filesystem::path& absolute_file);
 
+// The config's per-file-ignores that match `absolute_file`, applied to settings already
+// resolved: as in Ruff they win over any selection, however specific. Returns whether any
+// pattern matched (resolve_settings ends with it; the language server applies it after the
+// client's settings).
+bool apply_per_file_ignores(const Config& config, const std::filesystem::path& absolute_file,
+                            checks::Settings& s);
+
 // Is `absolute_path` excluded by the config's or the command line's patterns?
 bool is_excluded(const Config* config, const CliOverrides& cli,
                  const std::filesystem::path& absolute_path, const std::filesystem::path& cwd);

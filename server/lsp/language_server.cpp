@@ -589,6 +589,7 @@ LanguageServer::Work LanguageServer::on_workspace_diagnostic(const json& params)
     }
     for (const auto& folder : workspace_.folder_paths()) {
       for (const auto& file : discover_python_files(folder)) {
+        if (workspace_.is_excluded(file)) continue; // as `oomlint check` leaves it out
         std::string uri = path_to_uri(file);
         if (seen.insert(uri).second) uris.push_back(uri);
       }
@@ -740,7 +741,7 @@ std::string base_dir_of(const std::string& uri) {
   auto path = uri_to_path(uri);
   return path ? path->parent_path().string() : std::string();
 }
-}  // namespace
+} // namespace
 
 json LanguageServer::memory_hover(const Snapshot& snap, const checks::LineIndex& lines,
                                   uint32_t offset) const {

@@ -92,7 +92,7 @@ std::optional<ConfigFile> load_config(const std::filesystem::path& folder, std::
       p.target_gpu = config->target_gpu;
       p.eval_accumulation_steps = config->eval_accumulation_steps;
       p.gpu_memory_bytes = config->gpu_memory_bytes;
-      return ConfigFile{file, std::move(p)};
+      return ConfigFile{file, std::move(p), std::move(config)};
     } catch (const std::exception& e) {
       error = e.what();
       return std::nullopt;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/config.h"
 #include "lsp/protocol.h"
 #include "settings.h"
 
@@ -33,10 +34,10 @@ SettingsPatch settings_from_lsp(const json& j);
 struct ConfigFile {
   std::filesystem::path path; // empty when the folder has none
   SettingsPatch patch;
+  std::optional<cli::Config> config; // the whole file, for exclude and per-file-ignores
 };
 // Loads `oomlint.toml` (top level) or `pyproject.toml` ([tool.oomlint]) from `folder` with the
 // CLI's loader (cli/config.h). nullopt with `error` when the file exists but is invalid.
-// (exclude and per-file-ignores are not applied in the editor.)
 std::optional<ConfigFile> load_config(const std::filesystem::path& folder, std::string& error);
 
 bool is_config_file_name(std::string_view file_name);

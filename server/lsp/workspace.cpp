@@ -51,6 +51,7 @@ std::vector<std::string> Workspace::load_folder(Folder& f) {
   auto config = load_config(f.path, error);
   if (!config) return {error};
   f.file_patch = config->patch;
+  f.config = std::move(config->config);
   return {};
 }
 
@@ -69,31 +70,61 @@ void Workspace::rebuild_engines() {
   checks::Settings base;
   client_.apply_to(base);
   default_engine_ = std::make_shared<const checks::Engine>(base);
+  if (!no_rules_engine_) {
+    checks::Settings none;
+    none.select.clear();
+    no_rules_engine_ = std::make_shared<const checks::Engine>(none);
+  }
   for (auto& f : folders_) {
     checks::Settings s;
     f.file_patch.apply_to(s);
     client_.apply_to(s);
-    f.engine = std::make_shared<const checks::Engine>(s);
+    f.settings = s;
+    f.engine = std::make_shared<const checks::Engine>(std::move(s));
+    f.narrowed.clear();
   }
   ++generation_;
+}
+
+const Workspace::Folder* Workspace::folder_for(const std::filesystem::path& path) const {
+  const Folder* best = nullptr;
+  std::string p = path.lexically_normal().generic_string();
+  for (const auto& f : folders_) {
+    std::string root = f.path.generic_string();
+    if (!root.empty() && root.back() != '/') root += '/';
+    if (p.starts_with(root) &&
+        (!best || f.path.generic_string().size() > best->path.generic_string().size())) {
+      best = &f;
+    }
+  }
+  return best;
 }
 
 std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& uri) const {
   std::lock_guard lock(mutex_);
   auto path = uri_to_path(uri);
-  const Folder* best = nullptr;
-  if (path) {
-    std::string p = path->lexically_normal().generic_string();
-    for (const auto& f : folders_) {
-      std::string root = f.path.generic_string();
-      if (!root.empty() && root.back() != '/') root += '/';
-      if (p.starts_with(root) &&
-          (!best || f.path.generic_string().size() > best->path.generic_string().size())) {
-        best = &f;
-      }
-    }
-  }
-  return best ? best->engine : default_engine_;
+  const Folder* folder = path ? folder_for(*path) : nullptr;
+  if (!folder) return default_engine_;
+  if (!folder->config) return folder->engine;
+  std::filesystem::path file = path->lexically_normal();
+  if (cli::is_excluded(&*folder->config, cli::CliOverrides{}, file, folder->path))
+    return no_rules_engine_;
+  checks::Settings s = folder->settings;
+  if (!cli::apply_per_file_ignores(*folder->config, file, s)) return folder->engine;
+  std::string key;
+  for (const auto& code : s.select)
+    key += code + ",";
+  auto& engine = folder->narrowed[key];
+  if (!engine) engine = std::make_shared<const checks::Engine>(std::move(s));
+  return engine;
+}
+
+bool Workspace::is_excluded(const std::filesystem::path& path) const {
+  std::lock_guard lock(mutex_);
+  const Folder* folder = folder_for(path);
+  return folder && folder->config &&
+         cli::is_excluded(&*folder->config, cli::CliOverrides{}, path.lexically_normal(),
+                          folder->path);
 }
 
 uint64_t Workspace::generation() const {

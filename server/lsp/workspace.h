@@ -3,8 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,8 +28,12 @@ public:
   // keeps its last good config).
   std::vector<std::string> reload_configs();
 
-  // The engine for a document (the settings of the folder that contains it).
+  // The engine for a document: the settings of the folder that contains it, with the folder
+  // config's per-file-ignores that match the file applied last (as `oomlint check` does). A file
+  // that the config's `exclude` patterns leave out gets an engine with no rules.
   std::shared_ptr<const checks::Engine> engine_for(const std::string& uri) const;
+  // Whether the config of the folder that contains `path` excludes it.
+  bool is_excluded(const std::filesystem::path& path) const;
   // Bumped whenever the settings of any folder may have changed.
   uint64_t generation() const;
 
@@ -35,16 +41,22 @@ private:
   struct Folder {
     std::string uri;
     std::filesystem::path path;
-    SettingsPatch file_patch; // last good config
+    SettingsPatch file_patch;          // last good config
+    std::optional<cli::Config> config; // the same file whole: exclude, per-file-ignores
+    checks::Settings settings;         // defaults, config, client
     std::shared_ptr<const checks::Engine> engine;
+    // Engines for files that per-file-ignores narrow, by the rules left enabled.
+    mutable std::map<std::string, std::shared_ptr<const checks::Engine>> narrowed;
   };
   std::vector<std::string> load_folder(Folder& f);
   void rebuild_engines();
+  const Folder* folder_for(const std::filesystem::path& path) const; // under mutex_
 
   mutable std::mutex mutex_;
   std::vector<Folder> folders_;
   SettingsPatch client_;
   std::shared_ptr<const checks::Engine> default_engine_;
+  std::shared_ptr<const checks::Engine> no_rules_engine_; // for excluded files
   uint64_t generation_ = 1;
 };
 

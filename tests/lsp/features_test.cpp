@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "line_index.h"
 #include "lsp/code_actions.h"
@@ -209,6 +212,74 @@ TEST_CASE("config files per folder, reloaded on didChangeWatchedFiles", "[lsp]")
            {{"changes", {{{"uri", path_to_uri(dir.path / "oomlint.toml")}, {"type", 1}}}}});
   c.run_pending();
   CHECK(c.last_diagnostics(uri)["diagnostics"].empty());
+}
+
+TEST_CASE("the folder config's exclude and per-file-ignores apply as in oomlint check", "[lsp]") {
+  const std::string two_rules = "import torch\n"
+                                "from transformers import AutoModelForCausalLM\n"
+                                "\n"
+                                "m = AutoModelForCausalLM.from_pretrained(\"gpt2\", "
+                                "attn_implementation=\"eager\")\n" +
+                                kTrainPy.substr(kTrainPy.find("\ndef") + 1);
+  auto codes = [](const json& diagnostics) {
+    std::vector<std::string> out;
+    for (const auto& d : diagnostics)
+      out.push_back(d["code"].get<std::string>());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using Codes = std::vector<std::string>;
+  TempDir dir;
+  dir.write("pyproject.toml", "[tool.oomlint]\n"
+                              "exclude = [\"legacy/*\"]\n"
+                              "[tool.oomlint.per-file-ignores]\n"
+                              "\"tests/*\" = [\"OOM203\"]\n"
+                              "\"tests/all_*.py\" = [\"ALL\"]\n");
+  dir.write("train.py", two_rules);
+  dir.write("tests/test_train.py", two_rules);
+  dir.write("tests/all_off.py", two_rules);
+  dir.write("legacy/old.py", two_rules);
+  LspClient c;
+  c.initialize(json::object(), nullptr,
+               json::array({{{"uri", path_to_uri(dir.path)}, {"name", "w"}}}));
+  std::map<std::string, Codes> want = {{"train.py", {"OOM111", "OOM203"}},
+                                       {"tests/test_train.py", {"OOM111"}},
+                                       {"tests/all_off.py", {}},
+                                       {"legacy/old.py", {}}};
+  // Workspace diagnostics leave the excluded file out, as the walk of `oomlint check` does.
+  json r = c.call("workspace/diagnostic", {{"previousResultIds", json::array()}});
+  std::map<std::string, Codes> walked;
+  for (const auto& item : r["items"])
+    walked[item["uri"].get<std::string>()] = codes(item["items"]);
+  CHECK(walked == std::map<std::string, Codes>{
+                      {path_to_uri(dir.path / "train.py"), want["train.py"]},
+                      {path_to_uri(dir.path / "tests/test_train.py"), want["tests/test_train.py"]},
+                      {path_to_uri(dir.path / "tests/all_off.py"), want["tests/all_off.py"]}});
+  for (const auto& [file, expected] : want) {
+    std::string uri = path_to_uri(dir.path / file);
+    // Pulled while the file is not open (read from disk), then pushed once it is.
+    json pulled = c.call("textDocument/diagnostic", {{"textDocument", {{"uri", uri}}}});
+    CHECK(codes(pulled["items"]) == expected);
+    c.open(uri, two_rules);
+    CHECK(codes(c.last_diagnostics(uri)["diagnostics"]) == expected);
+  }
+  // Client settings come first and the per-file-ignores still narrow them.
+  c.notify("workspace/didChangeConfiguration", {{"settings", {{"select", {"OOM203"}}}}});
+  c.run_pending();
+  CHECK(codes(c.last_diagnostics(path_to_uri(dir.path / "train.py"))["diagnostics"]) ==
+        Codes{"OOM203"});
+  CHECK(codes(c.last_diagnostics(path_to_uri(dir.path / "tests/test_train.py"))["diagnostics"])
+            .empty());
+  // Without the config file, nothing is excluded or ignored any more.
+  std::filesystem::remove(dir.path / "pyproject.toml");
+  c.notify("workspace/didChangeConfiguration", {{"settings", json::object()}});
+  c.notify("workspace/didChangeWatchedFiles",
+           {{"changes", {{{"uri", path_to_uri(dir.path / "pyproject.toml")}, {"type", 3}}}}});
+  c.run_pending();
+  for (const auto& file : {"tests/test_train.py", "legacy/old.py"}) {
+    CHECK(codes(c.last_diagnostics(path_to_uri(dir.path / file))["diagnostics"]) ==
+          Codes{"OOM111", "OOM203"});
+  }
 }
 
 TEST_CASE("workspace diagnostics cover files that are not open, with partial results", "[lsp]") {
