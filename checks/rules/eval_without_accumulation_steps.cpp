@@ -3,13 +3,15 @@
 // gathers every evaluation batch's predictions on the GPU.
 //
 // Decided in finish(): `args = TrainingArguments(...)` is linked to the `Trainer(args=args, ...)`
-// built from it in the same scope, which says whether there is an eval set and whether
-// predictions are gathered at all (only with `compute_metrics`).
+// built from it in the same scope, or in a function that reads it as a global, which says
+// whether there is an eval set and whether predictions are gathered at all (only with
+// `compute_metrics`).
 #include <array>
 #include <string>
 #include <vector>
 
 #include "fix_helpers.h"
+#include "model_outputs.h"
 #include "rule.h"
 
 namespace oomlint::checks {
@@ -70,14 +72,66 @@ bool is_none(Node n) {
   return n.is("none");
 }
 
+// Does the target of a binding (an assignment's left side, a `for` target, a `with ... as`
+// target) bind `name`? Attributes and subscripts bind no name.
+bool target_binds(const SemanticModel& m, Node t, std::string_view name) {
+  if (t.is("identifier")) return m.text(t) == name;
+  if (t.is("pattern_list") || t.is("tuple_pattern") || t.is("list_pattern") ||
+      t.is("list_splat_pattern") || t.is("parenthesized_expression") || t.is("as_pattern_target")) {
+    for (uint32_t i = 0, n = t.named_child_count(); i < n; ++i) {
+      if (target_binds(m, t.named_child(i), name)) return true;
+    }
+  }
+  return false;
+}
+
+// Is `name` a local variable of the function `fn`, so that it does not read the module's
+// variable of that name? Python makes a name local when the function has it as a parameter or
+// binds it anywhere in its body (assignment, `for` target, `with ... as`, `:=`), unless the
+// function declares it `global`. Nested functions have scopes of their own. At module level
+// (`fn` null) nothing is local.
+bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
+  if (fn.null()) return false;
+  Node params = fn.field("parameters");
+  for (uint32_t i = 0, n = params.null() ? 0 : params.named_child_count(); i < n; ++i) {
+    Node p = params.named_child(i);
+    Node id = p;
+    if (p.is("default_parameter") || p.is("typed_default_parameter")) {
+      id = p.field("name");
+    } else if (p.is("typed_parameter") || p.is("list_splat_pattern") ||
+               p.is("dictionary_splat_pattern")) {
+      id = p.named_child(0);
+    }
+    if (id.is("identifier") && m.text(id) == name) return true;
+  }
+  bool bound = false, global = false;
+  outputs::visit_subtree(fn.field("body"), [&](Node n) {
+    if (n.is("global_statement")) {
+      for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
+        if (m.text(n.named_child(i)) == name) global = true;
+      }
+    } else if (n.is("assignment") || n.is("augmented_assignment") || n.is("for_statement")) {
+      bound = bound || target_binds(m, n.field("left"), name);
+    } else if (n.is("named_expression")) {
+      bound = bound || target_binds(m, n.field("name"), name);
+    } else if (n.is("as_pattern_target")) {
+      bound = bound || target_binds(m, n, name);
+    }
+    return true;
+  });
+  return bound && !global;
+}
+
 struct ArgsCall {
   Node call;
   uint32_t scope;
+  bool module_level;
   std::string name; // the variable it is assigned to, if any
 };
 
 struct Consumer {
   uint32_t scope;
+  Node function;            // the function it is built in (null at module level)
   std::string args_name;    // `args=training_args`
   uint32_t inline_args = 0; // start of `args=TrainingArguments(...)` written inline
   bool eval_dataset = false;
@@ -124,7 +178,7 @@ public:
           parent.field("left").is("identifier")) {
         name = std::string(m.text(parent.field("left")));
       }
-      st.args_calls.push_back(ArgsCall{call, scope, std::move(name)});
+      st.args_calls.push_back(ArgsCall{call, scope, fn.null(), std::move(name)});
       return;
     }
     // Something built from the arguments: `Trainer(args=training_args, eval_dataset=...)`, also
@@ -133,7 +187,7 @@ public:
     bool trainer = is_trainer(m, call);
     if (args.null() && trainer) args = SemanticModel::positional(call, 1);
     if (args.null()) return;
-    Consumer c{scope, {}, 0, false, false, has_splat(call)};
+    Consumer c{scope, fn, {}, 0, false, false, has_splat(call)};
     if (args.is("identifier")) {
       c.args_name = std::string(m.text(args));
     } else if (args.is("call")) {
@@ -162,8 +216,10 @@ public:
       bool on = s == Eval::On || SemanticModel::bool_value(m.keyword(call, "do_eval")) == true;
       bool linked = false, gathers = false;
       for (const auto& c : st.consumers) {
+        // The same scope, or a module-level variable that a function reads as a global.
         bool mine = c.inline_args == call.start() ||
-                    (!a.name.empty() && c.args_name == a.name && c.scope == a.scope);
+                    (!a.name.empty() && c.args_name == a.name &&
+                     (c.scope == a.scope || (a.module_level && !local_to(m, c.function, a.name))));
         if (!mine) continue;
         linked = true;
         on = on || c.eval_dataset;
