@@ -122,6 +122,77 @@ bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
   return bound && !global;
 }
 
+// Does a `return` in `body` (not in nested functions) return a reduction of the logits: a call
+// of argmax / argmin / max / min / topk, or a move to the CPU, written in the return or in an
+// assignment to the name it returns (`preds = logits.argmax(-1)` ... `return preds`)? A lambda's
+// body is its value.
+bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
+  auto reduced = [&](Node value) {
+    bool found = false;
+    outputs::visit_subtree(value, [&](Node n) {
+      if (n.is("call")) {
+        std::string_view tail = m.callee_tail(n);
+        found = found || tail == "argmax" || tail == "argmin" || tail == "max" || tail == "min" ||
+                tail == "topk" || tail == "cpu";
+      }
+      return !found;
+    });
+    return found;
+  };
+  if (lambda) return reduced(body);
+  bool found = false;
+  std::vector<std::string_view> returned; // names returned as they are
+  outputs::visit_subtree(body, [&](Node n) {
+    if (!n.is("return_statement")) return !found;
+    found = found || reduced(n);
+    Node v = n.named_child_count() > 0 ? n.named_child(0) : Node();
+    if (v.is("identifier")) returned.push_back(m.text(v));
+    return false;
+  });
+  if (found || returned.empty()) return found;
+  outputs::visit_subtree(body, [&](Node n) {
+    if (found) return false;
+    if (!n.is("assignment")) return true;
+    for (std::string_view name : returned) {
+      if (target_binds(m, n.field("left"), name) && reduced(n.field("right"))) found = true;
+    }
+    return false;
+  });
+  return found;
+}
+
+// The definition of function `name` among the statements of `block` (a module or a function
+// body), looking through decorators; null if none.
+Node function_named(const SemanticModel& m, Node block, std::string_view name) {
+  Node found;
+  for (uint32_t i = 0, n = block.null() ? 0 : block.named_child_count(); i < n; ++i) {
+    Node d = block.named_child(i);
+    if (d.is("decorated_definition")) d = d.field("definition");
+    if (d.is("function_definition") && m.text(d.field("name")) == name) found = d;
+  }
+  return found;
+}
+
+// Does the trainer's `preprocess_logits_for_metrics=pre` shrink the logits before the Trainer
+// gathers them (Hugging Face's own remedy for evaluation running out of memory)? A lambda, or a
+// function defined in the enclosing function or at module level, is read: it reduces them when
+// it returns an argmax / max / topk of them, or moves them to the CPU. Any other hook (imported,
+// a method) is taken to reduce them, which is what the hook is for.
+bool reduces_logits(const SemanticModel& m, Node pre, Node fn, Node call) {
+  if (pre.is("lambda")) return returns_reduction(m, pre.field("body"), true);
+  if (!pre.is("identifier")) return true;
+  std::string_view name = m.text(pre);
+  Node def = fn.null() ? Node() : function_named(m, fn.field("body"), name);
+  if (def.null()) {
+    Node root = call;
+    while (!root.parent().null())
+      root = root.parent();
+    def = function_named(m, root, name);
+  }
+  if (def.null()) return true;
+  return returns_reduction(m, def.field("body"), false);
+}
+
 struct ArgsCall {
   Node call;
   uint32_t scope;
@@ -136,7 +207,8 @@ struct Consumer {
   uint32_t inline_args = 0; // start of `args=TrainingArguments(...)` written inline
   bool eval_dataset = false;
   bool compute_metrics = false;
-  bool unknown = false; // `**kwargs`: anything may be passed
+  bool reduces_logits = false; // preprocess_logits_for_metrics shrinks what is gathered
+  bool unknown = false;        // `**kwargs`: anything may be passed
 };
 
 struct State : RuleState {
@@ -201,6 +273,8 @@ public:
     Node metrics = m.keyword(call, "compute_metrics");
     if (metrics.null() && trainer) metrics = SemanticModel::positional(call, 7);
     c.compute_metrics = !metrics.null() && !is_none(metrics);
+    Node pre = m.keyword(call, "preprocess_logits_for_metrics");
+    c.reduces_logits = !pre.null() && !is_none(pre) && reduces_logits(m, pre, fn, call);
     st.consumers.push_back(std::move(c));
   }
 
@@ -223,8 +297,10 @@ public:
         if (!mine) continue;
         linked = true;
         on = on || c.eval_dataset;
-        // Without compute_metrics, evaluation gathers only the loss: nothing piles up.
-        gathers = gathers || c.compute_metrics || c.unknown;
+        // Without compute_metrics, evaluation gathers only the loss: nothing piles up. With a
+        // preprocess_logits_for_metrics that reduces the logits (to token ids, say), what piles
+        // up is a small fraction of them.
+        gathers = gathers || (c.compute_metrics && !c.reduces_logits) || c.unknown;
       }
       if (!on || (linked && !gathers)) continue;
       auto d = cx.report(SemanticModel::callee(call),
