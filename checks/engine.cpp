@@ -61,7 +61,7 @@ struct EngineSymbols {
       if (ts_language_symbol_type(lang, static_cast<TSSymbol>(s)) != TSSymbolTypeRegular) continue;
       if (name == "import_statement" || name == "import_from_statement" || name == "assignment" ||
           name == "augmented_assignment" || name == "function_definition" ||
-          name == "class_definition") {
+          name == "class_definition" || name == "expression_statement") {
         model_kinds[s] = 1;
       }
       if (name == "function_definition") function_kinds[s] = 1;
@@ -320,6 +320,32 @@ bool Context::in_no_grad_uncached() const {
       }
       // The walk goes on past the function: a closure defined inside a no_grad block is taken
       // to run there too.
+    }
+  }
+  return grad_switched_off();
+}
+
+bool Context::grad_switched_off() const {
+  const auto& switches = model_.grad_switches();
+  if (switches.empty() && !model_.grad_off_everywhere()) return false;
+  // The latest switch written before the node in its own block, or in a block around it within
+  // the same function (at module level: up to the module), decides.
+  for (size_t i = ancestors_.size(); i-- > 1;) {
+    Node block = ancestors_[i - 1], stmt = ancestors_[i];
+    if (block.is("function_definition") || block.is("lambda") || block.is("class_definition")) {
+      break;
+    }
+    if (!block.is("block") && !block.is("module")) continue;
+    const SemanticModel::GradSwitch* latest = nullptr;
+    for (const auto& sw : switches) {
+      if (sw.statement.start() < stmt.start() && sw.statement.parent() == block) latest = &sw;
+    }
+    if (latest) return latest->enabled == false;
+  }
+  // A program that turns autograd off at module level for good runs every function without it.
+  if (model_.grad_off_everywhere()) {
+    for (const Node& a : ancestors_) {
+      if (a.is("function_definition")) return true;
     }
   }
   return false;

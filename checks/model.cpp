@@ -427,8 +427,51 @@ void SemanticModel::bind_import(Node stmt) {
   }
 }
 
+bool SemanticModel::grad_switch(Node stmt, std::optional<bool>* enabled) const {
+  if (!stmt.is("expression_statement") || stmt.named_child_count() != 1) return false;
+  Node call = stmt.named_child(0);
+  if (!call.is("call") || callee_tail(call) != "set_grad_enabled") return false;
+  auto q = callee_name(call);
+  if (!q || (*q != "torch.set_grad_enabled" && *q != "torch.autograd.set_grad_enabled")) {
+    return false;
+  }
+  Node mode = positional(call, 0);
+  if (mode.null()) mode = keyword(call, "mode");
+  *enabled = bool_value(mode);
+  return true;
+}
+
+bool SemanticModel::reenables_grad(Node root) const {
+  std::vector<Node> stack{root};
+  while (!stack.empty()) {
+    Node n = stack.back();
+    stack.pop_back();
+    if (n.is("identifier") && text(n) == "enable_grad") return true;
+    if (n.is("call") && callee_tail(n) == "set_grad_enabled" &&
+        bool_value(positional(n, 0)) != false) {
+      return true;
+    }
+    n.append_named_children(stack);
+  }
+  return false;
+}
+
+// Is `block` the body of `if __name__ == "__main__":`?
+static bool is_main_guard_body(const SemanticModel& m, Node block) {
+  Node stmt = block.parent();
+  if (!stmt.is("if_statement") || !(stmt.field("consequence") == block)) return false;
+  Node cond = stmt.field("condition");
+  for (uint32_t i = 0, n = cond.is("comparison_operator") ? cond.named_child_count() : 0; i < n;
+       ++i) {
+    if (m.text(cond.named_child(i)) == "__name__") return true;
+  }
+  return false;
+}
+
 void SemanticModel::prescan_module(Node module) {
-  // Module-level imports, including those inside top-level if/try blocks.
+  // Module-level imports, including those inside top-level if/try blocks; and module-level
+  // statements that turn autograd off for the whole program.
+  bool grad_off = false;
   std::vector<Node> stack{module};
   while (!stack.empty()) {
     Node n = stack.back();
@@ -437,8 +480,14 @@ void SemanticModel::prescan_module(Node module) {
     for (Node s = n.first_child(); !s.null(); s = s.next_sibling()) {
       if (!s.named()) continue;
       std::string_view k = s.kind();
+      std::optional<bool> enabled;
       if (k == "import_statement" || k == "import_from_statement") {
         bind_import(s);
+      } else if (k == "expression_statement") {
+        if ((n == module || is_main_guard_body(*this, n)) && grad_switch(s, &enabled) &&
+            enabled == false) {
+          grad_off = true;
+        }
       } else if (k == "if_statement" || k == "try_statement" || k == "block" ||
                  k == "else_clause" || k == "elif_clause" || k == "except_clause" ||
                  k == "finally_clause") {
@@ -446,6 +495,7 @@ void SemanticModel::prescan_module(Node module) {
       }
     }
   }
+  grad_off_everywhere_ = grad_off && !reenables_grad(module);
 }
 
 void SemanticModel::record_assignment(Node a, Node function) {
@@ -505,6 +555,9 @@ void SemanticModel::enter(Node node, Node function, bool class_member) {
     bind_import(node);
   } else if (k == "assignment" || k == "augmented_assignment") {
     record_assignment(node, function);
+  } else if (k == "expression_statement") {
+    std::optional<bool> enabled;
+    if (grad_switch(node, &enabled)) grad_switches_.push_back({node, enabled});
   } else if ((k == "function_definition" || k == "class_definition") && !class_member) {
     // A definition shadows an imported name of the same spelling (for the rest of the file: the
     // model keeps one scope, and silence is the safe side).

@@ -81,6 +81,21 @@ public:
   // Integer literal value, or nullopt.
   std::optional<long long> int_value(Node n) const;
 
+  // Grad mode set by a statement: `torch.set_grad_enabled(False)` written as a statement (not as
+  // a `with`) turns autograd off for the code that runs after it, until another one turns it
+  // back on. `enabled` is the literal argument, nullopt when it is not a literal. Recorded as the
+  // traversal enters them, so a node sees every switch written before it.
+  struct GradSwitch {
+    Node statement;
+    std::optional<bool> enabled;
+  };
+  const std::vector<GradSwitch>& grad_switches() const { return grad_switches_; }
+  // A statement at module level (or under `if __name__ == "__main__":`) turns autograd off and
+  // nothing in the file turns it back on (`set_grad_enabled` with anything but False,
+  // `enable_grad`): every function of the file runs without autograd. Known after
+  // prescan_module.
+  bool grad_off_everywhere() const { return grad_off_everywhere_; }
+
   // ---- driven by the engine during the traversal ----
   void prescan_module(Node module);
   // Called for every node in pre-order before rules see it. `function` is the innermost
@@ -96,6 +111,12 @@ private:
   void unbind(std::string_view local);
   std::optional<std::string> resolve(Node expr) const; // qualified_name without the memo
   void record_assignment(Node assignment, Node function);
+  // The literal mode of a `torch.set_grad_enabled(...)` statement: true when `stmt` is one (then
+  // `*enabled` is its literal argument, nullopt if none).
+  bool grad_switch(Node stmt, std::optional<bool>* enabled) const;
+  // Does anything in the tree turn autograd back on? (Names are read as written: on this side a
+  // false "yes" only keeps reports.)
+  bool reenables_grad(Node root) const;
   bool is_loss_callee(Node callee) const;
   bool is_loss_name_in(uint32_t scope, std::string_view name) const;
   bool loss_expr(Node e, uint32_t scope) const;
@@ -161,6 +182,8 @@ private:
   std::vector<FunctionRange> functions_;
   std::vector<int32_t> open_functions_;
   int64_t position_ = -1; // nothing known until the engine says so
+  std::vector<GradSwitch> grad_switches_;
+  bool grad_off_everywhere_ = false;
 };
 
 } // namespace oomlint::checks

@@ -132,7 +132,10 @@ public:
   // on it needs `~opt|~scaler`.
   bool names_optimizer(Node receiver) const;
   // Inside `with torch.no_grad()` / `torch.inference_mode()` / `torch.set_grad_enabled(False)`,
-  // or in a function decorated with one of them.
+  // or in a function decorated with one of them; or after a `torch.set_grad_enabled(False)`
+  // statement in the same block or a block around it in the same function (unless a later one
+  // turns autograd back on first), or anywhere in a function of a file that turns autograd off
+  // at module level for good.
   bool in_no_grad() const;
   // Inside an `except` clause that catches one of the given qualified exception names.
   bool in_except_handler(std::initializer_list<std::string_view> exceptions) const;
@@ -188,6 +191,9 @@ private:
   mutable std::vector<int32_t> memo_loop_, memo_grad_, memo_function_;
   void sync_memo() const;
   bool in_no_grad_uncached() const;
+  // Has a `torch.set_grad_enabled(False)` statement turned autograd off where the node runs?
+  // (SemanticModel::grad_switches, grad_off_everywhere.)
+  bool grad_switched_off() const;
   // in_no_grad() depends on the ancestors alone, and so on the innermost one: the last answer
   // and the ancestor it was for (several rules ask it of the same node and of siblings).
   // The answer also depends on the bindings (what `torch.no_grad` names), so on their generation.

@@ -3,13 +3,15 @@
 // gathers every evaluation batch's predictions on the GPU.
 //
 // Decided in finish(): `args = TrainingArguments(...)` is linked to the `Trainer(args=args, ...)`
-// built from it in the same scope, which says whether there is an eval set and whether
-// predictions are gathered at all (only with `compute_metrics`).
+// built from it in the same scope, or in a function that reads it as a global, which says
+// whether there is an eval set and whether predictions are gathered at all (only with
+// `compute_metrics`).
 #include <array>
 #include <string>
 #include <vector>
 
 #include "fix_helpers.h"
+#include "model_outputs.h"
 #include "rule.h"
 
 namespace oomlint::checks {
@@ -70,19 +72,143 @@ bool is_none(Node n) {
   return n.is("none");
 }
 
+// Does the target of a binding (an assignment's left side, a `for` target, a `with ... as`
+// target) bind `name`? Attributes and subscripts bind no name.
+bool target_binds(const SemanticModel& m, Node t, std::string_view name) {
+  if (t.is("identifier")) return m.text(t) == name;
+  if (t.is("pattern_list") || t.is("tuple_pattern") || t.is("list_pattern") ||
+      t.is("list_splat_pattern") || t.is("parenthesized_expression") || t.is("as_pattern_target")) {
+    for (uint32_t i = 0, n = t.named_child_count(); i < n; ++i) {
+      if (target_binds(m, t.named_child(i), name)) return true;
+    }
+  }
+  return false;
+}
+
+// Is `name` a local variable of the function `fn`, so that it does not read the module's
+// variable of that name? Python makes a name local when the function has it as a parameter or
+// binds it anywhere in its body (assignment, `for` target, `with ... as`, `:=`), unless the
+// function declares it `global`. Nested functions have scopes of their own. At module level
+// (`fn` null) nothing is local.
+bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
+  if (fn.null()) return false;
+  Node params = fn.field("parameters");
+  for (uint32_t i = 0, n = params.null() ? 0 : params.named_child_count(); i < n; ++i) {
+    Node p = params.named_child(i);
+    Node id = p;
+    if (p.is("default_parameter") || p.is("typed_default_parameter")) {
+      id = p.field("name");
+    } else if (p.is("typed_parameter") || p.is("list_splat_pattern") ||
+               p.is("dictionary_splat_pattern")) {
+      id = p.named_child(0);
+    }
+    if (id.is("identifier") && m.text(id) == name) return true;
+  }
+  bool bound = false, global = false;
+  outputs::visit_subtree(fn.field("body"), [&](Node n) {
+    if (n.is("global_statement")) {
+      for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
+        if (m.text(n.named_child(i)) == name) global = true;
+      }
+    } else if (n.is("assignment") || n.is("augmented_assignment") || n.is("for_statement")) {
+      bound = bound || target_binds(m, n.field("left"), name);
+    } else if (n.is("named_expression")) {
+      bound = bound || target_binds(m, n.field("name"), name);
+    } else if (n.is("as_pattern_target")) {
+      bound = bound || target_binds(m, n, name);
+    }
+    return true;
+  });
+  return bound && !global;
+}
+
+// Does a `return` in `body` (not in nested functions) return a reduction of the logits: a call
+// of argmax / argmin / max / min / topk, or a move to the CPU, written in the return or in an
+// assignment to the name it returns (`preds = logits.argmax(-1)` ... `return preds`)? A lambda's
+// body is its value.
+bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
+  auto reduced = [&](Node value) {
+    bool found = false;
+    outputs::visit_subtree(value, [&](Node n) {
+      if (n.is("call")) {
+        std::string_view tail = m.callee_tail(n);
+        found = found || tail == "argmax" || tail == "argmin" || tail == "max" || tail == "min" ||
+                tail == "topk" || tail == "cpu";
+      }
+      return !found;
+    });
+    return found;
+  };
+  if (lambda) return reduced(body);
+  bool found = false;
+  std::vector<std::string_view> returned; // names returned as they are
+  outputs::visit_subtree(body, [&](Node n) {
+    if (!n.is("return_statement")) return !found;
+    found = found || reduced(n);
+    Node v = n.named_child_count() > 0 ? n.named_child(0) : Node();
+    if (v.is("identifier")) returned.push_back(m.text(v));
+    return false;
+  });
+  if (found || returned.empty()) return found;
+  outputs::visit_subtree(body, [&](Node n) {
+    if (found) return false;
+    if (!n.is("assignment")) return true;
+    for (std::string_view name : returned) {
+      if (target_binds(m, n.field("left"), name) && reduced(n.field("right"))) found = true;
+    }
+    return false;
+  });
+  return found;
+}
+
+// The definition of function `name` among the statements of `block` (a module or a function
+// body), looking through decorators; null if none.
+Node function_named(const SemanticModel& m, Node block, std::string_view name) {
+  Node found;
+  for (uint32_t i = 0, n = block.null() ? 0 : block.named_child_count(); i < n; ++i) {
+    Node d = block.named_child(i);
+    if (d.is("decorated_definition")) d = d.field("definition");
+    if (d.is("function_definition") && m.text(d.field("name")) == name) found = d;
+  }
+  return found;
+}
+
+// Does the trainer's `preprocess_logits_for_metrics=pre` shrink the logits before the Trainer
+// gathers them (Hugging Face's own remedy for evaluation running out of memory)? A lambda, or a
+// function defined in the enclosing function or at module level, is read: it reduces them when
+// it returns an argmax / max / topk of them, or moves them to the CPU. Any other hook (imported,
+// a method) is taken to reduce them, which is what the hook is for.
+bool reduces_logits(const SemanticModel& m, Node pre, Node fn, Node call) {
+  if (pre.is("lambda")) return returns_reduction(m, pre.field("body"), true);
+  if (!pre.is("identifier")) return true;
+  std::string_view name = m.text(pre);
+  Node def = fn.null() ? Node() : function_named(m, fn.field("body"), name);
+  if (def.null()) {
+    Node root = call;
+    while (!root.parent().null())
+      root = root.parent();
+    def = function_named(m, root, name);
+  }
+  if (def.null()) return true;
+  return returns_reduction(m, def.field("body"), false);
+}
+
 struct ArgsCall {
   Node call;
   uint32_t scope;
+  bool module_level;
   std::string name; // the variable it is assigned to, if any
 };
 
 struct Consumer {
   uint32_t scope;
+  Node function;            // the function it is built in (null at module level)
   std::string args_name;    // `args=training_args`
   uint32_t inline_args = 0; // start of `args=TrainingArguments(...)` written inline
   bool eval_dataset = false;
   bool compute_metrics = false;
-  bool unknown = false; // `**kwargs`: anything may be passed
+  bool reduces_logits = false; // preprocess_logits_for_metrics shrinks what is gathered
+  bool unknown = false;        // `**kwargs`: anything may be passed
 };
 
 struct State : RuleState {
@@ -124,7 +250,7 @@ public:
           parent.field("left").is("identifier")) {
         name = std::string(m.text(parent.field("left")));
       }
-      st.args_calls.push_back(ArgsCall{call, scope, std::move(name)});
+      st.args_calls.push_back(ArgsCall{call, scope, fn.null(), std::move(name)});
       return;
     }
     // Something built from the arguments: `Trainer(args=training_args, eval_dataset=...)`, also
@@ -133,7 +259,7 @@ public:
     bool trainer = is_trainer(m, call);
     if (args.null() && trainer) args = SemanticModel::positional(call, 1);
     if (args.null()) return;
-    Consumer c{scope, {}, 0, false, false, has_splat(call)};
+    Consumer c{scope, fn, {}, 0, false, false, has_splat(call)};
     if (args.is("identifier")) {
       c.args_name = std::string(m.text(args));
     } else if (args.is("call")) {
@@ -147,6 +273,8 @@ public:
     Node metrics = m.keyword(call, "compute_metrics");
     if (metrics.null() && trainer) metrics = SemanticModel::positional(call, 7);
     c.compute_metrics = !metrics.null() && !is_none(metrics);
+    Node pre = m.keyword(call, "preprocess_logits_for_metrics");
+    c.reduces_logits = !pre.null() && !is_none(pre) && reduces_logits(m, pre, fn, call);
     st.consumers.push_back(std::move(c));
   }
 
@@ -162,13 +290,17 @@ public:
       bool on = s == Eval::On || SemanticModel::bool_value(m.keyword(call, "do_eval")) == true;
       bool linked = false, gathers = false;
       for (const auto& c : st.consumers) {
+        // The same scope, or a module-level variable that a function reads as a global.
         bool mine = c.inline_args == call.start() ||
-                    (!a.name.empty() && c.args_name == a.name && c.scope == a.scope);
+                    (!a.name.empty() && c.args_name == a.name &&
+                     (c.scope == a.scope || (a.module_level && !local_to(m, c.function, a.name))));
         if (!mine) continue;
         linked = true;
         on = on || c.eval_dataset;
-        // Without compute_metrics, evaluation gathers only the loss: nothing piles up.
-        gathers = gathers || c.compute_metrics || c.unknown;
+        // Without compute_metrics, evaluation gathers only the loss: nothing piles up. With a
+        // preprocess_logits_for_metrics that reduces the logits (to token ids, say), what piles
+        // up is a small fraction of them.
+        gathers = gathers || (c.compute_metrics && !c.reduces_logits) || c.unknown;
       }
       if (!on || (linked && !gathers)) continue;
       auto d = cx.report(SemanticModel::callee(call),

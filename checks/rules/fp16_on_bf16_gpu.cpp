@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fix_helpers.h"
+#include "model_outputs.h"
 #include "rule.h"
 
 namespace oomlint::checks {
@@ -57,6 +58,41 @@ bool is_training_arguments(std::string_view q) {
            name == "PRMConfig" || name == "OnlineDPOConfig" || name == "RLOOConfig";
   }
   return false;
+}
+
+// Is the autocast call one branch of a precision choice whose other branch picks bf16? The call
+// sits in a branch (`if` / `elif` / `else` body, a `case`, or a side of a conditional
+// expression) and the same function (or module) names `torch.bfloat16` outside that branch:
+// `if amp_dtype == "bf16": ... bfloat16 ... elif amp_dtype == "fp16": ... float16 ...`. The
+// script already offers bf16 and leaves fp16 to GPUs without it.
+bool bf16_offered_elsewhere(const Context& cx, Node call, Node scope) {
+  auto ancestors = cx.ancestors();
+  Node branch;
+  for (size_t i = ancestors.size(); i-- > 0;) {
+    Node a = ancestors[i];
+    if (a.is("function_definition") || a.is("lambda") || a.is("class_definition")) break;
+    if (a.is("conditional_expression")) { // the operand that holds the call
+      branch = i + 1 < ancestors.size() ? ancestors[i + 1] : call;
+      break;
+    }
+    if (a.is("elif_clause") || a.is("else_clause") || a.is("case_clause") ||
+        (a.is("block") && i > 0 && ancestors[i - 1].is("if_statement"))) {
+      branch = a;
+      break;
+    }
+  }
+  if (branch.null() || scope.null()) return false;
+  bool found = false;
+  outputs::visit_subtree(scope, [&](Node n) {
+    if (found) return false;
+    if (n.start() >= branch.start() && n.end() <= branch.end()) return false;
+    if (n.is("attribute") || n.is("identifier")) {
+      auto q = cx.model().qualified_name(n);
+      found = q && *q == "torch.bfloat16";
+    }
+    return !found;
+  });
+  return found;
 }
 
 bool is_autocast(std::string_view q) {
@@ -185,12 +221,15 @@ private:
       }
     }
     Node dtype = argument(m, call, "dtype", 1);
+    Node fn = cx.enclosing_function();
+    Node scope = fn.null() ? (cx.ancestors().empty() ? Node() : cx.ancestors().front()) : fn;
     std::string message = "fp16 autocast on a GPU that supports bf16 (" + target_name(cx) +
                           "): use `dtype=torch.bfloat16`, which needs no loss scaling and "
                           "cannot overflow (M6)";
     if (dtype.null()) {
       // The CUDA default is float16.
       if (!cuda || !device_known) return;
+      if (bf16_offered_elsewhere(cx, call, scope)) return;
       auto d = cx.report(call, message);
       auto torch_name = m.local_name_for("torch");
       if (!torch_name) return;
@@ -202,6 +241,7 @@ private:
     }
     auto dq = m.qualified_name(dtype);
     if (!dq || (*dq != "torch.float16" && *dq != "torch.half")) return;
+    if (bf16_offered_elsewhere(cx, call, scope)) return;
     auto d = cx.report(call, message);
     if (dtype.is("attribute")) { // `torch.float16`, `T.half`: keep the user's spelling of torch
       d.fix("Use `bfloat16`", Applicability::Safe, {replace(dtype.field("attribute"), "bfloat16")});
