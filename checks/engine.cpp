@@ -288,9 +288,14 @@ bool is_no_grad_expr(const SemanticModel& m, Node e) {
 bool Context::in_no_grad() const {
   Node innermost = ancestors_.empty() ? Node() : ancestors_.back();
   uint32_t generation = model_.generation();
-  if (no_grad_generation_ == generation && no_grad_for_ == innermost) return no_grad_;
+  size_t switches = model_.grad_switches().size();
+  if (no_grad_generation_ == generation && no_grad_for_ == innermost &&
+      no_grad_switches_ == switches) {
+    return no_grad_;
+  }
   no_grad_for_ = innermost;
   no_grad_generation_ = generation;
+  no_grad_switches_ = switches;
   no_grad_ = in_no_grad_uncached();
   return no_grad_;
 }
@@ -329,9 +334,12 @@ bool Context::grad_switched_off() const {
   const auto& switches = model_.grad_switches();
   if (switches.empty() && !model_.grad_off_everywhere()) return false;
   // The latest switch written before the node in its own block, or in a block around it within
-  // the same function (at module level: up to the module), decides.
-  for (size_t i = ancestors_.size(); i-- > 1;) {
-    Node block = ancestors_[i - 1], stmt = ancestors_[i];
+  // the same function (at module level: up to the module), decides. The chain runs from the
+  // root down to the node itself, which may be a statement of the block.
+  const size_t n = ancestors_.size();
+  auto chain = [&](size_t i) { return i < n ? ancestors_[i] : node_; };
+  for (size_t i = node_.null() ? n : n + 1; i-- > 1;) {
+    Node block = chain(i - 1), stmt = chain(i);
     if (block.is("function_definition") || block.is("lambda") || block.is("class_definition")) {
       break;
     }
@@ -933,6 +941,7 @@ std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
       if (sym.comment_kinds[s]) comments.push_back(node);
     }
     if (s < rules_by_symbol_.size()) {
+      if (!rules_by_symbol_[s].empty()) cx.set_node(node);
       for (size_t i : rules_by_symbol_[s]) {
         if (!active[i]) continue;
         cx.set_rule(rules_[i], i);

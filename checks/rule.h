@@ -167,6 +167,8 @@ public:
     rule_ = rule;
     rule_index_ = index;
   }
+  // The node the rules are about to check (the one below ancestors_).
+  void set_node(Node node) { node_ = node; }
   void set_rule_count(size_t n) { states_.resize(n); }
   std::vector<Node>& ancestor_stack() { return ancestors_; }
   std::vector<Diagnostic>& diagnostics() { return diagnostics_; }
@@ -178,6 +180,7 @@ private:
   const Rule* rule_ = nullptr;
   size_t rule_index_ = 0;
   std::vector<Node> ancestors_;
+  Node node_;
   std::vector<Diagnostic> diagnostics_;
   std::vector<std::unique_ptr<RuleState>> states_;
   std::vector<std::pair<const void*, std::unique_ptr<RuleState>>> shared_;
@@ -199,6 +202,10 @@ private:
   // The answer also depends on the bindings (what `torch.no_grad` names), so on their generation.
   mutable Node no_grad_for_;
   mutable uint32_t no_grad_generation_ = 0; // 0: nothing known
+  // And on the grad switches written before the node: two statements of one block have the
+  // same innermost ancestor, and a `torch.set_grad_enabled(False)` between them changes the
+  // answer for the second.
+  mutable size_t no_grad_switches_ = 0;
   mutable bool no_grad_ = false;
 };
 

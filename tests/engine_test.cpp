@@ -181,6 +181,42 @@ TEST_CASE("loops, step loops and no_grad scopes are known", "[model]") {
                     "torch.log nograd", "torch.inference_mode", "torch.abs", "torch.sin loop"});
 }
 
+TEST_CASE("a set_grad_enabled(False) statement between two statements of a block", "[model]") {
+  // Asked of the loops themselves, whose innermost ancestor is the same block: the answer for
+  // the second one must not be the first one's.
+  struct LoopProbe final : public Rule {
+    const RuleMeta& meta() const override {
+      static constexpr RuleMeta m{"OOM996",       "loop-probe",          "M20",
+                                  Severity::Info, FixAvailability::None, "loop probe"};
+      return m;
+    }
+    std::span<const std::string_view> node_kinds() const override {
+      static constexpr std::array<std::string_view, 1> k{"for_statement"};
+      return k;
+    }
+    std::span<const std::string_view> needs() const override { return kNone; }
+    void check(Node n, Context& cx) const override {
+      cx.report(n, std::string(cx.text(n.field("left"))) + (cx.in_no_grad() ? " nograd" : ""));
+    }
+  };
+  const LoopProbe probe_loops;
+  Engine engine(Settings{}, {&probe_loops});
+  std::vector<std::string> msgs;
+  for (const auto& d : engine.check("import torch\n"
+                                    "def f(a, b, c):\n"
+                                    "    for x in a:\n"
+                                    "        pass\n"
+                                    "    torch.set_grad_enabled(False)\n"
+                                    "    for y in b:\n"
+                                    "        pass\n"
+                                    "    torch.set_grad_enabled(True)\n"
+                                    "    for z in c:\n"
+                                    "        pass\n")) {
+    msgs.push_back(d.message);
+  }
+  CHECK(msgs == std::vector<std::string>{"x", "y nograd", "z"});
+}
+
 TEST_CASE("loss dataflow follows assignments", "[model]") {
   struct LossRule final : public Rule {
     const RuleMeta& meta() const override {
