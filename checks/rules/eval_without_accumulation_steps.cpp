@@ -7,7 +7,10 @@
 // whether there is an eval set and whether predictions are gathered at all (only with
 // `compute_metrics`).
 #include <array>
+#include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fix_helpers.h"
@@ -27,7 +30,9 @@ constexpr RuleMeta kMeta{
         "Trainer evaluation without `eval_accumulation_steps` keeps all predictions on the GPU",
 };
 constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"TrainingArguments|SFTConfig|DPOConfig|ORPOConfig|KTOConfig|CPOConfig|RewardConfig|GRPOConfig|GKDConfig|BCOConfig|PRMConfig|RLOOConfig"};
+constexpr std::array<std::string_view, 1> kNeeds{
+    "TrainingArguments|SFTConfig|DPOConfig|ORPOConfig|KTOConfig|CPOConfig|RewardConfig|GRPOConfig|"
+    "GKDConfig|BCOConfig|PRMConfig|RLOOConfig"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');
@@ -281,6 +286,13 @@ public:
   void finish(Context& cx) const override {
     const SemanticModel& m = cx.model();
     auto& st = cx.state<State>();
+    // local_to() walks a whole function body: once per function and name.
+    std::map<std::pair<uint32_t, std::string_view>, bool> local;
+    auto reads_global = [&](Node fn, std::string_view name) {
+      auto [it, fresh] = local.try_emplace({fn.null() ? UINT32_MAX : fn.start(), name}, false);
+      if (fresh) it->second = local_to(m, fn, name);
+      return !it->second;
+    };
     for (const auto& a : st.args_calls) {
       Node call = a.call;
       if (has_splat(call) || !m.keyword(call, "eval_accumulation_steps").null()) continue;
@@ -293,7 +305,7 @@ public:
         // The same scope, or a module-level variable that a function reads as a global.
         bool mine = c.inline_args == call.start() ||
                     (!a.name.empty() && c.args_name == a.name &&
-                     (c.scope == a.scope || (a.module_level && !local_to(m, c.function, a.name))));
+                     (c.scope == a.scope || (a.module_level && reads_global(c.function, a.name))));
         if (!mine) continue;
         linked = true;
         on = on || c.eval_dataset;
