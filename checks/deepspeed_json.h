@@ -15,4 +15,4 @@ bool is_deepspeed_json(std::string_view text);
 // Diagnostics for a DeepSpeed JSON config, with positions in `text`. Invalid JSON gives none.
 std::vector<Diagnostic> check_deepspeed_json(std::string_view text, const Settings& settings);
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -28,7 +28,7 @@ struct Edit {
 struct Fix {
   std::string title;
   Applicability applicability = Applicability::Safe;
-  std::vector<Edit> edits;  // non-overlapping, any order
+  std::vector<Edit> edits; // non-overlapping, any order
 };
 
 // 1-based line, 1-based column counted in Unicode code points (as Ruff and most terminals do).
@@ -38,16 +38,16 @@ struct Position {
 };
 
 struct Diagnostic {
-  std::string code;     // "OOM203"
-  std::string slug;     // "empty-cache-in-loop"
-  std::string section;  // "M20"
+  std::string code;    // "OOM203"
+  std::string slug;    // "empty-cache-in-loop"
+  std::string section; // "M20"
   Severity severity = Severity::Warning;
   std::string message;
-  uint32_t start = 0;  // byte offsets into the checked text
+  uint32_t start = 0; // byte offsets into the checked text
   uint32_t end = 0;
   Position start_pos;
   Position end_pos;
   std::optional<Fix> fix;
 };
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -10,7 +10,7 @@
 namespace oomlint::checks {
 
 class LineIndex {
- public:
+public:
   explicit LineIndex(std::string_view text);
 
   uint32_t line_count() const { return static_cast<uint32_t>(starts_.size()); }
@@ -30,7 +30,7 @@ class LineIndex {
 
   std::string_view text() const { return text_; }
 
- private:
+private:
   std::string_view text_;
   std::vector<uint32_t> starts_;
 };
@@ -38,4 +38,4 @@ class LineIndex {
 // Length of the UTF-8 sequence that starts with byte `b` (1 for invalid lead bytes).
 int utf8_sequence_length(unsigned char b);
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -10,7 +10,7 @@ namespace generated {
 std::vector<const Rule*> rules();
 std::vector<std::pair<std::string_view, std::string_view>> docs();
 const char* docs_url();
-}  // namespace generated
+} // namespace generated
 
 namespace {
 const std::vector<const Rule*>& sorted_rules() {
@@ -22,9 +22,11 @@ const std::vector<const Rule*>& sorted_rules() {
   }();
   return rules;
 }
-}  // namespace
+} // namespace
 
-std::span<const Rule* const> all_rules() { return sorted_rules(); }
+std::span<const Rule* const> all_rules() {
+  return sorted_rules();
+}
 
 const Rule* find_rule(std::string_view key) {
   for (const Rule* r : sorted_rules()) {
@@ -61,4 +63,4 @@ std::string rules_markdown_table() {
   return out;
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -20,4 +20,4 @@ std::string rule_url(std::string_view code);
 // The README's rule table (Markdown), generated from the registry.
 std::string rules_markdown_table();
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -26,7 +26,7 @@ int longest_match(const std::vector<std::string>& prefixes, std::string_view cod
   }
   return best;
 }
-}  // namespace
+} // namespace
 
 std::optional<TargetGpu> parse_target_gpu(std::string_view name) {
   for (auto [n, g] : kGpus) {
@@ -48,4 +48,4 @@ bool Settings::is_enabled(std::string_view code) const {
   return longest_match(ignore, code) < sel;
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

@@ -15,7 +15,9 @@ enum class TargetGpu { Volta, Turing, Ampere, Ada, Hopper, Blackwell };
 
 std::optional<TargetGpu> parse_target_gpu(std::string_view name);
 std::string_view to_string(TargetGpu gpu);
-inline bool supports_bf16(TargetGpu gpu) { return gpu >= TargetGpu::Ampere; }
+inline bool supports_bf16(TargetGpu gpu) {
+  return gpu >= TargetGpu::Ampere;
+}
 
 struct Settings {
   // Code prefixes, Ruff style: "OOM" selects everything, "OOM20" the M20 rules, "OOM203" one.
@@ -31,4 +33,4 @@ struct Settings {
   bool is_enabled(std::string_view code) const;
 };
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

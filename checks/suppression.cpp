@@ -8,7 +8,8 @@ namespace {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -17,18 +18,21 @@ std::vector<std::string> read_codes(std::string_view s) {
   std::vector<std::string> codes;
   size_t i = 0;
   for (;;) {
-    while (i < s.size() && (s[i] == ' ' || s[i] == ',' || s[i] == '\t')) ++i;
+    while (i < s.size() && (s[i] == ' ' || s[i] == ',' || s[i] == '\t'))
+      ++i;
     size_t start = i;
-    while (i < s.size() && std::isupper(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && std::isupper(static_cast<unsigned char>(s[i])))
+      ++i;
     size_t letters = i - start;
-    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i])))
+      ++i;
     if (letters == 0 || i == start + letters) break;
     codes.emplace_back(s.substr(start, i - start));
   }
   return codes;
 }
 
-}  // namespace
+} // namespace
 
 bool parse_suppression(std::string_view comment, SuppressionComment& out) {
   std::string low = lower(comment);
@@ -36,7 +40,8 @@ bool parse_suppression(std::string_view comment, SuppressionComment& out) {
   for (size_t pos = low.find("oomlint:"); pos != std::string::npos;
        pos = low.find("oomlint:", pos + 1)) {
     size_t i = pos + 8;
-    while (i < low.size() && low[i] == ' ') ++i;
+    while (i < low.size() && low[i] == ' ')
+      ++i;
     std::string_view rest = std::string_view(low).substr(i);
     if (rest.starts_with("ignore")) {
       size_t j = i + 6;
@@ -65,7 +70,8 @@ bool parse_suppression(std::string_view comment, SuppressionComment& out) {
   // # noqa / # noqa: CODES (the "noqa" must follow a '#')
   for (size_t hash = low.find('#'); hash != std::string::npos; hash = low.find('#', hash + 1)) {
     size_t i = hash + 1;
-    while (i < low.size() && low[i] == ' ') ++i;
+    while (i < low.size() && low[i] == ' ')
+      ++i;
     if (low.compare(i, 4, "noqa") != 0) continue;
     size_t j = i + 4;
     if (j < comment.size() && comment[j] == ':') {
@@ -90,7 +96,8 @@ Suppressions::Suppressions(std::string_view text, const LineIndex& lines,
     uint32_t line = lines.line_of(c.start());
     if (s.file_level) {
       // Only a comment that stands on its own line applies to the whole file.
-      std::string_view before = text.substr(lines.line_start(line), c.start() - lines.line_start(line));
+      std::string_view before =
+          text.substr(lines.line_start(line), c.start() - lines.line_start(line));
       if (before.find_first_not_of(" \t") == std::string_view::npos) {
         file_.all = file_.all || s.all;
         file_.codes.insert(file_.codes.end(), s.codes.begin(), s.codes.end());
@@ -122,4 +129,4 @@ bool Suppressions::suppressed(const Diagnostic& d) const {
          line_suppresses(lines_.line_of(d.end), d.code);
 }
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

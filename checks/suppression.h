@@ -28,15 +28,16 @@ struct SuppressionComment {
 bool parse_suppression(std::string_view comment, SuppressionComment& out);
 
 class Suppressions {
- public:
-  Suppressions(std::string_view text, const LineIndex& lines, const std::vector<ts::Node>& comments);
+public:
+  Suppressions(std::string_view text, const LineIndex& lines,
+               const std::vector<ts::Node>& comments);
   bool suppressed(const Diagnostic& d) const;
 
- private:
+private:
   bool line_suppresses(uint32_t line, std::string_view code) const;
   const LineIndex& lines_;
   std::unordered_map<uint32_t, SuppressionComment> by_line_;
   SuppressionComment file_;
 };
 
-}  // namespace oomlint::checks
+} // namespace oomlint::checks

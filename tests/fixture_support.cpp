@@ -7,7 +7,9 @@
 
 namespace oomlint::test {
 
-std::filesystem::path source_dir() { return OOMLINT_SOURCE_DIR; }
+std::filesystem::path source_dir() {
+  return OOMLINT_SOURCE_DIR;
+}
 
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -76,4 +78,4 @@ Fixture load_fixture(const std::filesystem::path& path) {
   return f;
 }
 
-}  // namespace oomlint::test
+} // namespace oomlint::test

@@ -19,7 +19,7 @@ std::filesystem::path source_dir();
 
 struct Fixture {
   std::filesystem::path path;
-  std::string code;  // rule code, from the file name
+  std::string code; // rule code, from the file name
   std::string text;
   checks::Settings settings;
   // line (1-based) -> expected codes
@@ -32,4 +32,4 @@ void apply_test_options(const std::string& options, checks::Settings& settings);
 // All fixture files (not the .fixed.py ones), sorted.
 std::vector<std::filesystem::path> fixture_files();
 
-}  // namespace oomlint::test
+} // namespace oomlint::test

@@ -14,12 +14,13 @@ namespace {
 std::string describe(const std::map<uint32_t, std::vector<std::string>>& m) {
   std::string out;
   for (const auto& [line, codes] : m) {
-    for (const auto& c : codes) out += "  line " + std::to_string(line) + ": " + c + "\n";
+    for (const auto& c : codes)
+      out += "  line " + std::to_string(line) + ": " + c + "\n";
   }
   return out.empty() ? "  (none)\n" : out;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("rule fixtures report exactly the expected lines", "[fixtures]") {
   auto files = test::fixture_files();
@@ -61,7 +62,8 @@ TEST_CASE("fixes parse, match the .fixed.py file and reach a fixed point", "[fix
       // A rule with an automatic fix must show it in a .fixed.py file.
       const auto* rule = checks::find_rule(f.code);
       bool has_fixes = false;
-      for (const auto& d : engine.check(f.text, true)) has_fixes = has_fixes || d.fix.has_value();
+      for (const auto& d : engine.check(f.text, true))
+        has_fixes = has_fixes || d.fix.has_value();
       INFO("fixture has fixable diagnostics but no .fixed.py");
       CHECK_FALSE(has_fixes);
       (void)rule;

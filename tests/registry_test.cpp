@@ -1,4 +1,5 @@
-// The catalogue's consistency: codes, slugs, doc pages (and their examples), fixtures, README table.
+// The catalogue's consistency: codes, slugs, doc pages (and their examples), fixtures, README
+// table.
 #include <catch2/catch.hpp>
 
 #include <regex>
@@ -48,12 +49,12 @@ size_t count_negative_cases(const std::string& text) {
         line.rfind("from ", 0) == 0 || line[0] == '@') {
       continue;
     }
-    ++cases;  // a top-level statement: one negative case
+    ++cases; // a top-level statement: one negative case
   }
   return cases;
 }
 
-}  // namespace
+} // namespace
 
 TEST_CASE("rule codes are unique, sorted and carry their guide section", "[registry]") {
   auto rules = checks::all_rules();
@@ -91,8 +92,8 @@ TEST_CASE("every rule has a complete doc page whose example fires and whose fix 
     CHECK(doc.rfind("# " + std::string(m.code) + " `" + std::string(m.slug) + "`\n", 0) == 0);
     CHECK(doc.find("**Guide section:** " + std::string(m.section)) != std::string::npos);
     size_t last = 0;
-    for (const char* h : {"## What it finds", "## Why it matters", "## Example", "## Fixed",
-                          "## Fix safety"}) {
+    for (const char* h :
+         {"## What it finds", "## Why it matters", "## Example", "## Fixed", "## Fix safety"}) {
       auto pos = doc.find(std::string("\n") + h + "\n");
       INFO(h);
       CHECK(pos != std::string::npos);
@@ -127,7 +128,8 @@ TEST_CASE("every rule has fixtures with positive and negative cases", "[registry
     for (const auto& f : files) {
       if (f.filename().string().rfind(code, 0) != 0) continue;
       auto fx = test::load_fixture(f);
-      for (const auto& [line, codes] : fx.expected) positives += codes.size();
+      for (const auto& [line, codes] : fx.expected)
+        positives += codes.size();
       negatives += count_negative_cases(fx.text);
     }
     CHECK(positives >= 6);
@@ -143,6 +145,7 @@ TEST_CASE("the README rule table is the registry's", "[registry][docs]") {
   REQUIRE(b != std::string::npos);
   REQUIRE(e != std::string::npos);
   std::string table = readme.substr(b + begin.size(), e - b - begin.size());
-  INFO("regenerate with: tools/update-rule-table.sh\nexpected:\n" << checks::rules_markdown_table());
+  INFO("regenerate with: tools/update-rule-table.sh\nexpected:\n"
+       << checks::rules_markdown_table());
   CHECK(table == checks::rules_markdown_table());
 }

@@ -3,4 +3,6 @@
 
 #include "registry.h"
 
-int main() { std::cout << oomlint::checks::rules_markdown_table(); }
+int main() {
+  std::cout << oomlint::checks::rules_markdown_table();
+}

@@ -12,25 +12,25 @@ SuppressionComment parse(std::string_view c) {
   return s;
 }
 
-const char* kLoop =
-    "import torch\n"
-    "for batch in loader:\n"
-    "    model(batch).sum().backward()\n"
-    "    optimizer.step()\n"
-    "    torch.cuda.empty_cache()%s\n";
+const char* kLoop = "import torch\n"
+                    "for batch in loader:\n"
+                    "    model(batch).sum().backward()\n"
+                    "    optimizer.step()\n"
+                    "    torch.cuda.empty_cache()%s\n";
 
 std::string with_comment(const char* comment) {
   char buf[512];
   std::snprintf(buf, sizeof buf, kLoop, comment);
   return buf;
 }
-}  // namespace
+} // namespace
 
 TEST_CASE("suppression comments are parsed", "[suppression]") {
   CHECK(parse("# noqa").all);
   CHECK(parse("# NOQA").all);
   CHECK(parse("# noqa: OOM203").codes == std::vector<std::string>{"OOM203"});
-  CHECK(parse("# noqa: OOM203, OOM201 because").codes == std::vector<std::string>{"OOM203", "OOM201"});
+  CHECK(parse("# noqa: OOM203, OOM201 because").codes ==
+        std::vector<std::string>{"OOM203", "OOM201"});
   CHECK(parse("# oomlint: ignore[OOM201]").codes == std::vector<std::string>{"OOM201"});
   CHECK(parse("# oomlint: ignore").all);
   CHECK(parse("# oomlint: noqa").file_level);

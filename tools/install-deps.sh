@@ -10,6 +10,7 @@ packages=(
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${OOMLINT_WITH_FUZZ:-0}" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+if [ "${OOMLINT_WITH_FORMAT:-0}" = 1 ]; then packages+=(clang-format); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Set-up command 2: the whole test suite. A warnings-as-errors build with every test (unit, rule
-# fixtures, LSP, integration), then an AddressSanitizer + UndefinedBehaviorSanitizer build of the
-# unit, fixture and in-process LSP tests, then every libFuzzer harness for a bounded time
-# (OOMLINT_FUZZ_SECONDS each, default 60; 0 skips fuzzing).
+# Set-up command 2: the whole test suite. A formatting check, a warnings-as-errors build with
+# every test (unit, rule fixtures, LSP, integration), then an AddressSanitizer +
+# UndefinedBehaviorSanitizer build of the unit, fixture and in-process LSP tests, then every
+# libFuzzer harness for a bounded time (OOMLINT_FUZZ_SECONDS each, default 60; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/install-deps.sh
+OOMLINT_WITH_FORMAT=1 tools/install-deps.sh
 jobs=$(nproc)
+
+# Formatting first (seconds): every C and C++ file in git as clang-format (Debian's, with
+# .clang-format) leaves it. tools/format.sh rewrites them.
+tools/format.sh --check
 
 cmake -S . -B build-test -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOOMLINT_WERROR=ON >/dev/null
 cmake --build build-test -j "$jobs"

@@ -19,7 +19,8 @@ constexpr RuleMeta kMeta{
     .summary = "gradient checkpointing on while the model config keeps `use_cache=True`",
 };
 constexpr std::array<std::string_view, 3> kKinds{"call", "keyword_argument", "assignment"};
-constexpr std::array<std::string_view, 1> kNeeds{"gradient_checkpointing_enable|gradient_checkpointing"};
+constexpr std::array<std::string_view, 1> kNeeds{
+    "gradient_checkpointing_enable|gradient_checkpointing"};
 
 struct State : RuleState {
   std::vector<Node> enable_calls;      // x.gradient_checkpointing_enable(...)
