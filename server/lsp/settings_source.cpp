@@ -15,6 +15,17 @@ void SettingsPatch::apply_to(checks::Settings& s) const {
   if (gpu_memory_bytes) s.gpu_memory_bytes = *gpu_memory_bytes;
 }
 
+SettingsPatch SettingsPatch::from_config(const cli::Config& config) {
+  SettingsPatch p;
+  p.select = config.select;
+  p.ignore = config.ignore;
+  p.extend_select = config.extend_select;
+  p.target_gpu = config.target_gpu;
+  p.eval_accumulation_steps = config.eval_accumulation_steps;
+  p.gpu_memory_bytes = config.gpu_memory_bytes;
+  return p;
+}
+
 namespace {
 [[noreturn]] void bad(const std::string& m) {
   throw RpcError(error_code::kInvalidParams, m);
@@ -85,14 +96,7 @@ std::optional<ConfigFile> load_config(const std::filesystem::path& folder, std::
     try {
       std::optional<cli::Config> config = cli::load_config(file);
       if (!config) continue; // a pyproject.toml without [tool.oomlint]
-      SettingsPatch p;
-      p.select = config->select;
-      p.ignore = config->ignore;
-      p.extend_select = config->extend_select;
-      p.target_gpu = config->target_gpu;
-      p.eval_accumulation_steps = config->eval_accumulation_steps;
-      p.gpu_memory_bytes = config->gpu_memory_bytes;
-      return ConfigFile{file, std::move(p), std::move(config)};
+      return ConfigFile{file, std::move(config)};
     } catch (const std::exception& e) {
       error = e.what();
       return std::nullopt;

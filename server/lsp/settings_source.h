@@ -25,6 +25,9 @@ struct SettingsPatch {
   std::optional<uint64_t> gpu_memory_bytes;
 
   void apply_to(checks::Settings& s) const;
+  // What a config file sets (its select, ignore, extend-select, target GPU, eval accumulation
+  // steps and GPU memory).
+  static SettingsPatch from_config(const cli::Config& config);
 };
 
 // From LSP settings; accepts both {"oomlint": {...}} and the inner object. Throws RpcError
@@ -32,9 +35,8 @@ struct SettingsPatch {
 SettingsPatch settings_from_lsp(const json& j);
 
 struct ConfigFile {
-  std::filesystem::path path; // empty when the folder has none
-  SettingsPatch patch;
-  std::optional<cli::Config> config; // the whole file, for exclude and per-file-ignores
+  std::filesystem::path path;        // empty when the folder has none
+  std::optional<cli::Config> config; // nullopt when the folder has none
 };
 // Loads `oomlint.toml` (top level) or `pyproject.toml` ([tool.oomlint]) from `folder` with the
 // CLI's loader (cli/config.h). nullopt with `error` when the file exists but is invalid.

@@ -50,7 +50,6 @@ std::vector<std::string> Workspace::load_folder(Folder& f) {
   std::string error;
   auto config = load_config(f.path, error);
   if (!config) return {error};
-  f.file_patch = config->patch;
   f.config = std::move(config->config);
   return {};
 }
@@ -77,7 +76,7 @@ void Workspace::rebuild_engines() {
   }
   for (auto& f : folders_) {
     checks::Settings s;
-    f.file_patch.apply_to(s);
+    if (f.config) SettingsPatch::from_config(*f.config).apply_to(s);
     client_.apply_to(s);
     f.settings = s;
     f.engine = std::make_shared<const checks::Engine>(std::move(s));
@@ -107,8 +106,7 @@ std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& u
   if (!folder) return default_engine_;
   if (!folder->config) return folder->engine;
   std::filesystem::path file = path->lexically_normal();
-  if (cli::is_excluded(&*folder->config, cli::CliOverrides{}, file, folder->path))
-    return no_rules_engine_;
+  if (excludes(*folder, file)) return no_rules_engine_;
   checks::Settings s = folder->settings;
   if (!cli::apply_per_file_ignores(*folder->config, file, s)) return folder->engine;
   std::string key;
@@ -119,12 +117,14 @@ std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& u
   return engine;
 }
 
+bool Workspace::excludes(const Folder& folder, const std::filesystem::path& file) {
+  return folder.config && cli::is_excluded(&*folder.config, cli::CliOverrides{}, file, folder.path);
+}
+
 bool Workspace::is_excluded(const std::filesystem::path& path) const {
   std::lock_guard lock(mutex_);
   const Folder* folder = folder_for(path);
-  return folder && folder->config &&
-         cli::is_excluded(&*folder->config, cli::CliOverrides{}, path.lexically_normal(),
-                          folder->path);
+  return folder && excludes(*folder, path.lexically_normal());
 }
 
 uint64_t Workspace::generation() const {

@@ -41,8 +41,7 @@ private:
   struct Folder {
     std::string uri;
     std::filesystem::path path;
-    SettingsPatch file_patch;          // last good config
-    std::optional<cli::Config> config; // the same file whole: exclude, per-file-ignores
+    std::optional<cli::Config> config; // last good config file, if any
     checks::Settings settings;         // defaults, config, client
     std::shared_ptr<const checks::Engine> engine;
     // Engines for files that per-file-ignores narrow, by the rules left enabled.
@@ -51,6 +50,8 @@ private:
   std::vector<std::string> load_folder(Folder& f);
   void rebuild_engines();
   const Folder* folder_for(const std::filesystem::path& path) const; // under mutex_
+  // Does the folder's config exclude `file` (lexically normal)?
+  static bool excludes(const Folder& folder, const std::filesystem::path& file);
 
   mutable std::mutex mutex_;
   std::vector<Folder> folders_;
