@@ -93,8 +93,9 @@ bool target_binds(const SemanticModel& m, Node t, std::string_view name) {
 // Is `name` a local variable of the function `fn`, so that it does not read the module's
 // variable of that name? Python makes a name local when the function has it as a parameter or
 // binds it anywhere in its body (assignment, `for` target, `with ... as`, `:=`), unless the
-// function declares it `global`. Nested functions have scopes of their own. At module level
-// (`fn` null) nothing is local.
+// function declares it `global`. The walk also reads nested functions, whose bindings are
+// their own in Python: a name bound only there still reads as local here, which leaves the
+// Trainer unlinked and its arguments reported. At module level (`fn` null) nothing is local.
 bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
   if (fn.null()) return false;
   Node params = fn.field("parameters");
@@ -127,10 +128,10 @@ bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
   return bound && !global;
 }
 
-// Does a `return` in `body` (not in nested functions) return a reduction of the logits: a call
-// of argmax / argmin / max / min / topk, or a move to the CPU, written in the return or in an
-// assignment to the name it returns (`preds = logits.argmax(-1)` ... `return preds`)? A lambda's
-// body is its value.
+// Does a `return` in `body` (nested functions included: the walk does not stop at them) return
+// a reduction of the logits: a call of argmax / argmin / max / min / topk, or a move to the CPU,
+// written in the return or in an assignment to the name it returns (`preds =
+// logits.argmax(-1)` ... `return preds`)? A lambda's body is its value.
 bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
   auto reduced = [&](Node value) {
     bool found = false;
