@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "ts.h"
 
 namespace fs = std::filesystem;

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "facts/deepspeed.h"
 #include "line_index.h"
 #include "registry.h"
-#include "rules/zero_offload.h"
 
 namespace oomlint::checks {
 
@@ -98,8 +98,8 @@ std::vector<Diagnostic> check_deepspeed_json(std::string_view text, const Settin
     stage = s->get<long long>();
     defaulted = false;
   }
-  auto issues = zero_offload_issues(stage, device_of(*zero, "offload_param"),
-                                    device_of(*zero, "offload_optimizer"), defaulted);
+  auto issues = facts::zero_offload_issues(stage, device_of(*zero, "offload_param"),
+                                           device_of(*zero, "offload_optimizer"), defaulted);
   LineIndex lines(text);
   const RuleMeta& m = rule->meta();
   for (auto& issue : issues) {

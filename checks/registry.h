@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "rule.h"
+#include "engine/rule.h"
 
 namespace oomlint::checks {
 

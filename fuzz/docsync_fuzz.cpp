@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "lsp/analysis.h"
 #include "lsp/document_store.h"
 

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 namespace {
 

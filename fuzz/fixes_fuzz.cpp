@@ -4,7 +4,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine.h"
+#include "engine/engine.h"
+#include "engine/fixes.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace oomlint::checks;

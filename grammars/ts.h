@@ -3,6 +3,7 @@
 
 #include <tree_sitter/api.h>
 
+#include "python_node_kinds.h"
 #include "ts_index.h"
 
 #include <cstdint>
@@ -74,6 +75,25 @@ private:
   uint8_t index_;
 };
 
+// A node kind written in the code (`node.is("call")`, a rule's node kinds), checked while
+// compiling against the grammar's kinds (python_node_kinds.h, generated from tree-sitter-python's
+// node-types.json): a misspelt kind does not compile. A kind known only at run time is compared
+// with Node::is_kind() instead.
+class NodeKind {
+public:
+  template <size_t N> consteval NodeKind(const char (&name)[N]) : name_(name, N - 1) {
+    bool known = false;
+    for (std::string_view k : kNodeKindNames)
+      known = known || k == name_;
+    if (!known) throw "not a node kind of the Python grammar"; // a compile-time error
+  }
+  constexpr std::string_view name() const { return name_; }
+  constexpr bool operator==(const NodeKind& o) const { return name_ == o.name_; }
+
+private:
+  std::string_view name_;
+};
+
 // One visible node of a parsed tree, as the tree's flat index keeps it (see Tree::root()).
 using NodeRecord = OomlintNodeRecord;
 
@@ -105,7 +125,9 @@ public:
   // such as `call.field("function").field("object")` without checking each step.
   TSSymbol symbol() const { return null() ? 0 : r_->symbol; }
   std::string_view kind() const { return null() ? std::string_view() : kind_name(r_->symbol); }
-  bool is(std::string_view k) const {
+  bool is(NodeKind kind) const { return is_kind(kind.name()); }
+  // The same for a kind known only at run time (unchecked: a misspelt one is never true).
+  bool is_kind(std::string_view k) const {
     if (null() || k.empty()) return false;
     // This runs for most nodes of a file: the lengths come from a table, and `k` is nearly always
     // a literal, whose length is known while compiling and whose bytes memcmp compares a word at

@@ -6,9 +6,13 @@
 #include <string>
 #include <vector>
 
-#include "engine.h"
+#include "engine/context.h"
+#include "engine/engine.h"
+#include "engine/fixes.h"
+#include "facts/grad_mode.h"
+#include "facts/loops.h"
 #include "fix_helpers.h"
-#include "rule.h"
+#include "test_rule.h"
 #include "ts.h"
 
 using namespace oomlint::checks;
@@ -16,55 +20,29 @@ using oomlint::ts::Node;
 
 namespace {
 
-constexpr std::array<std::string_view, 1> kCall{"call"};
-constexpr std::array<std::string_view, 0> kNone{};
-
 // Reports every call whose callee resolves to a qualified name, with what the model knows of it.
-class ProbeRule final : public Rule {
-public:
-  const RuleMeta& meta() const override {
-    static constexpr RuleMeta m{"OOM999",       "probe-rule",          "M20",
-                                Severity::Info, FixAvailability::None, "test probe"};
-    return m;
-  }
-  std::span<const std::string_view> node_kinds() const override { return kCall; }
-  std::span<const std::string_view> needs() const override { return kNone; }
-  void check(Node call, Context& cx) const override {
-    auto q = cx.model().callee_name(call);
-    if (!q) return;
-    std::string msg(*q);
-    if (!cx.enclosing_loop(call).null()) msg += " loop";
-    if (cx.is_step_loop(cx.enclosing_loop(call))) msg += " step";
-    if (cx.in_no_grad()) msg += " nograd";
-    cx.report(call, msg);
-  }
-};
+const oomlint::test::TestRule kProbe("OOM999", {"call"}, Prefilter{}, [](Node call, Context& cx) {
+  auto q = cx.sema().callee_name(call);
+  if (!q) return;
+  std::string msg(*q);
+  if (!cx.enclosing_loop(call).null()) msg += " loop";
+  if (facts::is_step_loop(cx, cx.enclosing_loop(call))) msg += " step";
+  if (facts::in_no_grad(cx)) msg += " nograd";
+  cx.report(call, msg);
+});
 
 // Reports `bad(...)` calls with a fix replacing them by the text given as the first argument.
-class ReplaceRule final : public Rule {
-public:
-  const RuleMeta& meta() const override {
-    static constexpr RuleMeta m{"OOM998",          "replace-rule",          "M20",
-                                Severity::Warning, FixAvailability::Always, "test replace"};
-    return m;
-  }
-  std::span<const std::string_view> node_kinds() const override { return kCall; }
-  std::span<const std::string_view> needs() const override {
-    static constexpr std::array<std::string_view, 1> n{"bad"};
-    return n;
-  }
-  void check(Node call, Context& cx) const override {
-    if (cx.text(SemanticModel::callee(call)) != "bad") return;
-    auto replacement = cx.model().string_value(SemanticModel::positional(call, 0));
-    if (!replacement) return;
-    cx.report(call, "bad")
-        .fix("replace", Applicability::Safe,
-             {Edit{call.start(), call.end(), std::string(*replacement)}});
-  }
-};
-
-const ProbeRule kProbe;
-const ReplaceRule kReplace;
+const oomlint::test::TestRule kReplace(
+    "OOM998", {"call"}, requires_all(anywhere("bad")),
+    [](Node call, Context& cx) {
+      if (cx.text(Semantics::callee(call)) != "bad") return;
+      auto replacement = cx.sema().string_value(Semantics::positional(call, 0));
+      if (!replacement) return;
+      cx.report(call, "bad")
+          .fix("replace", Applicability::Safe,
+               {Edit{call.start(), call.end(), std::string(*replacement)}});
+    },
+    FixAvailability::Always, Severity::Warning);
 
 std::vector<std::string> probe(const std::string& text) {
   Engine engine(Settings{}, {&kProbe});
@@ -130,11 +108,11 @@ TEST_CASE("a remembered name is dropped when the bindings change", "[model]") {
   oomlint::ts::Parser parser;
   oomlint::ts::Tree tree = parser.parse(text);
   Node root = tree.root();
-  SemanticModel m(text);
+  Semantics m(text);
   m.enter(root.named_child(0), Node(), false);
   Node call = root.named_child(1).named_child(0);
   REQUIRE(call.is("call"));
-  Node attr = SemanticModel::callee(call).child(0); // torch.cuda
+  Node attr = Semantics::callee(call).child(0); // torch.cuda
   CHECK(m.callee_name(call) == std::optional<std::string_view>("torch.cuda.empty_cache"));
   CHECK(m.qualified_name(attr) == std::optional<std::string_view>("torch.cuda"));
   auto view = m.callee_name(call); // stays valid after the bindings change
@@ -184,22 +162,11 @@ TEST_CASE("loops, step loops and no_grad scopes are known", "[model]") {
 TEST_CASE("a set_grad_enabled(False) statement between two statements of a block", "[model]") {
   // Asked of the loops themselves, whose innermost ancestor is the same block: the answer for
   // the second one must not be the first one's.
-  struct LoopProbe final : public Rule {
-    const RuleMeta& meta() const override {
-      static constexpr RuleMeta m{"OOM996",       "loop-probe",          "M20",
-                                  Severity::Info, FixAvailability::None, "loop probe"};
-      return m;
-    }
-    std::span<const std::string_view> node_kinds() const override {
-      static constexpr std::array<std::string_view, 1> k{"for_statement"};
-      return k;
-    }
-    std::span<const std::string_view> needs() const override { return kNone; }
-    void check(Node n, Context& cx) const override {
-      cx.report(n, std::string(cx.text(n.field("left"))) + (cx.in_no_grad() ? " nograd" : ""));
-    }
-  };
-  const LoopProbe probe_loops;
+  const oomlint::test::TestRule probe_loops(
+      "OOM996", {"for_statement"}, Prefilter{}, [](Node n, Context& cx) {
+        cx.report(n,
+                  std::string(cx.text(n.field("left"))) + (facts::in_no_grad(cx) ? " nograd" : ""));
+      });
   Engine engine(Settings{}, {&probe_loops});
   std::vector<std::string> msgs;
   for (const auto& d : engine.check("import torch\n"
@@ -218,25 +185,15 @@ TEST_CASE("a set_grad_enabled(False) statement between two statements of a block
 }
 
 TEST_CASE("loss dataflow follows assignments", "[model]") {
-  struct LossRule final : public Rule {
-    const RuleMeta& meta() const override {
-      static constexpr RuleMeta m{"OOM997",       "loss-probe",          "M20",
-                                  Severity::Info, FixAvailability::None, "loss probe"};
-      return m;
-    }
-    std::span<const std::string_view> node_kinds() const override {
-      static constexpr std::array<std::string_view, 1> k{"expression_statement"};
-      return k;
-    }
-    std::span<const std::string_view> needs() const override { return kNone; }
-    void check(Node n, Context& cx) const override {
-      Node e = n.named_child(0);
-      if (e.is("identifier") || e.is("call") || e.is("attribute") || e.is("subscript")) {
-        if (cx.model().is_loss_expr(e)) cx.report(e, std::string(cx.text(e)));
-      }
-    }
-  };
-  static const LossRule rule;
+  const oomlint::test::TestRule rule(
+      "OOM997", {"expression_statement"}, Prefilter{}, [](Node n, Context& cx) {
+        Node e = n.named_child(0);
+        if (e.is("identifier") || e.is("call") || e.is("attribute") || e.is("subscript")) {
+          if (cx.sema().is_loss_expr(e)) {
+            cx.report(e, std::string(cx.text(e)));
+          }
+        }
+      });
   Engine engine(Settings{}, {&rule});
   auto diags = engine.check("import torch.nn as nn\n"
                             "import torch.nn.functional as F\n"
@@ -407,9 +364,9 @@ TEST_CASE("a comment inside a call's parentheses is no argument", "[model][engin
   Node f = root.named_child(0).named_child(0), g = root.named_child(1).named_child(0);
   REQUIRE(f.is("call"));
   REQUIRE(g.is("call"));
-  CHECK(SemanticModel::argument_count(f) == 0);
-  CHECK(SemanticModel::argument_count(g) == 2);
-  CHECK(SemanticModel::argument_count(root) == 0);
+  CHECK(Semantics::argument_count(f) == 0);
+  CHECK(Semantics::argument_count(g) == 2);
+  CHECK(Semantics::argument_count(root) == 0);
   // OOM153 reads `model.eval()` as the switch to evaluation only when it has no argument.
   auto script = [](std::string_view eval_call) {
     return "import torch\n\n"

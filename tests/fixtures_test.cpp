@@ -2,7 +2,8 @@
 // reach a fixed point.
 #include <catch2/catch.hpp>
 
-#include "engine.h"
+#include "engine/engine.h"
+#include "engine/fixes.h"
 #include "fixture_support.h"
 #include "registry.h"
 #include "ts.h"

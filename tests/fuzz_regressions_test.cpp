@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "line_index.h"
 #include "lsp/document_store.h"
 

@@ -1,4 +1,5 @@
-// The prefilter: the CNF semantics of Rule::needs() in Engine::active_rules, and, per rule, that
+// The prefilter: the semantics of typed terms and clauses (engine/prefilter.h) in
+// Engine::active_rules, and, per rule, that
 // the rule's needs never hide a diagnostic of the fixtures or the examples.
 #include <catch2/catch.hpp>
 
@@ -15,11 +16,12 @@
 #include <tuple>
 #include <vector>
 
-#include "engine.h"
+#include "engine/engine.h"
+#include "engine/rule.h"
+#include "facts/words.h"
 #include "fixture_support.h"
 #include "registry.h"
-#include "rule.h"
-#include "rules/model_outputs.h"
+#include "test_rule.h"
 #include "ts.h"
 
 using namespace oomlint;
@@ -27,58 +29,32 @@ using checks::Node;
 
 namespace {
 
-constexpr std::array<std::string_view, 1> kCall{"call"};
+using checks::anywhere;
+using checks::code;
+using checks::code_identifier;
+using checks::code_or_string;
+using checks::Prefilter;
+using checks::requires_all;
 
-// A rule that reports every call; only its needs() differ between instances.
-class NeedsRule final : public checks::Rule {
-public:
-  NeedsRule(std::string_view code, std::span<const std::string_view> needs)
-      : meta_{code,  "needs-rule", "M20", checks::Severity::Info, checks::FixAvailability::None,
-              "test"},
-        needs_(needs) {}
-  const checks::RuleMeta& meta() const override { return meta_; }
-  std::span<const std::string_view> node_kinds() const override { return kCall; }
-  std::span<const std::string_view> needs() const override { return needs_; }
-  void check(Node call, checks::Context& cx) const override { cx.report(call, "call"); }
+// A rule that reports every call; only its prefilter differs between instances.
+test::TestRule needs_rule(std::string_view code, Prefilter prefilter) {
+  return test::TestRule(code, {"call"}, std::move(prefilter),
+                        [](Node call, checks::Context& cx) { cx.report(call, "call"); });
+}
 
-private:
-  checks::RuleMeta meta_;
-  std::span<const std::string_view> needs_;
-};
-
-// A NeedsRule with excludes().
-class ExcludesRule final : public checks::Rule {
-public:
-  ExcludesRule(std::span<const std::string_view> needs, std::span<const std::string_view> excludes)
-      : inner_("OOM996", needs), excludes_(excludes) {}
-  const checks::RuleMeta& meta() const override { return inner_.meta(); }
-  std::span<const std::string_view> node_kinds() const override { return kCall; }
-  std::span<const std::string_view> needs() const override { return inner_.needs(); }
-  std::span<const std::string_view> excludes() const override { return excludes_; }
-  void check(Node call, checks::Context& cx) const override { inner_.check(call, cx); }
-
-private:
-  NeedsRule inner_;
-  std::span<const std::string_view> excludes_;
-};
-
-constexpr std::array<std::string_view, 1> kAlternatives{"eval|train"};
-constexpr std::array<std::string_view, 2> kTwoEntries{"torch", "eval|train"};
-constexpr std::array<std::string_view, 0> kEmpty{};
-constexpr std::array<std::string_view, 1> kWholeWord{"<val>"};
-constexpr std::array<std::string_view, 1> kWordStart{"<test"};
-constexpr std::array<std::string_view, 1> kWordEnd{"net>"};
-constexpr std::array<std::string_view, 1> kCodeWord{"`<backward>"};
-constexpr std::array<std::string_view, 1> kCodeByte{"`%"};
-constexpr std::array<std::string_view, 1> kExpressionWord{"~<val>"};
-constexpr std::array<std::string_view, 1> kIdentifier{"=autocast"};
-constexpr std::array<std::string_view, 1> kCodeIdentifier{"`=autocast"};
-constexpr std::array<std::string_view, 1> kWordAutocast{"<autocast>"};
-constexpr std::array<std::string_view, 1> kEqualsZero{"==0"};
-constexpr std::array<std::string_view, 1> kEqualsDigit{"=0x"};
-// Empty alternatives ("a||b", a leading or trailing bar) are ignored, not "always true".
-constexpr std::array<std::string_view, 1> kStrayBars{"|zeta||omega|"};
-constexpr std::array<std::string_view, 2> kFused{"flash_attn", "`sdpa"};
+const Prefilter kAlternatives = requires_all(anywhere("eval") | anywhere("train"));
+const Prefilter kTwoEntries = requires_all(anywhere("torch"), anywhere("eval") | anywhere("train"));
+const Prefilter kWholeWord = requires_all(anywhere("val").word().ignoring_case());
+const Prefilter kCaseWord = requires_all(anywhere("val").word());
+const Prefilter kWordStart = requires_all(anywhere("test").starts_word().ignoring_case());
+const Prefilter kWordEnd = requires_all(anywhere("net").ends_word().ignoring_case());
+const Prefilter kNoCase = requires_all(code_or_string("loader").ignoring_case());
+const Prefilter kCodeWord = requires_all(code("backward").word().ignoring_case());
+const Prefilter kCodeByte = requires_all(code("%"));
+const Prefilter kExpressionWord = requires_all(code_or_string("val").word().ignoring_case());
+const Prefilter kIdentifier = requires_all(anywhere("autocast").whole_identifier());
+const Prefilter kCodeIdentifier = requires_all(code_identifier("autocast"));
+const Prefilter kWordAutocast = requires_all(anywhere("autocast").word().ignoring_case());
 
 bool active(const checks::Rule& rule, std::string_view text) {
   checks::Engine engine(checks::Settings{}, {&rule});
@@ -113,8 +89,8 @@ size_t compare_per_rule(const std::string& text, const checks::Settings& setting
 
 } // namespace
 
-TEST_CASE("an entry with alternatives needs one of them", "[prefilter]") {
-  NeedsRule rule("OOM997", kAlternatives);
+TEST_CASE("a clause with alternatives needs one of them", "[prefilter]") {
+  auto rule = needs_rule("OOM997", kAlternatives);
   CHECK(active(rule, "model.eval()\n"));
   CHECK(active(rule, "model.train()\n"));
   CHECK(active(rule, "model.evaluate\n"));     // "eval" is a byte substring
@@ -122,8 +98,8 @@ TEST_CASE("an entry with alternatives needs one of them", "[prefilter]") {
   CHECK_FALSE(active(rule, "model.fit()\n"));
 }
 
-TEST_CASE("every entry must occur", "[prefilter]") {
-  NeedsRule rule("OOM997", kTwoEntries);
+TEST_CASE("every clause must hold", "[prefilter]") {
+  auto rule = needs_rule("OOM997", kTwoEntries);
   CHECK(active(rule, "import torch\nmodel.eval()\n"));
   CHECK(active(rule, "import torch\nmodel.train()\n"));
   CHECK_FALSE(active(rule, "import torch\nmodel.fit()\n"));
@@ -134,18 +110,32 @@ TEST_CASE("every entry must occur", "[prefilter]") {
   CHECK(engine.check("import torch\nmodel.eval()\n").size() == 1);
 }
 
-TEST_CASE("empty needs always check; empty alternatives are ignored", "[prefilter]") {
-  NeedsRule always("OOM997", kEmpty);
+TEST_CASE("no clause always checks; an empty clause is refused", "[prefilter]") {
+  auto always = needs_rule("OOM997", Prefilter{});
   CHECK(active(always, ""));
   CHECK(active(always, "x = 1\n"));
-  NeedsRule bars("OOM996", kStrayBars);
-  CHECK(active(bars, "zeta\n"));
-  CHECK(active(bars, "omega\n"));
-  CHECK_FALSE(active(bars, "x = 1\n"));
+  CHECK_THROWS_AS(Prefilter().require(checks::Clause{}), std::invalid_argument);
 }
 
-TEST_CASE("marked alternatives must start or end a word", "[prefilter]") {
-  NeedsRule whole("OOM997", kWholeWord);
+TEST_CASE("malformed terms are refused", "[prefilter]") {
+  // Built in a constant expression these are compile errors; at run time they throw, and the
+  // registry builds every rule's prefilter at start-up.
+  static_assert(code_identifier("autocast").identifier);
+  static_assert(code_or_string("loader").ignoring_case().nocase);
+  std::string_view runtime[] = {"", "1x", "a-b", "x"};
+  CHECK_THROWS_AS(code(runtime[0]), std::invalid_argument);
+  CHECK_THROWS_AS(code_identifier(runtime[1]), std::invalid_argument);
+  CHECK_THROWS_AS(code_identifier(runtime[2]), std::invalid_argument);
+  CHECK_THROWS_AS(anywhere(runtime[3]).word(), std::invalid_argument); // words need two bytes
+  CHECK_THROWS_AS(anywhere(runtime[3]).ignoring_case(), std::invalid_argument);
+  CHECK_THROWS_AS(code_identifier("autocast").ignoring_case(), std::invalid_argument);
+  CHECK_THROWS_AS(anywhere("val").word().whole_identifier(), std::invalid_argument);
+  CHECK_NOTHROW(code_identifier("t")); // one byte is a fine identifier
+  CHECK_NOTHROW(code("==0"));          // any bytes, as written
+}
+
+TEST_CASE("word terms must start or end a word", "[prefilter]") {
+  auto whole = needs_rule("OOM997", kWholeWord);
   for (std::string_view yes : {"val_loader", "valLoader", "for b in val:", "d[\"val\"]", "x.val",
                                "ValLoader", "myVal", "Val", "val", "VAL_LOADER", "VAl"}) {
     INFO(yes);
@@ -156,12 +146,12 @@ TEST_CASE("marked alternatives must start or end a word", "[prefilter]") {
     INFO(no);
     CHECK_FALSE(active(whole, no));
   }
-  NeedsRule start("OOM996", kWordStart);
+  auto start = needs_rule("OOM996", kWordStart);
   CHECK(active(start, "testing"));
   CHECK(active(start, "run_tests"));
-  CHECK(active(start, "unitTest")); // marked tokens ignore case, as words_of() does
+  CHECK(active(start, "unitTest")); // ignoring case, as words_of() does
   CHECK_FALSE(active(start, "contest"));
-  NeedsRule end("OOM995", kWordEnd);
+  auto end = needs_rule("OOM995", kWordEnd);
   CHECK(active(end, "resnet"));
   CHECK(active(end, "my_net = 1"));
   CHECK(active(end, "netG"));
@@ -169,13 +159,27 @@ TEST_CASE("marked alternatives must start or end a word", "[prefilter]") {
   CHECK_FALSE(active(end, "net2"));
 }
 
-TEST_CASE("word marks agree with outputs::words_of", "[prefilter]") {
-  // For each text, `<w>` is active exactly when words_of(text) contains w.
-  NeedsRule whole("OOM997", kWholeWord);
+TEST_CASE("case is ignored only when asked", "[prefilter]") {
+  auto exact = needs_rule("OOM997", kCaseWord);
+  CHECK(active(exact, "val_loader"));
+  CHECK_FALSE(active(exact, "for b in myVal:")); // the word is `Val`: case differs
+  CHECK_FALSE(active(exact, "VAL_LOADER"));
+  auto nocase = needs_rule("OOM996", kNoCase);
+  for (std::string_view yes : {"train_loader", "trainLoader", "TRAIN_LOADER", "dl['LoAdEr']"}) {
+    INFO(yes);
+    CHECK(active(nocase, yes));
+  }
+  CHECK_FALSE(active(nocase, "# train loader\n"));
+  CHECK_FALSE(active(nocase, "load_er"));
+}
+
+TEST_CASE("word terms agree with facts::words_of", "[prefilter]") {
+  // For each text, word("val") ignoring case is active exactly when words_of(text) contains it.
+  auto whole = needs_rule("OOM997", kWholeWord);
   for (std::string_view text :
        {"val_loader", "valLoader", "VALLoader", "evalVal", "value", "a.val", "x_val2", "__val__",
         "\xffval", "val\xff", "intervalVal", "VAL_x", "VALLoader", "ValLOADER"}) {
-    auto words = checks::outputs::words_of(text);
+    auto words = checks::facts::words_of(text);
     bool has_val = false;
     for (const auto& w : words)
       has_val = has_val || w == "val";
@@ -186,8 +190,8 @@ TEST_CASE("word marks agree with outputs::words_of", "[prefilter]") {
   CHECK(active(whole, "vAl"));
 }
 
-TEST_CASE("code-only alternatives skip comments and strings", "[prefilter]") {
-  NeedsRule word("OOM997", kCodeWord);
+TEST_CASE("code terms skip comments and strings", "[prefilter]") {
+  auto word = needs_rule("OOM997", kCodeWord);
   for (std::string_view yes : {
            "loss.backward()\n", "x = 'a'\nloss.backward()\n",
            "s = \"it's\"\nloss.backward()\n",        // the apostrophe is inside a string
@@ -217,16 +221,14 @@ TEST_CASE("code-only alternatives skip comments and strings", "[prefilter]") {
     INFO(no);
     CHECK_FALSE(active(word, no));
   }
-  NeedsRule byte("OOM996", kCodeByte);
+  auto byte = needs_rule("OOM996", kCodeByte);
   CHECK(active(byte, "if step % 4 == 0: pass\n"));
   CHECK_FALSE(active(byte, "print('%d', x)\n"));
   CHECK(active(byte, "print('%d' % x)\n"));
 }
 
-// (Not named after the mark: a test name starting with `~` is a negated filter for Catch.)
-TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in prose",
-          "[prefilter]") {
-  NeedsRule word("OOM997", kExpressionWord);
+TEST_CASE("code-or-string terms occur in code and one-line strings, not in prose", "[prefilter]") {
+  auto word = needs_rule("OOM997", kExpressionWord);
   CHECK(active(word, "for b in val_loader:\n"));
   CHECK(active(word, "for b in loaders[\"val\"]:\n"));
   CHECK(active(word, "for b in loaders['val']:\n"));
@@ -236,34 +238,18 @@ TEST_CASE("tilde-marked alternatives occur in code and one-line strings, not in 
   CHECK_FALSE(active(word, "# the val loader\n"));
 }
 
-namespace {
-// Reports the iterable of each `for` as Context::code_text() reads it, with one-line strings and
-// without, separated by a byte that the tests' sources do not hold.
-class IterableRule final : public checks::Rule {
-public:
-  const checks::RuleMeta& meta() const override { return meta_; }
-  std::span<const std::string_view> node_kinds() const override { return kinds_; }
-  std::span<const std::string_view> needs() const override { return {}; }
-  void check(Node loop, checks::Context& cx) const override {
+TEST_CASE("code_text reads a node as the prefilter's places do", "[prefilter]") {
+  // Reports the iterable of each `for` as Context::code_text() reads it, with one-line strings
+  // and without, separated by a byte that the tests' sources do not hold.
+  test::TestRule rule("OOM995", {"for_statement"}, Prefilter{}, [](Node loop, checks::Context& cx) {
     Node right = loop.field("right");
     cx.report(loop, cx.code_text(right, true) + "\x01" + cx.code_text(right, false));
-  }
-
-private:
-  checks::RuleMeta meta_{
-      "OOM995", "iterable-rule", "M20", checks::Severity::Info, checks::FixAvailability::None,
-      "test"};
-  std::array<std::string_view, 1> kinds_{"for_statement"};
-};
-} // namespace
-
-TEST_CASE("code_text reads a node as the marks of needs() do", "[prefilter]") {
-  IterableRule rule;
+  });
   checks::Engine engine(checks::Settings{}, {&rule});
   REQUIRE(engine.rules().size() == 1);
   using Words = std::vector<std::string>;
   const std::tuple<std::string_view, Words, Words> cases[] = {
-      // iterable, its words with one-line strings (`~`), its words in code alone (a backtick)
+      // iterable, its words with one-line strings (code_or_string), in code alone (code)
       {"val_loader", {"val", "loader"}, {"val", "loader"}},
       {"(xs  # val loader\n)", {"xs"}, {"xs"}},
       {"loaders[\"val\"]", {"loaders", "val"}, {"loaders"}},
@@ -287,13 +273,13 @@ TEST_CASE("code_text reads a node as the marks of needs() do", "[prefilter]") {
     std::string strings = m.substr(0, sep), alone = m.substr(sep + 1);
     CHECK(strings.size() == iterable.size()); // blanked in place
     CHECK(alone.size() == iterable.size());
-    CHECK(checks::outputs::words_of(strings) == with_strings);
-    CHECK(checks::outputs::words_of(alone) == code);
+    CHECK(checks::facts::words_of(strings) == with_strings);
+    CHECK(checks::facts::words_of(alone) == code);
   }
 }
 
-TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilter]") {
-  NeedsRule whole("OOM997", kIdentifier);
+TEST_CASE("identifier terms must be a whole identifier", "[prefilter]") {
+  auto whole = needs_rule("OOM997", kIdentifier);
   for (std::string_view yes : {
            "with torch.autocast(\"cuda\"):\n", "from torch import autocast as ac\n",
            "autocast",                // the whole text
@@ -302,7 +288,7 @@ TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilt
            "with T.cuda.amp.autocast(dtype=T.half):\n",
            "from torch.amp.autocast_mode import (\n    autocast,\n)\n", "x = [autocast]",
            "torch .\tautocast",
-           "# autocast\n", // no backtick: comments count
+           "# autocast\n", // anywhere: comments count
        }) {
     INFO(yes);
     CHECK(active(whole, yes));
@@ -316,7 +302,7 @@ TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilt
            "xautocast",
            "x1autocast",
            "def autocasting(): pass\n",
-           "Autocast()\n", // case-sensitive, unlike the word marks
+           "Autocast()\n", // case-sensitive
            "AUTOCAST = 1\n",
            "torch.autocast_mode",
        }) {
@@ -355,9 +341,8 @@ TEST_CASE("identifier-marked alternatives must be a whole identifier", "[prefilt
   CHECK(active(whole, run + " autocast"));
 }
 
-TEST_CASE("identifier marks work on one byte", "[prefilter]") {
-  constexpr std::array<std::string_view, 1> kMethodT{"`=t"};
-  NeedsRule t("OOM997", kMethodT);
+TEST_CASE("identifier terms work on one byte", "[prefilter]") {
+  auto t = needs_rule("OOM997", requires_all(code_identifier("t")));
   for (std::string_view yes : {"scores = q @ k.t()\n", "t", "for t in ts:\n", "f(t)"}) {
     INFO(yes);
     CHECK(active(t, yes));
@@ -369,17 +354,17 @@ TEST_CASE("identifier marks work on one byte", "[prefilter]") {
   }
 }
 
-TEST_CASE("identifier-marked alternatives combine with the place marks", "[prefilter]") {
-  NeedsRule code("OOM997", kCodeIdentifier);
-  CHECK(active(code, "with torch.autocast(\"cuda\"):\n"));
-  CHECK(active(code, "x = f\"{torch.autocast}\"\n")); // f-string braces are code
-  CHECK_FALSE(active(code, "# torch.autocast\n"));
-  CHECK_FALSE(active(code, "\"\"\"Runs under autocast.\"\"\"\n"));
-  CHECK_FALSE(active(code, "s = 'autocast'\n"));
-  CHECK_FALSE(active(code, "torch.is_autocast_enabled()  # autocast\n"));
-  // Word marks split at `_`; the identifier mark does not. Both in one engine are two tokens.
-  NeedsRule word("OOM996", kWordAutocast);
-  checks::Engine engine(checks::Settings{}, {&code, &word});
+TEST_CASE("identifier terms combine with the places", "[prefilter]") {
+  auto code_rule = needs_rule("OOM997", kCodeIdentifier);
+  CHECK(active(code_rule, "with torch.autocast(\"cuda\"):\n"));
+  CHECK(active(code_rule, "x = f\"{torch.autocast}\"\n")); // f-string braces are code
+  CHECK_FALSE(active(code_rule, "# torch.autocast\n"));
+  CHECK_FALSE(active(code_rule, "\"\"\"Runs under autocast.\"\"\"\n"));
+  CHECK_FALSE(active(code_rule, "s = 'autocast'\n"));
+  CHECK_FALSE(active(code_rule, "torch.is_autocast_enabled()  # autocast\n"));
+  // Word terms split at `_`; identifier terms do not. Both in one engine are two tokens.
+  auto word = needs_rule("OOM996", kWordAutocast);
+  checks::Engine engine(checks::Settings{}, {&code_rule, &word});
   REQUIRE(engine.rules().size() == 2);
   auto on = engine.active_rules("torch.is_autocast_enabled()\n");
   for (size_t i = 0; i < 2; ++i) {
@@ -388,14 +373,11 @@ TEST_CASE("identifier-marked alternatives combine with the place marks", "[prefi
   }
 }
 
-TEST_CASE("`=` is a mark only before a letter or an underscore", "[prefilter]") {
-  NeedsRule equals("OOM997", kEqualsZero); // as OOM051 spells `step % n ==0`
+TEST_CASE("bytes are found as written", "[prefilter]") {
+  auto equals = needs_rule("OOM997", requires_all(anywhere("==0"))); // as OOM051 spells `==0`
   CHECK(active(equals, "if step % 4 ==0:\n"));
   CHECK_FALSE(active(equals, "if step % 4 == 0:\n"));
   CHECK_FALSE(active(equals, "x = 0\n"));
-  NeedsRule digit("OOM996", kEqualsDigit);
-  CHECK(active(digit, "x =0x10\n"));
-  CHECK_FALSE(active(digit, "x = 0x10\n"));
 }
 
 namespace {
@@ -416,7 +398,7 @@ bool has_token(std::string_view text, std::string_view name) {
 }
 } // namespace
 
-TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[prefilter]") {
+TEST_CASE("identifier terms find every identifier that tree-sitter lexes", "[prefilter]") {
   // A name between every ASCII byte and a set of longer neighbours, in a few places of a
   // statement: wherever tree-sitter still finds the identifier (or the keyword), so must the
   // prefilter. Names of one byte go through the scanner's one-byte table.
@@ -437,12 +419,12 @@ TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[pre
       {"from torch import ", " as ac\n"},
       {"import torch\nwith torch.", "(\"cuda\"):\n    pass\n"},
       {"x = f\"{y", "}\"\n"}};
-  constexpr std::array<std::string_view, 1> kT{"=t"};
-  constexpr std::array<std::string_view, 1> kFalse{"=False"};
-  const std::pair<std::string_view, std::span<const std::string_view>> names[] = {
-      {"autocast", kIdentifier}, {"t", kT}, {"False", kFalse}};
-  for (auto [name, needs] : names) {
-    NeedsRule whole("OOM997", needs);
+  const std::pair<std::string_view, Prefilter> names[] = {
+      {"autocast", kIdentifier},
+      {"t", requires_all(anywhere("t").whole_identifier())},
+      {"False", requires_all(anywhere("False").whole_identifier())}};
+  for (const auto& [name, prefilter] : names) {
+    auto whole = needs_rule("OOM997", prefilter);
     checks::Engine engine(checks::Settings{}, {&whole});
     size_t lexed = 0, missed = 0;
     for (auto [before, after] : places) {
@@ -465,7 +447,7 @@ TEST_CASE("identifier marks find every identifier that tree-sitter lexes", "[pre
 }
 
 // OOM061 reaches torch's autocast only through a name whose import (or assignment) spells
-// `autocast` whole, so its `=autocast` finds every file where that path reports; the same holds
+// `autocast` whole, so its identifier term finds every file where that path reports; the same holds
 // for TRL's configs.
 TEST_CASE("OOM061 through aliases of autocast and of TRL's configs", "[prefilter]") {
   const checks::Rule* rule = checks::find_rule("OOM061");
@@ -537,7 +519,7 @@ TEST_CASE("OOM112 with each spelling of a transposed key", "[prefilter]") {
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
 
-// OOMLINT_MODEL_CALL_NEEDS (model_outputs.h): each way OOM153 recognises a model, in an
+// facts::model_call_terms(): each way OOM153 recognises a model, in an
 // evaluation loop, reports the same with and without the prefilter.
 TEST_CASE("OOM153 with each kind of model", "[prefilter]") {
   const checks::Rule* rule = checks::find_rule("OOM153");
@@ -691,8 +673,8 @@ TEST_CASE("OOM204 in each kind of training loop", "[prefilter]") {
   }
 }
 
-// Rules that read a loop's iterable or a call's receiver as words read them as their needs()
-// marks count them (Context::code_text): a word in a one-line string counts, one in a comment or
+// Rules that read a loop's iterable or a call's receiver as words read them as their prefilter
+// terms count them (Context::code_text): a word in a one-line string counts, one in a comment or
 // a triple-quoted string does not, with the prefilter or without it. Each case is a positive of
 // the rule's fixture with its words moved there.
 TEST_CASE("words of an iterable or a receiver count in strings and not in comments",
@@ -759,21 +741,22 @@ TEST_CASE("words of an iterable or a receiver count in strings and not in commen
   }
 }
 
-TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out", "[prefilter]") {
-  ExcludesRule rule(kAlternatives, kFused);
+TEST_CASE("exclusions: any one of them in the file rules the rule out", "[prefilter]") {
+  Prefilter excluding = kAlternatives;
+  excluding.excluding(anywhere("flash_attn"), code("sdpa"));
+  auto rule = needs_rule("OOM996", excluding);
   CHECK(active(rule, "model.eval()\n"));
   CHECK_FALSE(active(rule, "from flash_attn import f\nmodel.eval()\n"));
   CHECK_FALSE(active(rule, "model.eval()  # flash_attn would be faster\n")); // prose counts
   CHECK_FALSE(active(rule, "model.eval()\n\"\"\"doc: flash_attn\"\"\"\n"));
   CHECK(active(rule, "model.eval()  # FLASH_ATTN\n")); // bytes as written, case and all
-  // Excludes are plain bytes: a mark is just a character there.
-  CHECK(active(rule, "sdpa(q, k, v)\nmodel.eval()\n"));
-  CHECK_FALSE(active(rule, "`sdpa`\nmodel.eval()\n"));
-  // A rule whose needs are missing stays off whatever its excludes.
+  // An exclusion has its place too: code("sdpa") in a comment rules nothing out.
+  CHECK_FALSE(active(rule, "sdpa(q, k, v)\nmodel.eval()\n"));
+  CHECK(active(rule, "# sdpa would be faster\nmodel.eval()\n"));
+  // A rule whose needs are missing stays off whatever its exclusions.
   CHECK_FALSE(active(rule, "x = 1\n"));
   // Another rule in the same engine that needs the excluded word is not affected.
-  constexpr std::array<std::string_view, 1> needs_it{"flash_attn"};
-  NeedsRule other("OOM995", needs_it);
+  auto other = needs_rule("OOM995", requires_all(anywhere("flash_attn")));
   checks::Engine engine(checks::Settings{}, {&rule, &other});
   REQUIRE(engine.rules().size() == 2);
   auto on = engine.active_rules("from flash_attn import f\nmodel.eval()\n");
@@ -784,8 +767,8 @@ TEST_CASE("excludes: any one of them, anywhere in the file, rules the rule out",
 }
 
 TEST_CASE("rules combine per rule: one rule's tokens do not activate another", "[prefilter]") {
-  NeedsRule torch_rule("OOM997", kTwoEntries);
-  NeedsRule any_rule("OOM996", kAlternatives);
+  auto torch_rule = needs_rule("OOM997", kTwoEntries);
+  auto any_rule = needs_rule("OOM996", kAlternatives);
   checks::Engine engine(checks::Settings{}, {&torch_rule, &any_rule});
   REQUIRE(engine.rules().size() == 2);
   auto on = engine.active_rules("model.eval()\n");
@@ -829,40 +812,31 @@ TEST_CASE("each rule's needs hide nothing in the examples", "[prefilter]") {
 // ---- variants of the fixtures ----
 //
 // A rule that reads a node's text as words or substrings (a loop's iterable, a call's receiver)
-// must read what its needs() count there: a word in a comment or a triple-quoted string inside
-// that text, which the marks `~` and backtick do not count (nor, for a backtick, a one-line
+// must read what its prefilter counts there: a word in a comment or a triple-quoted string inside
+// that text, which code_or_string() and code() terms do not count (nor, for code(), a one-line
 // string), must not make the rule fire, or it fires only without the prefilter.
 //
 // The variants take the words that a rule looks for out of the code and put them where only
 // prose or strings hold them. They start from each fixture and example, whole and with one
 // top-level definition alone (the prefilter looks at the whole file, and a word left in another
 // function would keep the rule on), each as written and with its one-line strings made
-// triple-quoted. For each rule that reports there, the names that spell a word of its needs() are
+// triple-quoted. For each rule that reports there, the names that spell a word of its prefilter are
 // hidden one after another (see Form), for as long as the rule still reports without the
 // prefilter; and every rule's words go into comments after every bracket. With and without the
 // prefilter, every variant must give the same diagnostics. Before Context::code_text, 558 of the
 // 14,220 variants differed, in OOM051, OOM153, OOM154, OOM201 and OOM202.
 namespace {
 
-// The words of a rule's needs(), marks stripped and lower-cased (two bytes or more; letters,
-// digits and `_` only). A name that contains one may be what the rule looks for.
+// The words of a rule's prefilter terms, lower-cased (two bytes or more; letters, digits and `_`
+// only). A name that contains one may be what the rule looks for.
 std::vector<std::string> needs_words(std::span<const checks::Rule* const> rules) {
   std::vector<std::string> out;
   for (const checks::Rule* rule : rules) {
-    for (std::string_view entry : rule->needs()) {
-      size_t from = 0;
-      while (from <= entry.size()) {
-        size_t bar = std::min(entry.find('|', from), entry.size());
-        std::string_view alt = entry.substr(from, bar - from);
-        from = bar + 1;
-        while (!alt.empty() && (alt.front() == '`' || alt.front() == '~' || alt.front() == '=' ||
-                                alt.front() == '<')) {
-          alt.remove_prefix(1);
-        }
-        if (!alt.empty() && alt.back() == '>') alt.remove_suffix(1);
+    for (const checks::Clause& clause : rule->prefilter().needs()) {
+      for (const checks::Term& term : clause.any) {
         std::string w;
-        bool word = alt.size() >= 2;
-        for (char c : alt) {
+        bool word = term.bytes.size() >= 2;
+        for (char c : term.bytes) {
           word = word && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
           w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         }

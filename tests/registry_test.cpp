@@ -6,7 +6,7 @@
 #include <set>
 #include <sstream>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "fixture_support.h"
 #include "registry.h"
 

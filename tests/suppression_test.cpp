@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "suppression.h"
 
 using namespace oomlint::checks;

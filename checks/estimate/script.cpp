@@ -135,7 +135,7 @@ struct ScriptScanner::Impl {
     }
   }
 
-  void on_assignment(Node a, const SemanticModel& m) {
+  void on_assignment(Node a, const Semantics& m) {
     Node left = a.field("left"), right = a.field("right");
     if (right.null()) return;
     if (right.is("call")) assign_target[right.start()] = std::string(m.text(left));
@@ -180,12 +180,12 @@ struct ScriptScanner::Impl {
       return;
     }
     if (left.is("attribute") && m.text(left.field("attribute")) == "requires_grad" &&
-        SemanticModel::bool_value(right) == false) {
+        Semantics::bool_value(right) == false) {
       freezes = true;
     }
   }
 
-  void deepspeed_arg(Node v, const SemanticModel& m) {
+  void deepspeed_arg(Node v, const Semantics& m) {
     if (v.null()) return;
     if (auto s = m.string_value(v)) {
       ds_path = std::string(*s);
@@ -202,16 +202,16 @@ struct ScriptScanner::Impl {
     }
   }
 
-  void training_arguments(Node call, const SemanticModel& m) {
+  void training_arguments(Node call, const Semantics& m) {
     trains = true;
-    Node args = SemanticModel::arguments(call);
+    Node args = Semantics::arguments(call);
     for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
       if (args.named_child(i).is("dictionary_splat")) {
         note("training arguments are passed as **kwargs");
       }
     }
     for (const char* f : {"bf16", "fp16"}) {
-      if (SemanticModel::bool_value(m.keyword(call, f)) == true) {
+      if (Semantics::bool_value(m.keyword(call, f)) == true) {
         mixed = true;
         half_type = f;
       }
@@ -231,7 +231,7 @@ struct ScriptScanner::Impl {
     if (!fsdp.null()) {
       auto s = m.string_value(fsdp);
       if (!s) {
-        if (!(SemanticModel::bool_value(fsdp) == false) && !fsdp.is("none")) {
+        if (!(Semantics::bool_value(fsdp) == false) && !fsdp.is("none")) {
           note("the FSDP setting is not a literal");
         }
       } else if (contains(*s, "shard_grad_op")) {
@@ -243,7 +243,7 @@ struct ScriptScanner::Impl {
     }
   }
 
-  void lightning_trainer(Node call, const SemanticModel& m) {
+  void lightning_trainer(Node call, const Semantics& m) {
     trains = true;
     Node prec = m.keyword(call, "precision");
     std::string_view p = prec.null() ? "" : m.text(prec);
@@ -277,19 +277,19 @@ struct ScriptScanner::Impl {
     }
   }
 
-  void on_call(Node call, const SemanticModel& m) {
-    Node f = SemanticModel::callee(call);
+  void on_call(Node call, const Semantics& m) {
+    Node f = Semantics::callee(call);
     std::string_view tail = m.callee_tail(call);
     if (tail == "backward" && f.is("attribute")) trains = true;
     if (tail == "requires_grad_" &&
-        SemanticModel::bool_value(SemanticModel::positional(call, 0)) == false) {
+        Semantics::bool_value(Semantics::positional(call, 0)) == false) {
       freezes = true;
     }
     if (f.is("attribute") && (tail == "half" || tail == "bfloat16" || tail == "to")) {
       std::string dt = tail == "half"       ? "fp16"
                        : tail == "bfloat16" ? "bf16"
-                                            : dtype_of(m.text(SemanticModel::arguments(call)));
-      if (tail != "to" && SemanticModel::arguments(call).named_child_count() > 0) dt.clear();
+                                            : dtype_of(m.text(Semantics::arguments(call)));
+      if (tail != "to" && Semantics::arguments(call).named_child_count() > 0) dt.clear();
       if (dt == "bf16" || dt == "fp16") {
         Node obj = f.field("object");
         cast_calls[obj.start()] = dt;
@@ -375,20 +375,20 @@ struct ScriptScanner::Impl {
       trains = true;
       lora_options(call, m);
     } else if (name == "transformers.BitsAndBytesConfig") {
-      if (SemanticModel::bool_value(m.keyword(call, "load_in_4bit")) == true) bnb_bits = 4;
-      if (SemanticModel::bool_value(m.keyword(call, "load_in_8bit")) == true) bnb_bits = 8;
+      if (Semantics::bool_value(m.keyword(call, "load_in_4bit")) == true) bnb_bits = 4;
+      if (Semantics::bool_value(m.keyword(call, "load_in_8bit")) == true) bnb_bits = 8;
     } else if (name == "torch.multiprocessing.spawn") {
       if (auto n = m.int_value(m.keyword(call, "nprocs")); n && *n > 0) gpus = static_cast<int>(*n);
     } else if (name == "torch.autocast" || name == "torch.cuda.amp.autocast" ||
                name == "torch.amp.autocast" || name == "torch.cuda.amp.GradScaler" ||
                name == "torch.amp.GradScaler") {
       mixed = true;
-      std::string_view args = m.text(SemanticModel::arguments(call));
+      std::string_view args = m.text(Semantics::arguments(call));
       if (half_type.empty()) half_type = contains(args, "bfloat16") ? "bf16" : "fp16";
     }
   }
 
-  void on_torch_optimizer(Node call, const SemanticModel& m, std::string_view cls) {
+  void on_torch_optimizer(Node call, const Semantics& m, std::string_view cls) {
     if (cls.empty() || !std::isupper(static_cast<unsigned char>(cls[0]))) return;
     trains = true;
     optimizer_params(call, m);
@@ -407,12 +407,12 @@ struct ScriptScanner::Impl {
 
   // What an optimizer trains: `model` for `AdamW(model.parameters())`, `self` for
   // `self.parameters()`; anything else (a list of groups, a filter) is not followed.
-  void optimizer_params(Node call, const SemanticModel& m) {
-    Node arg = SemanticModel::positional(call, 0);
+  void optimizer_params(Node call, const Semantics& m) {
+    Node arg = Semantics::positional(call, 0);
     if (arg.null()) arg = m.keyword(call, "params");
     if (arg.is("call") && m.callee_tail(arg) == "parameters" &&
-        SemanticModel::callee(arg).is("attribute")) {
-      Node obj = SemanticModel::receiver(arg);
+        Semantics::callee(arg).is("attribute")) {
+      Node obj = Semantics::receiver(arg);
       if (obj.is("identifier") || obj.is("attribute")) {
         optimized.emplace_back(m.text(obj));
         return;
@@ -430,7 +430,7 @@ struct ScriptScanner::Impl {
     return false;
   }
 
-  void lora_options(Node call, const SemanticModel& m) {
+  void lora_options(Node call, const Semantics& m) {
     if (auto r = m.int_value(m.keyword(call, "r")); r && *r > 0 && *r < 100000) {
       lora_r = static_cast<int>(*r);
     }
@@ -453,20 +453,20 @@ struct ScriptScanner::Impl {
     if (lora_targets.empty()) lora_targets.push_back("<unknown>");
   }
 
-  void on_add_argument(Node call, const SemanticModel& m) {
+  void on_add_argument(Node call, const Semantics& m) {
     auto def = m.string_value(m.keyword(call, "default"));
     if (!def) return;
     Node d = m.keyword(call, "default");
     std::string dest;
     if (auto s = m.string_value(m.keyword(call, "dest"))) dest = std::string(*s);
     for (uint32_t i = 0; dest.empty(); ++i) {
-      Node a = SemanticModel::positional(call, i);
+      Node a = Semantics::positional(call, i);
       if (a.null()) break;
       auto s = m.string_value(a);
       if (s && starts_with(*s, "--")) dest = std::string(s->substr(2));
     }
     if (dest.empty()) {
-      if (auto s = m.string_value(SemanticModel::positional(call, 0)); s && !starts_with(*s, "-")) {
+      if (auto s = m.string_value(Semantics::positional(call, 0)); s && !starts_with(*s, "-")) {
         dest = std::string(*s);
       }
     }
@@ -474,19 +474,19 @@ struct ScriptScanner::Impl {
     if (!dest.empty()) attr_defaults[dest].push_back({std::string(*def), d.start(), d.end()});
   }
 
-  void on_from_pretrained(Node call, const SemanticModel& m) {
+  void on_from_pretrained(Node call, const Semantics& m) {
     Pending p;
     if (auto it = assign_target.find(call.start()); it != assign_target.end()) {
       p.target = it->second;
     }
-    p.arg = SemanticModel::positional(call, 0);
+    p.arg = Semantics::positional(call, 0);
     if (p.arg.null()) p.arg = m.keyword(call, "pretrained_model_name_or_path");
     if (p.arg.null()) p.arg = m.keyword(call, "model_name");
     if (p.arg.null()) return;
     p.ref.call_start = call.start();
     p.ref.call_end = call.end();
-    if (SemanticModel::bool_value(m.keyword(call, "load_in_4bit")) == true) p.ref.quant_bits = 4;
-    if (SemanticModel::bool_value(m.keyword(call, "load_in_8bit")) == true) p.ref.quant_bits = 8;
+    if (Semantics::bool_value(m.keyword(call, "load_in_4bit")) == true) p.ref.quant_bits = 4;
+    if (Semantics::bool_value(m.keyword(call, "load_in_8bit")) == true) p.ref.quant_bits = 8;
     Node qc = m.keyword(call, "quantization_config");
     p.quant_from_config = !qc.null() && !qc.is("none");
     Node dt = m.keyword(call, "torch_dtype");
@@ -501,7 +501,7 @@ struct ScriptScanner::Impl {
   }
 
   // A device_map other than one device: {"": 0}, {"": local_rank}, "cuda", "cuda:1", 0.
-  static bool spreads(Node map, const SemanticModel& m) {
+  static bool spreads(Node map, const Semantics& m) {
     if (map.null() || map.is("none") || map.is("integer")) return false;
     if (auto s = m.string_value(map)) {
       return !(s->starts_with("cuda") || *s == "mps");
@@ -514,10 +514,10 @@ struct ScriptScanner::Impl {
     return true;
   }
 
-  void on_pipeline(Node call, const SemanticModel& m) {
+  void on_pipeline(Node call, const Semantics& m) {
     Pending p;
     p.arg = m.keyword(call, "model");
-    if (p.arg.null()) p.arg = SemanticModel::positional(call, 1);
+    if (p.arg.null()) p.arg = Semantics::positional(call, 1);
     if (p.arg.null()) return;
     p.ref.pipeline = true;
     p.ref.call_start = call.start();
@@ -530,7 +530,7 @@ struct ScriptScanner::Impl {
 
   // The literal an argument stands for: itself, a name bound once to a literal, or the default of
   // a command-line option / dataclass field of that attribute name.
-  std::optional<Literal> literal_of(Node arg, const SemanticModel& m, bool& from_default) const {
+  std::optional<Literal> literal_of(Node arg, const Semantics& m, bool& from_default) const {
     from_default = false;
     if (auto s = m.string_value(arg)) return Literal{std::string(*s), arg.start(), arg.end()};
     auto unique = [](const std::vector<Literal>& v) -> std::optional<Literal> {
@@ -555,7 +555,7 @@ struct ScriptScanner::Impl {
     return std::nullopt;
   }
 
-  DsInfo ds_from_dict(Node dict, const SemanticModel& m) const {
+  DsInfo ds_from_dict(Node dict, const Semantics& m) const {
     // The literal as JSON: walk pairs with string keys and literal values.
     std::function<nlohmann::json(Node)> to_json = [&](Node n) -> nlohmann::json {
       if (n.is("dictionary")) {
@@ -570,7 +570,7 @@ struct ScriptScanner::Impl {
       }
       if (auto s = m.string_value(n)) return std::string(*s);
       if (auto v = m.int_value(n)) return *v;
-      if (auto b = SemanticModel::bool_value(n)) return *b;
+      if (auto b = Semantics::bool_value(n)) return *b;
       return nullptr;
     };
     return parse_ds_json(to_json(dict));
@@ -580,7 +580,7 @@ struct ScriptScanner::Impl {
 ScriptScanner::ScriptScanner() : impl_(std::make_unique<Impl>()) {}
 ScriptScanner::~ScriptScanner() = default;
 
-void ScriptScanner::visit(ts::Node node, const SemanticModel& model) {
+void ScriptScanner::visit(ts::Node node, const Semantics& model) {
   if (node.is("call")) {
     impl_->on_call(node, model);
   } else if (node.is("assignment")) {
@@ -590,7 +590,7 @@ void ScriptScanner::visit(ts::Node node, const SemanticModel& model) {
 
 ScriptAnalysis ScriptScanner::finish(std::string_view source, std::string_view base_dir) {
   Impl& s = *impl_;
-  SemanticModel m(source);
+  Semantics m(source);
   ScriptAnalysis a;
   for (auto& p : s.refs) {
     bool from_default = false;
@@ -716,7 +716,7 @@ ScriptAnalysis analyze_script(std::string_view text, const ts::Tree& tree,
   ScriptScanner scanner;
   Node root = tree.root();
   if (root.null()) return scanner.finish(text, base_dir);
-  SemanticModel model(text);
+  Semantics model(text);
   model.prescan_module(root);
   // Pre-order walk with the innermost enclosing function, as the engine drives the model.
   struct Item {

@@ -15,7 +15,7 @@
 
 #include "estimate/memory.h"
 #include "estimate/model_size.h"
-#include "model.h"
+#include "model/semantics.h"
 #include "ts.h"
 
 namespace oomlint::checks::estimate {
@@ -52,7 +52,7 @@ struct ScriptAnalysis {
 TrainingSetup setup_for(const ScriptAnalysis& a, const ModelRef& ref, const ModelSize* size);
 
 // Collects the facts node by node. Feed it every `call` and `assignment` node in pre-order, with
-// the SemanticModel as the traversal has it at that node; then call finish().
+// the Semantics as the traversal has it at that node; then call finish().
 class ScriptScanner {
 public:
   ScriptScanner();
@@ -60,7 +60,7 @@ public:
   ScriptScanner(const ScriptScanner&) = delete;
   ScriptScanner& operator=(const ScriptScanner&) = delete;
 
-  void visit(ts::Node node, const SemanticModel& model);
+  void visit(ts::Node node, const Semantics& model);
   // `base_dir` resolves relative paths of DeepSpeed JSON configs; empty = don't read files.
   ScriptAnalysis finish(std::string_view source, std::string_view base_dir = {});
 

@@ -5,24 +5,10 @@
 #include <cstring>
 #include <vector>
 
-#include "alloc_conf.h"
-#include "fix_helpers.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM081",
-    .slug = "alloc-conf-set-late",
-    .section = "M8",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "allocator configuration set after `import torch` or after CUDA is in use",
-};
-constexpr std::array<std::string_view, 4> kKinds{"call", "assignment", "import_statement",
-                                                 "import_from_statement"};
-constexpr std::array<std::string_view, 1> kNeeds{"ALLOC_CONF"};
 
 struct Site {
   Node node;
@@ -50,13 +36,13 @@ bool in_definition(const Context& cx) {
   return false;
 }
 
-bool is_cuda_string(const SemanticModel& m, Node n) {
+bool is_cuda_string(const Semantics& m, Node n) {
   auto s = m.string_value(n);
   return s && (*s == "cuda" || s->starts_with("cuda:"));
 }
 
 // A call that initialises CUDA (and with it the caching allocator, which reads the setting).
-bool initialises_cuda(const SemanticModel& m, Node call) {
+bool initialises_cuda(const Semantics& m, Node call) {
   if (auto q = m.callee_name(call)) {
     if (q->starts_with("torch.cuda.")) {
       std::string_view fn = std::string_view(*q).substr(11);
@@ -77,19 +63,19 @@ bool initialises_cuda(const SemanticModel& m, Node call) {
     }
   }
   std::string_view tail = m.callee_tail(call);
-  if (!SemanticModel::callee(call).is("attribute")) return false;
+  if (!Semantics::callee(call).is("attribute")) return false;
   if (tail == "cuda") return true; // model.cuda()
   if (tail == "to") {
-    Node a = SemanticModel::positional(call, 0);
+    Node a = Semantics::positional(call, 0);
     if (is_cuda_string(m, a) || is_cuda_string(m, m.keyword(call, "device"))) return true;
     if (a.is("call") && m.is_call_to(a, {"torch.device"})) {
-      return is_cuda_string(m, SemanticModel::positional(a, 0));
+      return is_cuda_string(m, Semantics::positional(a, 0));
     }
   }
   return false;
 }
 
-bool imports_torch(const SemanticModel& m, Node stmt) {
+bool imports_torch(const Semantics& m, Node stmt) {
   if (stmt.is("import_from_statement")) {
     std::string_view mod = m.text(stmt.field("module_name"));
     return mod == "torch" || mod.starts_with("torch.");
@@ -103,7 +89,7 @@ bool imports_torch(const SemanticModel& m, Node stmt) {
   return false;
 }
 
-bool imports_os(const SemanticModel& m, Node stmt) {
+bool imports_os(const Semantics& m, Node stmt) {
   if (!stmt.is("import_statement")) return false;
   for (uint32_t i = 0, n = stmt.named_child_count(); i < n; ++i) {
     Node c = stmt.named_child(i);
@@ -112,14 +98,22 @@ bool imports_os(const SemanticModel& m, Node stmt) {
   return false;
 }
 
-class AllocConfSetLate final : public Rule {
+class AllocConfSetLate final : public RuleBase<AllocConfSetLate> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM081",
+      .slug = "alloc-conf-set-late",
+      .section = "M8",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "allocator configuration set after `import torch` or after CUDA is in use",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "assignment", "import_statement",
+                                        "import_from_statement"};
+  static Prefilter needs() { return requires_all(anywhere("ALLOC_CONF")); }
 
   void check(Node node, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     if (node.is("import_statement") || node.is("import_from_statement")) {
       if (in_definition(cx)) return;
@@ -127,7 +121,7 @@ public:
       if (st.os_import.null() && imports_os(m, node)) st.os_import = node;
       return;
     }
-    AllocConfSet set = alloc_conf_set(m, node);
+    facts::AllocConfSet set = facts::alloc_conf_set(m, node);
     if (!set.site.null()) {
       st.sets.push_back({node, scope_of(cx)});
       st.set_statements.push_back(cx.parent());
@@ -143,7 +137,7 @@ public:
 
   void finish(Context& cx) const override {
     auto& st = cx.state<State>();
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     for (size_t i = 0; i < st.sets.size(); ++i) {
       Site set = st.sets[i];
       Node cuda;
@@ -202,7 +196,7 @@ private:
   // when `import os` comes before the first torch import.
   static std::optional<std::vector<Edit>> move_above_imports(const Context& cx, const State& st,
                                                              size_t i) {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node stmt = st.set_statements[i];
     if (st.sets[i].scope != 0 || st.os_import.null() || st.torch_import.null()) return std::nullopt;
     if (st.os_import.start() >= st.torch_import.start()) return std::nullopt;
@@ -233,5 +227,4 @@ private:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::AllocConfSetLate;
 OOMLINT_REGISTER_RULE(AllocConfSetLate)

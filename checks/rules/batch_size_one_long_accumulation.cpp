@@ -2,27 +2,16 @@
 // `gradient_accumulation_steps` of 16 or more in a TrainingArguments-family call.
 #include <array>
 
-#include "rule.h"
-#include "training_args_family.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
 
-constexpr RuleMeta kMeta{
-    .code = "OOM052",
-    .slug = "batch-size-one-long-accumulation",
-    .section = "M5",
-    .severity = Severity::Info,
-    .fix = FixAvailability::None,
-    .summary = "micro-batch of 1 with 16 or more accumulation steps leaves the GPU underused",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"per_device_train_batch_size"};
 constexpr long long kLongAccumulation = 16;
 
 // The keyword_argument node whose name is `name`, or null.
-Node keyword_argument(const SemanticModel& m, Node call, std::string_view name) {
-  Node args = SemanticModel::arguments(call);
+Node keyword_argument(const Semantics& m, Node call, std::string_view name) {
+  Node args = Semantics::arguments(call);
   for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
     Node a = args.named_child(i);
     if (a.is("keyword_argument") && m.text(a.field("name")) == name) return a;
@@ -30,15 +19,22 @@ Node keyword_argument(const SemanticModel& m, Node call, std::string_view name) 
   return Node();
 }
 
-class BatchSizeOneLongAccumulation final : public Rule {
+class BatchSizeOneLongAccumulation final : public RuleBase<BatchSizeOneLongAccumulation> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM052",
+      .slug = "batch-size-one-long-accumulation",
+      .section = "M5",
+      .severity = Severity::Info,
+      .fix = FixAvailability::None,
+      .summary = "micro-batch of 1 with 16 or more accumulation steps leaves the GPU underused",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  static Prefilter needs() { return requires_all(anywhere("per_device_train_batch_size")); }
 
   void check(Node call, Context& cx) const override {
-    const SemanticModel& m = cx.model();
-    if (!is_training_arguments_call(m, call)) return;
+    const Semantics& m = cx.sema();
+    if (!facts::is_training_arguments_call(m, call)) return;
     Node batch = keyword_argument(m, call, "per_device_train_batch_size");
     if (batch.null() || m.int_value(batch.field("value")) != 1) return;
     auto accum = m.int_value(m.keyword(call, "gradient_accumulation_steps"));
@@ -53,5 +49,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::BatchSizeOneLongAccumulation;
 OOMLINT_REGISTER_RULE(BatchSizeOneLongAccumulation)

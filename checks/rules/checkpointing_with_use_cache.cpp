@@ -3,24 +3,10 @@
 #include <array>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "gradient_checkpointing.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM071",
-    .slug = "checkpointing-with-use-cache",
-    .section = "M7",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "gradient checkpointing on while the model config keeps `use_cache=True`",
-};
-constexpr std::array<std::string_view, 3> kKinds{"call", "keyword_argument", "assignment"};
-constexpr std::array<std::string_view, 1> kNeeds{
-    "gradient_checkpointing_enable|gradient_checkpointing"};
 
 struct State : RuleState {
   std::vector<Node> enable_calls;      // x.gradient_checkpointing_enable(...)
@@ -43,7 +29,7 @@ bool is_generative_class(std::string_view cls) {
 
 // A generative model built from transformers / peft: `AutoModelForCausalLM.from_pretrained(...)`,
 // `from_config(...)`, or the class called directly. Sets `*is_load` for from_pretrained.
-bool is_generative_model(const SemanticModel& m, Node call, bool* is_load) {
+bool is_generative_model(const Semantics& m, Node call, bool* is_load) {
   auto q = m.callee_name(call);
   if (!q) return false;
   if (!q->starts_with("transformers.") && !q->starts_with("peft.")) return false;
@@ -59,12 +45,12 @@ bool is_generative_model(const SemanticModel& m, Node call, bool* is_load) {
 }
 
 bool is_literal_true(Node n) {
-  return SemanticModel::bool_value(n) == true;
+  return Semantics::bool_value(n) == true;
 }
 
 // Inserts `<receiver>.config.use_cache = False` on the line after the statement holding `call`.
 std::optional<std::vector<Edit>> insert_after_enable(const Context& cx, Node call, Node stmt) {
-  Node recv = SemanticModel::receiver(call);
+  Node recv = Semantics::receiver(call);
   if (recv.null() || !(recv.is("identifier") || recv.is("attribute"))) return std::nullopt;
   if (!stmt.is("expression_statement") || stmt.named_child_count() != 1) return std::nullopt;
   std::string_view src = cx.source();
@@ -83,14 +69,24 @@ std::optional<std::vector<Edit>> insert_after_enable(const Context& cx, Node cal
   return std::vector<Edit>{Edit{static_cast<uint32_t>(eol), static_cast<uint32_t>(eol), text}};
 }
 
-class CheckpointingWithUseCache final : public Rule {
+class CheckpointingWithUseCache final : public RuleBase<CheckpointingWithUseCache> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM071",
+      .slug = "checkpointing-with-use-cache",
+      .section = "M7",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "gradient checkpointing on while the model config keeps `use_cache=True`",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "keyword_argument", "assignment"};
+  static Prefilter needs() {
+    return requires_all(anywhere("gradient_checkpointing_enable") |
+                        anywhere("gradient_checkpointing"));
+  }
 
   void check(Node node, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     if (node.is("keyword_argument")) {
       // use_cache=False / use_cache=not args.gradient_checkpointing in any call.
@@ -113,18 +109,18 @@ public:
       st.generative = true;
       if (is_load) st.generative_loads.push_back(node);
     }
-    if (is_checkpointing_enable_call(m, node)) {
+    if (facts::is_checkpointing_enable_call(m, node)) {
       st.enable_calls.push_back(node);
       // Remember the statement now: finish() has no ancestors.
       st.enable_statements.push_back(cx.parent());
     }
-    Node kw = checkpointing_true_keyword(m, node);
+    Node kw = facts::checkpointing_true_keyword(m, node);
     if (!kw.null()) st.checkpointing_kws.push_back(kw);
   }
 
   void finish(Context& cx) const override {
     auto& st = cx.state<State>();
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     if (st.enable_calls.empty() && st.checkpointing_kws.empty()) return;
     // TRL trains generative models only; otherwise require a generative model class.
     if (st.cache_handled || !(st.generative || m.imports("trl"))) return;
@@ -152,7 +148,8 @@ public:
       if (st.enable_calls.empty() && st.generative_loads.size() == 1 &&
           st.checkpointing_kws.size() == 1) {
         Node load = st.generative_loads.front();
-        if (!has_dictionary_splat(load) && keyword_argument_node(m, load, "use_cache").null()) {
+        if (!facts::has_dictionary_splat(load) &&
+            facts::keyword_argument_node(m, load, "use_cache").null()) {
           if (auto edits = add_keyword_argument(src, load, "use_cache", "False")) {
             d.fix("Pass `use_cache=False` to `from_pretrained`", Applicability::Safe,
                   std::move(*edits));
@@ -166,5 +163,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::CheckpointingWithUseCache;
 OOMLINT_REGISTER_RULE(CheckpointingWithUseCache)

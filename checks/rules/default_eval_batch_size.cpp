@@ -7,23 +7,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "rule.h"
-#include "training_args_family.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
 
-constexpr RuleMeta kMeta{
-    .code = "OOM152",
-    .slug = "default-eval-batch-size",
-    .section = "M15",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Always,
-    .summary = "training batch below 8 while `per_device_eval_batch_size` keeps its default of 8",
-};
-constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
-constexpr std::array<std::string_view, 1> kNeeds{"per_device_train_batch_size"};
 constexpr long long kDefaultEvalBatch = 8;
 
 enum class EvalStrategy { Absent, No, Yes, Unknown };
@@ -45,7 +33,7 @@ struct State : RuleState {
 };
 
 std::optional<long long> int_of(Node value, const Context& cx, const State& st) {
-  if (auto v = cx.model().int_value(value)) return v;
+  if (auto v = cx.sema().int_value(value)) return v;
   if (value.is("identifier")) {
     auto it = st.ints.find(std::string(cx.text(value)));
     if (it != st.ints.end()) return it->second;
@@ -54,10 +42,10 @@ std::optional<long long> int_of(Node value, const Context& cx, const State& st) 
 }
 
 EvalStrategy strategy_of(Node call, const Context& cx) {
-  Node v = cx.model().keyword(call, "eval_strategy");
-  if (v.null()) v = cx.model().keyword(call, "evaluation_strategy");
+  Node v = cx.sema().keyword(call, "eval_strategy");
+  if (v.null()) v = cx.sema().keyword(call, "evaluation_strategy");
   if (v.null()) return EvalStrategy::Absent;
-  if (auto s = cx.model().string_value(v)) return *s == "no" ? EvalStrategy::No : EvalStrategy::Yes;
+  if (auto s = cx.sema().string_value(v)) return *s == "no" ? EvalStrategy::No : EvalStrategy::Yes;
   if (v.is("attribute")) {
     // IntervalStrategy.NO / .STEPS / .EPOCH
     std::string_view a = cx.text(v.field("attribute"));
@@ -68,11 +56,18 @@ EvalStrategy strategy_of(Node call, const Context& cx) {
   return EvalStrategy::Unknown;
 }
 
-class DefaultEvalBatchSize final : public Rule {
+class DefaultEvalBatchSize final : public RuleBase<DefaultEvalBatchSize> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM152",
+      .slug = "default-eval-batch-size",
+      .section = "M15",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Always,
+      .summary = "training batch below 8 while `per_device_eval_batch_size` keeps its default of 8",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "assignment"};
+  static Prefilter needs() { return requires_all(anywhere("per_device_train_batch_size")); }
 
   void check(Node node, Context& cx) const override {
     State& st = cx.state<State>();
@@ -80,22 +75,22 @@ public:
       Node left = node.field("left");
       if (!left.is("identifier")) return;
       std::string name(cx.text(left));
-      if (auto v = cx.model().int_value(node.field("right"))) {
+      if (auto v = cx.sema().int_value(node.field("right"))) {
         st.ints[name] = *v;
       } else {
         st.ints.erase(name);
       }
       return;
     }
-    const SemanticModel& m = cx.model();
-    if (!is_training_arguments_call(m, node)) {
+    const Semantics& m = cx.sema();
+    if (!facts::is_training_arguments_call(m, node)) {
       record_eval_evidence(node, cx, st);
       return;
     }
     Node train = m.keyword(node, "per_device_train_batch_size");
     if (train.null() || train.is("none")) return;
     if (!m.keyword(node, "per_device_eval_batch_size").null() ||
-        !m.keyword(node, "per_gpu_eval_batch_size").null() || has_dictionary_splat(node)) {
+        !m.keyword(node, "per_gpu_eval_batch_size").null() || facts::has_dictionary_splat(node)) {
       return;
     }
     std::string message;
@@ -123,7 +118,7 @@ public:
                 "training value (M15)";
     }
     Candidate c;
-    Node callee = SemanticModel::callee(node);
+    Node callee = Semantics::callee(node);
     c.start = callee.start();
     c.end = callee.end();
     c.message = std::move(message);
@@ -132,8 +127,8 @@ public:
       c.edits = std::move(*edits);
     }
     c.strategy = strategy_of(node, cx);
-    c.eval_flag = SemanticModel::bool_value(m.keyword(node, "do_eval")) == true ||
-                  SemanticModel::bool_value(m.keyword(node, "load_best_model_at_end")) == true;
+    c.eval_flag = Semantics::bool_value(m.keyword(node, "do_eval")) == true ||
+                  Semantics::bool_value(m.keyword(node, "load_best_model_at_end")) == true;
     st.candidates.push_back(std::move(c));
   }
 
@@ -166,12 +161,12 @@ public:
 
 private:
   static void record_eval_evidence(Node call, Context& cx, State& st) {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node ds = m.keyword(call, "eval_dataset");
     if (!ds.null() && !ds.is("none")) st.eval_dataset = true;
     std::string_view tail = m.callee_tail(call);
     if (tail == "evaluate" || tail == "predict") {
-      Node recv = SemanticModel::receiver(call);
+      Node recv = Semantics::receiver(call);
       std::string lower = cx.code_text(recv, /*strings=*/true);
       for (char& ch : lower)
         ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -183,5 +178,4 @@ private:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::DefaultEvalBatchSize;
 OOMLINT_REGISTER_RULE(DefaultEvalBatchSize)

@@ -1,25 +1,12 @@
 // OOM111 eager-attention (M11): a Hugging Face model loaded with attn_implementation="eager".
 #include <array>
 
-#include "fix_helpers.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
 
-constexpr RuleMeta kMeta{
-    .code = "OOM111",
-    .slug = "eager-attention",
-    .section = "M11",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Always,
-    .summary = "model loaded with `attn_implementation=\"eager\"`, which materialises the full "
-               "attention matrix",
-};
-constexpr std::array<std::string_view, 2> kKinds{"keyword_argument", "pair"};
-constexpr std::array<std::string_view, 1> kNeeds{"attn_implementation"};
-
-bool imports_hf(const SemanticModel& m) {
+bool imports_hf(const Semantics& m) {
   return m.imports("transformers") || m.imports("trl");
 }
 
@@ -37,7 +24,7 @@ bool eager_is_deliberate(Context& cx, Node call) {
   }
   if (st.wants_attentions) return true;
   if (call.null()) return false;
-  std::string_view args = cx.text(SemanticModel::arguments(call));
+  std::string_view args = cx.text(Semantics::arguments(call));
   for (std::string_view g : {"gemma-2", "gemma2", "gemma-3", "gemma3", "Gemma2", "Gemma3"}) {
     if (args.find(g) != std::string_view::npos) return true;
   }
@@ -45,7 +32,7 @@ bool eager_is_deliberate(Context& cx, Node call) {
 }
 
 // Is `call` a model load / model config that takes attn_implementation?
-bool is_model_call(const SemanticModel& m, Node call) {
+bool is_model_call(const Semantics& m, Node call) {
   auto q = m.callee_name(call);
   std::string_view tail = m.callee_tail(call);
   if (q) {
@@ -68,14 +55,22 @@ std::string replacement(std::string_view literal) {
   return std::string(1, quote) + "sdpa" + std::string(1, quote);
 }
 
-class EagerAttention final : public Rule {
+class EagerAttention final : public RuleBase<EagerAttention> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM111",
+      .slug = "eager-attention",
+      .section = "M11",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Always,
+      .summary = "model loaded with `attn_implementation=\"eager\"`, which materialises the full "
+                 "attention matrix",
+  };
+  static constexpr NodeKind kKinds[] = {"keyword_argument", "pair"};
+  static Prefilter needs() { return requires_all(anywhere("attn_implementation")); }
 
   void check(Node node, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node value;
     Node call;
     if (node.is("keyword_argument")) {
@@ -108,5 +103,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::EagerAttention;
 OOMLINT_REGISTER_RULE(EagerAttention)

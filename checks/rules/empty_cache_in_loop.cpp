@@ -2,24 +2,10 @@
 // or `torch_empty_cache_steps=1` in TrainingArguments (the Trainer empties the cache every step).
 #include <array>
 
-#include "fix_helpers.h"
-#include "rule.h"
-#include "training_args_family.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM203",
-    .slug = "empty-cache-in-loop",
-    .section = "M20",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "`torch.cuda.empty_cache()` called on every training or evaluation step",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-// Prefilter: the call (or the `torch_empty_cache_steps=` keyword) in the code (backtick).
-constexpr std::array<std::string_view, 1> kNeeds{"`empty_cache"};
 
 // Inside `if step % N == 0:` the call is deliberately periodic (what HF's
 // torch_empty_cache_steps does); that is a choice, not the every-step mistake.
@@ -35,22 +21,30 @@ bool is_periodic(const Context& cx, Node loop) {
   return false;
 }
 
-class EmptyCacheInLoop final : public Rule {
+class EmptyCacheInLoop final : public RuleBase<EmptyCacheInLoop> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM203",
+      .slug = "empty-cache-in-loop",
+      .section = "M20",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "`torch.cuda.empty_cache()` called on every training or evaluation step",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  // The call (or the `torch_empty_cache_steps=` keyword), in code.
+  static Prefilter needs() { return requires_all(code("empty_cache")); }
 
   void check(Node call, Context& cx) const override {
-    if (is_training_arguments_call(cx.model(), call)) {
+    if (facts::is_training_arguments_call(cx.sema(), call)) {
       check_training_arguments(call, cx);
       return;
     }
-    if (!cx.model().is_call_to(call, {"torch.cuda.empty_cache", "torch.cuda.memory.empty_cache"})) {
+    if (!cx.sema().is_call_to(call, {"torch.cuda.empty_cache", "torch.cuda.memory.empty_cache"})) {
       return;
     }
     Node loop = cx.enclosing_loop(call);
-    if (loop.null() || !cx.is_step_loop(loop)) return;
+    if (loop.null() || !facts::is_step_loop(cx, loop)) return;
     // Recovery after an OOM (or any error) is the one place where freeing the cache is the point.
     for (Node a : cx.ancestors()) {
       if (a.is("except_clause")) return;
@@ -70,8 +64,8 @@ public:
 private:
   // `torch_empty_cache_steps=1`: the Trainer calls empty_cache() after every optimizer step.
   static void check_training_arguments(Node call, Context& cx) {
-    Node value = cx.model().keyword(call, "torch_empty_cache_steps");
-    if (value.null() || cx.model().int_value(value) != 1) return;
+    Node value = cx.sema().keyword(call, "torch_empty_cache_steps");
+    if (value.null() || cx.sema().int_value(value) != 1) return;
     Node argument = value.parent();
     auto d = cx.report(argument,
                        "`torch_empty_cache_steps=1` makes the Trainer call `empty_cache()` after "
@@ -88,5 +82,4 @@ private:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::EmptyCacheInLoop;
 OOMLINT_REGISTER_RULE(EmptyCacheInLoop)

@@ -13,50 +13,17 @@
 #include <utility>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "model_outputs.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM151",
-    .slug = "eval-without-accumulation-steps",
-    .section = "M15",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Always,
-    .summary =
-        "Trainer evaluation without `eval_accumulation_steps` keeps all predictions on the GPU",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{
-    "TrainingArguments|SFTConfig|DPOConfig|ORPOConfig|KTOConfig|CPOConfig|RewardConfig|GRPOConfig|"
-    "GKDConfig|BCOConfig|PRMConfig|RLOOConfig"};
 
 std::string_view last_part(std::string_view q) {
   auto dot = q.rfind('.');
   return dot == std::string_view::npos ? q : q.substr(dot + 1);
 }
 
-// transformers.TrainingArguments and the classes derived from it.
-bool is_training_arguments(const SemanticModel& m, Node call) {
-  auto q = m.callee_name(call);
-  if (!q) return false;
-  std::string_view name = last_part(*q);
-  if (q->starts_with("transformers.")) {
-    return name == "TrainingArguments" || name == "Seq2SeqTrainingArguments";
-  }
-  if (q->starts_with("trl.")) {
-    return name == "SFTConfig" || name == "DPOConfig" || name == "ORPOConfig" ||
-           name == "KTOConfig" || name == "CPOConfig" || name == "RewardConfig" ||
-           name == "GRPOConfig" || name == "GKDConfig" || name == "BCOConfig" ||
-           name == "PRMConfig" || name == "OnlineDPOConfig" || name == "RLOOConfig";
-  }
-  return false;
-}
-
-bool is_trainer(const SemanticModel& m, Node call) {
+bool is_trainer(const Semantics& m, Node call) {
   auto q = m.callee_name(call);
   if (!q) return false;
   std::string_view name = last_part(*q);
@@ -65,7 +32,7 @@ bool is_trainer(const SemanticModel& m, Node call) {
 }
 
 bool has_splat(Node call) {
-  Node args = SemanticModel::arguments(call);
+  Node args = Semantics::arguments(call);
   for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
     Node a = args.named_child(i);
     if (a.is("dictionary_splat") || a.is("list_splat")) return true;
@@ -79,7 +46,7 @@ bool is_none(Node n) {
 
 // Does the target of a binding (an assignment's left side, a `for` target, a `with ... as`
 // target) bind `name`? Attributes and subscripts bind no name.
-bool target_binds(const SemanticModel& m, Node t, std::string_view name) {
+bool target_binds(const Semantics& m, Node t, std::string_view name) {
   if (t.is("identifier")) return m.text(t) == name;
   if (t.is("pattern_list") || t.is("tuple_pattern") || t.is("list_pattern") ||
       t.is("list_splat_pattern") || t.is("parenthesized_expression") || t.is("as_pattern_target")) {
@@ -96,7 +63,7 @@ bool target_binds(const SemanticModel& m, Node t, std::string_view name) {
 // function declares it `global`. The walk also reads nested functions, whose bindings are
 // their own in Python: a name bound only there still reads as local here, which leaves the
 // Trainer unlinked and its arguments reported. At module level (`fn` null) nothing is local.
-bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
+bool local_to(const Semantics& m, Node fn, std::string_view name) {
   if (fn.null()) return false;
   Node params = fn.field("parameters");
   for (uint32_t i = 0, n = params.null() ? 0 : params.named_child_count(); i < n; ++i) {
@@ -111,7 +78,7 @@ bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
     if (id.is("identifier") && m.text(id) == name) return true;
   }
   bool bound = false, global = false;
-  outputs::visit_subtree(fn.field("body"), [&](Node n) {
+  visit_subtree(fn.field("body"), [&](Node n) {
     if (n.is("global_statement")) {
       for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
         if (m.text(n.named_child(i)) == name) global = true;
@@ -132,10 +99,10 @@ bool local_to(const SemanticModel& m, Node fn, std::string_view name) {
 // a reduction of the logits: a call of argmax / argmin / max / min / topk, or a move to the CPU,
 // written in the return or in an assignment to the name it returns (`preds =
 // logits.argmax(-1)` ... `return preds`)? A lambda's body is its value.
-bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
+bool returns_reduction(const Semantics& m, Node body, bool lambda) {
   auto reduced = [&](Node value) {
     bool found = false;
-    outputs::visit_subtree(value, [&](Node n) {
+    visit_subtree(value, [&](Node n) {
       if (n.is("call")) {
         std::string_view tail = m.callee_tail(n);
         found = found || tail == "argmax" || tail == "argmin" || tail == "max" || tail == "min" ||
@@ -148,7 +115,7 @@ bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
   if (lambda) return reduced(body);
   bool found = false;
   std::vector<std::string_view> returned; // names returned as they are
-  outputs::visit_subtree(body, [&](Node n) {
+  visit_subtree(body, [&](Node n) {
     if (!n.is("return_statement")) return !found;
     found = found || reduced(n);
     Node v = n.named_child_count() > 0 ? n.named_child(0) : Node();
@@ -156,7 +123,7 @@ bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
     return false;
   });
   if (found || returned.empty()) return found;
-  outputs::visit_subtree(body, [&](Node n) {
+  visit_subtree(body, [&](Node n) {
     if (found) return false;
     if (!n.is("assignment")) return true;
     for (std::string_view name : returned) {
@@ -169,7 +136,7 @@ bool returns_reduction(const SemanticModel& m, Node body, bool lambda) {
 
 // The definition of function `name` among the statements of `block` (a module or a function
 // body), looking through decorators; null if none.
-Node function_named(const SemanticModel& m, Node block, std::string_view name) {
+Node function_named(const Semantics& m, Node block, std::string_view name) {
   Node found;
   for (uint32_t i = 0, n = block.null() ? 0 : block.named_child_count(); i < n; ++i) {
     Node d = block.named_child(i);
@@ -184,7 +151,7 @@ Node function_named(const SemanticModel& m, Node block, std::string_view name) {
 // function defined in the enclosing function or at module level, is read: it reduces them when
 // it returns an argmax / max / topk of them, or moves them to the CPU. Any other hook (imported,
 // a method) is taken to reduce them, which is what the hook is for.
-bool reduces_logits(const SemanticModel& m, Node pre, Node fn, Node call) {
+bool reduces_logits(const Semantics& m, Node pre, Node fn, Node call) {
   if (pre.is("lambda")) return returns_reduction(m, pre.field("body"), true);
   if (!pre.is("identifier")) return true;
   std::string_view name = m.text(pre);
@@ -224,7 +191,7 @@ struct State : RuleState {
 
 enum class Eval { Off, On, Unknown };
 
-Eval strategy(const SemanticModel& m, Node call) {
+Eval strategy(const Semantics& m, Node call) {
   Node v = m.keyword(call, "eval_strategy");
   if (v.null()) v = m.keyword(call, "evaluation_strategy");
   if (v.null()) return Eval::Unknown;
@@ -238,18 +205,26 @@ Eval strategy(const SemanticModel& m, Node call) {
   return Eval::Unknown;
 }
 
-class EvalWithoutAccumulationSteps final : public Rule {
+class EvalWithoutAccumulationSteps final : public RuleBase<EvalWithoutAccumulationSteps> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM151",
+      .slug = "eval-without-accumulation-steps",
+      .section = "M15",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Always,
+      .summary =
+          "Trainer evaluation without `eval_accumulation_steps` keeps all predictions on the GPU",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  static Prefilter needs() { return requires_all(facts::training_arguments_terms()); }
 
   void check(Node call, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     Node fn = cx.enclosing_function();
     uint32_t scope = fn.null() ? 0 : fn.start();
-    if (is_training_arguments(m, call)) {
+    if (facts::is_training_arguments_call(m, call)) {
       std::string name;
       Node parent = cx.parent();
       if (parent.is("assignment") && parent.field("right") == call &&
@@ -263,7 +238,7 @@ public:
     // a user's Trainer subclass, which only the keyword can tell.
     Node args = m.keyword(call, "args");
     bool trainer = is_trainer(m, call);
-    if (args.null() && trainer) args = SemanticModel::positional(call, 1);
+    if (args.null() && trainer) args = Semantics::positional(call, 1);
     if (args.null()) return;
     Consumer c{scope, fn, {}, 0, false, false, has_splat(call)};
     if (args.is("identifier")) {
@@ -274,10 +249,10 @@ public:
       return;
     }
     Node eval_ds = m.keyword(call, "eval_dataset");
-    if (eval_ds.null() && trainer) eval_ds = SemanticModel::positional(call, 4);
+    if (eval_ds.null() && trainer) eval_ds = Semantics::positional(call, 4);
     c.eval_dataset = !eval_ds.null() && !is_none(eval_ds);
     Node metrics = m.keyword(call, "compute_metrics");
-    if (metrics.null() && trainer) metrics = SemanticModel::positional(call, 7);
+    if (metrics.null() && trainer) metrics = Semantics::positional(call, 7);
     c.compute_metrics = !metrics.null() && !is_none(metrics);
     Node pre = m.keyword(call, "preprocess_logits_for_metrics");
     c.reduces_logits = !pre.null() && !is_none(pre) && reduces_logits(m, pre, fn, call);
@@ -285,7 +260,7 @@ public:
   }
 
   void finish(Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     // local_to() walks a whole function body: once per function and name.
     std::map<std::pair<uint32_t, std::string_view>, bool> local;
@@ -297,10 +272,10 @@ public:
     for (const auto& a : st.args_calls) {
       Node call = a.call;
       if (has_splat(call) || !m.keyword(call, "eval_accumulation_steps").null()) continue;
-      if (SemanticModel::bool_value(m.keyword(call, "prediction_loss_only")) == true) continue;
+      if (Semantics::bool_value(m.keyword(call, "prediction_loss_only")) == true) continue;
       Eval s = strategy(m, call);
       if (s == Eval::Off) continue;
-      bool on = s == Eval::On || SemanticModel::bool_value(m.keyword(call, "do_eval")) == true;
+      bool on = s == Eval::On || Semantics::bool_value(m.keyword(call, "do_eval")) == true;
       bool linked = false, gathers = false;
       for (const auto& c : st.consumers) {
         // The same scope, or a module-level variable that a function reads as a global.
@@ -316,7 +291,7 @@ public:
         gathers = gathers || (c.compute_metrics && !c.reduces_logits) || c.unknown;
       }
       if (!on || (linked && !gathers)) continue;
-      auto d = cx.report(SemanticModel::callee(call),
+      auto d = cx.report(Semantics::callee(call),
                          "evaluation is on but `eval_accumulation_steps` is not set: the Trainer "
                          "keeps the predictions of the whole eval set on the GPU; set it to move "
                          "them to the CPU every few steps (M15)");
@@ -334,5 +309,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::EvalWithoutAccumulationSteps;
 OOMLINT_REGISTER_RULE(EvalWithoutAccumulationSteps)

@@ -6,48 +6,12 @@
 #include <unordered_set>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "model_outputs.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
 
-using namespace outputs;
-
-constexpr RuleMeta kMeta{
-    .code = "OOM153",
-    .slug = "eval-without-no-grad",
-    .section = "M15",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "evaluation code runs the model outside `torch.no_grad()` / `inference_mode()`",
-};
-constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "class_definition"};
-// Prefilter (every entry is necessary; each lists the spellings of every path to a report):
-// - "torch": calls are skipped unless the file imports torch, and an import names the module.
-// - a model call: OOMLINT_MODEL_CALL_NEEDS (model_outputs.h says why).
-// - eval mode or an evaluation loop. Eval mode needs `.eval()` or `.train(False)` (ModeTracker:
-//   the method named `eval`, or `train` and the literal `False`, each a whole identifier or
-//   keyword, `=`); a loop needs a split word and a data word in its iterable,
-//   as words_of() splits it. With W = `eval` or (`train` and `False`), that is
-//   (split or W) and (data or W), written out as CNF below. Word marks ignore case as words_of()
-//   does; "loader" is a substring of a word there, so it is listed in its spellings (a word's
-//   letters read as upper letters then lower ones). The iterable is read as is_eval_loop() reads
-//   it, with its one-line strings (`loaders["val"]`: marked `~`) and without its comments and
-//   triple-quoted strings; the rest is code (backtick: not in comments or strings).
-#define OOM153_SPLIT "~<val>|~<valid>|~<validation>|~<eval>|~<evaluation>|~<test>|~<testing>|~<dev>"
-#define OOM153_DATA                                                                                \
-  "~loader|~Loader|~LOader|~LOAder|~LOADer|~LOADEr|~LOADER|~<dl>|~<data>|~<dataset>|~<ds>|"        \
-  "~<batches>|~<iter>|~<iterator>|`=eval"
-constexpr std::array<std::string_view, 6> kNeeds{"`torch",
-                                                 OOMLINT_MODEL_CALL_NEEDS,
-                                                 OOM153_SPLIT "|`=train",
-                                                 OOM153_SPLIT "|`=False",
-                                                 OOM153_DATA "|`=train",
-                                                 OOM153_DATA "|`=False"};
-#undef OOM153_SPLIT
-#undef OOM153_DATA
+using namespace facts;
 
 struct Candidate {
   std::string function; // name of the enclosing function ("" at module level)
@@ -75,7 +39,7 @@ bool in_grad_switch(const Context& cx) {
       for (uint32_t j = 0, k = clause.named_child_count(); j < k; ++j) {
         Node v = clause.named_child(j).field("value");
         if (v.is("as_pattern")) v = v.named_child(0);
-        auto q = cx.model().callee_name(v);
+        auto q = cx.sema().callee_name(v);
         if (q && (*q == "torch.set_grad_enabled" || *q == "torch.enable_grad" ||
                   *q == "torch.autograd.set_grad_enabled")) {
           return true;
@@ -123,8 +87,7 @@ bool calls_train(const Context& cx, Node fn) {
   bool found = false;
   visit_subtree(fn, [&](Node n) {
     if (found) return false;
-    if (n.is("call") && cx.model().callee_tail(n) == "train" &&
-        !SemanticModel::receiver(n).null()) {
+    if (n.is("call") && cx.sema().callee_tail(n) == "train" && !Semantics::receiver(n).null()) {
       found = true;
     }
     return !found;
@@ -132,30 +95,40 @@ bool calls_train(const Context& cx, Node fn) {
   return found;
 }
 
-class EvalWithoutNoGrad final : public Rule {
+class EvalWithoutNoGrad final : public RuleBase<EvalWithoutNoGrad> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM153",
+      .slug = "eval-without-no-grad",
+      .section = "M15",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "evaluation code runs the model outside `torch.no_grad()` / `inference_mode()`",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "assignment", "class_definition"};
+  // The file imports torch (calls are skipped otherwise), a model call, and evaluation code.
+  static Prefilter needs() {
+    return requires_all(code("torch"), model_call_terms(), evaluation_code_terms());
+  }
 
   void check(Node node, Context& cx) const override {
     State& st = cx.state<State>();
-    SharedModelFacts& facts = cx.shared<SharedModelFacts>();
+    SharedModelFacts& shared = cx.shared<SharedModelFacts>();
     if (!node.is("call")) {
-      facts.record(cx, node);
+      shared.record(cx, node);
       return;
     }
-    if (!cx.model().imports("torch")) return;
-    facts.on_call(cx, node);
-    bool no_grad = cx.in_no_grad();
+    if (!cx.sema().imports("torch")) return;
+    shared.on_call(cx, node);
+    bool no_grad = facts::in_no_grad(cx);
     if (no_grad) {
-      Node f = SemanticModel::callee(node);
+      Node f = Semantics::callee(node);
       if (f.is("identifier") || (f.is("attribute") && cx.text(f.field("object")) == "self")) {
-        st.called_under_no_grad.insert(cx.model().callee_tail(node));
+        st.called_under_no_grad.insert(cx.sema().callee_tail(node));
       }
       return;
     }
-    if (!facts.models.is_model_call(cx, node)) return;
+    if (!shared.models.is_model_call(cx, node)) return;
     if (in_grad_switch(cx)) return;
     Node fn = cx.enclosing_function();
     std::string fn_name = fn.null() ? "" : std::string(cx.text(fn.field("name")));
@@ -168,7 +141,7 @@ public:
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
     bool eval_loop = is_eval_loop(cx, loop);
-    if (!eval_loop && facts.modes.current(cx, node) != Mode::Eval) return;
+    if (!eval_loop && shared.modes.current(cx, node) != Mode::Eval) return;
     // A one-off call whose result is dropped (quantization calibration, warm-up, hooks) runs for
     // its side effects; only flag those inside an evaluation loop.
     if (!eval_loop && cx.parent().is("expression_statement")) return;
@@ -183,7 +156,7 @@ public:
     c.function = fn_name;
     c.start = node.start();
     c.end = node.end();
-    std::string callee(cx.text(SemanticModel::callee(node)));
+    std::string callee(cx.text(Semantics::callee(node)));
     c.message = "`" + callee + "(...)` runs in " +
                 (eval_loop ? std::string("an evaluation loop") : std::string("eval mode")) +
                 " outside `torch.no_grad()` / `torch.inference_mode()`: autograd records the "
@@ -219,5 +192,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::EvalWithoutNoGrad;
 OOMLINT_REGISTER_RULE(EvalWithoutNoGrad)

@@ -6,59 +6,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "model_outputs.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM061",
-    .slug = "fp16-on-bf16-gpu",
-    .section = "M6",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "fp16 mixed precision on a GPU that supports bf16",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-// Prefilter. A report comes from one of five paths: TrainingArguments / a TRL config with the
-// keyword `fp16=True` (transformers/trl import); torch autocast (`autocast`); an Accelerator
-// with `mixed_precision="fp16"`; a Lightning Trainer / Fabric (a `lightning` module) with
-// `precision=16`; or `.half()` on a model later trained with `.train()` or a torch.optim /
-// bitsandbytes.optim optimizer. Each entry names one necessary token of every path.
-// `fp16` may be a string (`mixed_precision="fp16"`); the names, keywords and calls are code
-// (backtick); `.half()`, `.train()` and the `optim` module are whole words. `autocast` is a whole
-// identifier (`=`): the callee must resolve to torch's `autocast`, and a qualified name ends in
-// the text of an identifier token (an attribute's, or the imported name's, which an alias keeps:
-// `from torch import autocast as ac`), so `is_autocast_enabled` alone cannot make a report. So
-// are the TRL configs, the last name of what is_training_arguments() accepts (keep the two
-// lists alike): `BackendConfig` is none of them.
-constexpr std::array<std::string_view, 3> kNeeds{
-    "fp16|`=autocast|`lightning|`<half>", "fp16|`=autocast|`precision|`<half>",
-    "`TrainingArguments|`=SFTConfig|`=DPOConfig|`=ORPOConfig|`=KTOConfig|`=CPOConfig|"
-    "`=RewardConfig|`=GRPOConfig|`=GKDConfig|`=BCOConfig|`=PRMConfig|`=OnlineDPOConfig|"
-    "`=RLOOConfig|`=autocast|`Accelerator|`Trainer|`Fabric|`<train>|`<optim>"};
-
-std::string_view last_part(std::string_view q) {
-  auto dot = q.rfind('.');
-  return dot == std::string_view::npos ? q : q.substr(dot + 1);
-}
-
-// transformers.TrainingArguments and the classes derived from it (they all take `fp16=`).
-bool is_training_arguments(std::string_view q) {
-  std::string_view name = last_part(q);
-  if (q.starts_with("transformers.")) {
-    return name == "TrainingArguments" || name == "Seq2SeqTrainingArguments";
-  }
-  if (q.starts_with("trl.")) {
-    return name == "SFTConfig" || name == "DPOConfig" || name == "ORPOConfig" ||
-           name == "KTOConfig" || name == "CPOConfig" || name == "RewardConfig" ||
-           name == "GRPOConfig" || name == "GKDConfig" || name == "BCOConfig" ||
-           name == "PRMConfig" || name == "OnlineDPOConfig" || name == "RLOOConfig";
-  }
-  return false;
-}
 
 // Is the autocast call one branch of a precision choice whose other branch picks bf16? The call
 // sits in a branch (`if` / `elif` / `else` body, a `case`, or a side of a conditional
@@ -83,11 +34,11 @@ bool bf16_offered_elsewhere(const Context& cx, Node call, Node scope) {
   }
   if (branch.null() || scope.null()) return false;
   bool found = false;
-  outputs::visit_subtree(scope, [&](Node n) {
+  visit_subtree(scope, [&](Node n) {
     if (found) return false;
     if (n.start() >= branch.start() && n.end() <= branch.end()) return false;
     if (n.is("attribute") || n.is("identifier")) {
-      auto q = cx.model().qualified_name(n);
+      auto q = cx.sema().qualified_name(n);
       found = q && *q == "torch.bfloat16";
     }
     return !found;
@@ -116,9 +67,9 @@ Node keyword_node(Node value) {
 }
 
 // Keyword `name`, else the positional argument at `index`.
-Node argument(const SemanticModel& m, Node call, std::string_view name, uint32_t index) {
+Node argument(const Semantics& m, Node call, std::string_view name, uint32_t index) {
   Node v = m.keyword(call, name);
-  return v.null() ? SemanticModel::positional(call, index) : v;
+  return v.null() ? Semantics::positional(call, index) : v;
 }
 
 struct HalfCall {
@@ -133,17 +84,44 @@ struct State : RuleState {
   std::unordered_map<uint32_t, std::unordered_map<std::string, std::vector<uint32_t>>> trained;
 };
 
-class Fp16OnBf16Gpu final : public Rule {
+class Fp16OnBf16Gpu final : public RuleBase<Fp16OnBf16Gpu> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM061",
+      .slug = "fp16-on-bf16-gpu",
+      .section = "M6",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "fp16 mixed precision on a GPU that supports bf16",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  // A report comes from one of five paths: TrainingArguments / a TRL config with the keyword
+  // `fp16=True` (transformers/trl import); torch autocast (`autocast`); an Accelerator with
+  // `mixed_precision="fp16"`; a Lightning Trainer / Fabric (a `lightning` module) with
+  // `precision=16`; or `.half()` on a model later trained with `.train()` or a torch.optim /
+  // bitsandbytes.optim optimizer. Each clause names one necessary term of every path. `fp16` may
+  // be a string (`mixed_precision="fp16"`); the names, keywords and calls are code; `.half()`,
+  // `.train()` and the `optim` module are whole words. `autocast` is a whole identifier: the
+  // callee must resolve to torch's `autocast`, and a qualified name ends in the text of an
+  // identifier token (an attribute's, or the imported name's, which an alias keeps:
+  // `from torch import autocast as ac`), so `is_autocast_enabled` alone cannot make a report; so
+  // is the TrainingArguments family (facts::training_arguments_terms).
+  static Prefilter needs() {
+    return requires_all(anywhere("fp16") | code_identifier("autocast") | code("lightning") |
+                            code("half").word().ignoring_case(),
+                        anywhere("fp16") | code_identifier("autocast") | code("precision") |
+                            code("half").word().ignoring_case(),
+                        facts::training_arguments_terms() | code_identifier("autocast") |
+                            code("Accelerator") | code("Trainer") | code("Fabric") |
+                            code("train").word().ignoring_case() |
+                            code("optim").word().ignoring_case());
+  }
 
   void check(Node call, Context& cx) const override {
     if (!supports_bf16(cx.settings().target_gpu)) return;
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto q = m.callee_name(call);
-    if (q && is_training_arguments(*q)) return training_arguments(call, cx);
+    if (q && facts::is_training_arguments_class(*q)) return training_arguments(call, cx);
     if (q && is_autocast(*q)) return autocast(call, *q, cx);
     if (q && (*q == "accelerate.Accelerator" || *q == "accelerate.accelerator.Accelerator")) {
       return accelerator(call, cx);
@@ -169,7 +147,7 @@ public:
                                      " GPUs support bf16, which has fp32's range and needs no loss "
                                      "scaling: use `.bfloat16()`, or keep fp32 weights under bf16 "
                                      "autocast (M6)");
-      Node f = SemanticModel::callee(h.call);
+      Node f = Semantics::callee(h.call);
       d.fix("Cast to bf16 with `.bfloat16()`", Applicability::Unsafe,
             {replace(f.field("attribute"), "bfloat16")});
     }
@@ -183,9 +161,9 @@ private:
   }
 
   void training_arguments(Node call, Context& cx) const {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node v = m.keyword(call, "fp16");
-    if (SemanticModel::bool_value(v) != true) return;
+    if (Semantics::bool_value(v) != true) return;
     Node kw = keyword_node(v);
     auto d = cx.report(kw, "`fp16=True` on a GPU that supports bf16 (" + target_name(cx) +
                                "): `bf16=True` saves the same activation memory with fp32's "
@@ -197,19 +175,19 @@ private:
   }
 
   void autocast(Node call, std::string_view q, Context& cx) const {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     bool cuda_only = q.starts_with("torch.cuda.");
     // torch.autocast(device_type, dtype=None, enabled=True, ...);
     // torch.cuda.amp.autocast(enabled=True, dtype=torch.float16, ...)
-    Node all = SemanticModel::arguments(call);
+    Node all = Semantics::arguments(call);
     for (uint32_t i = 0, n = all.null() ? 0 : all.named_child_count(); i < n; ++i) {
       // `autocast(**kwargs)`: dtype and device are not known here.
       if (all.named_child(i).is("dictionary_splat") || all.named_child(i).is("list_splat")) return;
     }
     // Inference under no_grad: no gradients to underflow, fp16 is a fine choice there.
-    if (cx.in_no_grad()) return;
+    if (facts::in_no_grad(cx)) return;
     Node enabled = argument(m, call, "enabled", cuda_only ? 0 : 2);
-    if (SemanticModel::bool_value(enabled) == false) return;
+    if (Semantics::bool_value(enabled) == false) return;
     bool cuda = cuda_only;
     bool device_known = cuda_only;
     if (!cuda_only) {
@@ -249,7 +227,7 @@ private:
   }
 
   void accelerator(Node call, Context& cx) const {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node v = m.keyword(call, "mixed_precision");
     auto s = m.string_value(v);
     if (!s || *s != "fp16") return;
@@ -263,7 +241,7 @@ private:
   }
 
   void lightning(Node call, std::string_view q, Context& cx) const {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node v = m.keyword(call, "precision");
     std::string replacement;
     if (auto i = m.int_value(v); i && *i == 16) {
@@ -298,20 +276,20 @@ private:
 
   // `model.half()` (or `model = Net().half()`), and the calls that show a model is trained.
   void track_models(Node call, std::optional<std::string_view> q, Context& cx) const {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     Node fn = cx.enclosing_function();
     uint32_t scope = fn.null() ? 0 : fn.start();
     std::string_view tail = m.callee_tail(call);
-    Node f = SemanticModel::callee(call);
-    Node args = SemanticModel::arguments(call);
-    bool no_args = args.is("argument_list") && SemanticModel::argument_count(call) == 0;
+    Node f = Semantics::callee(call);
+    Node args = Semantics::arguments(call);
+    bool no_args = args.is("argument_list") && Semantics::argument_count(call) == 0;
     if (q && (q->starts_with("torch.optim.") || q->starts_with("bitsandbytes.optim."))) {
       // torch.optim.AdamW(model.parameters(), lr=...)
       Node params = argument(m, call, "params", 0);
       if (params.is("call") && m.callee_tail(params) == "parameters" &&
-          SemanticModel::receiver(params).is("identifier")) {
-        std::string name(m.text(SemanticModel::receiver(params)));
+          Semantics::receiver(params).is("identifier")) {
+        std::string name(m.text(Semantics::receiver(params)));
         st.trained[scope][name].push_back(call.start());
       }
       return;
@@ -331,8 +309,8 @@ private:
       return;
     }
     if (tail == "train" && obj.is("identifier")) {
-      Node mode = SemanticModel::positional(call, 0);
-      if (no_args || SemanticModel::bool_value(mode) == true) {
+      Node mode = Semantics::positional(call, 0);
+      if (no_args || Semantics::bool_value(mode) == true) {
         st.trained[scope][std::string(m.text(obj))].push_back(call.start());
       }
     }
@@ -342,5 +320,4 @@ private:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::Fp16OnBf16Gpu;
 OOMLINT_REGISTER_RULE(Fp16OnBf16Gpu)

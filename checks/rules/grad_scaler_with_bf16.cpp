@@ -4,22 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM062",
-    .slug = "grad-scaler-with-bf16",
-    .section = "M6",
-    .severity = Severity::Info,
-    .fix = FixAvailability::Sometimes,
-    .summary = "`GradScaler` used with bfloat16 autocast, which needs no loss scaling",
-};
-constexpr std::array<std::string_view, 3> kKinds{"call", "identifier", "comment"};
-constexpr std::array<std::string_view, 1> kNeeds{"GradScaler"};
 
 struct State : RuleState {
   std::vector<Node> scalers; // GradScaler(...) constructor calls
@@ -69,11 +57,18 @@ bool is_primary(Node n) {
          n.is("parenthesized_expression");
 }
 
-class GradScalerWithBf16 final : public Rule {
+class GradScalerWithBf16 final : public RuleBase<GradScalerWithBf16> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM062",
+      .slug = "grad-scaler-with-bf16",
+      .section = "M6",
+      .severity = Severity::Info,
+      .fix = FixAvailability::Sometimes,
+      .summary = "`GradScaler` used with bfloat16 autocast, which needs no loss scaling",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "identifier", "comment"};
+  static Prefilter needs() { return requires_all(anywhere("GradScaler")); }
 
   void check(Node node, Context& cx) const override {
     auto& st = cx.state<State>();
@@ -85,7 +80,7 @@ public:
       if (!st.name.empty() && cx.text(node) == st.name) use(node, cx, st);
       return;
     }
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto q = m.callee_name(node);
     if (!q) return;
     if (is_autocast(*q)) {
@@ -120,11 +115,11 @@ public:
   }
 
 private:
-  static void note_autocast(Node call, std::string_view q, const SemanticModel& m, State& st) {
+  static void note_autocast(Node call, std::string_view q, const Semantics& m, State& st) {
     Node enabled = m.keyword(call, "enabled");
-    if (SemanticModel::bool_value(enabled) == false) return;
+    if (Semantics::bool_value(enabled) == false) return;
     Node dtype = m.keyword(call, "dtype");
-    if (dtype.null()) dtype = SemanticModel::positional(call, 1);
+    if (dtype.null()) dtype = Semantics::positional(call, 1);
     if (dtype.null()) {
       // torch.cuda.amp.autocast() and torch.autocast("cuda") default to float16.
       st.other_precision = true;
@@ -139,11 +134,11 @@ private:
   }
 
   static void note_scaler(Node call, Context& cx, State& st) {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     // enabled=use_fp16 (or anything but a literal True) means the scaler is switched per run.
     Node enabled = m.keyword(call, "enabled");
-    if (!enabled.null() && SemanticModel::bool_value(enabled) != true) return;
-    if (!SemanticModel::positional(call, 4).null()) return; // enabled given positionally
+    if (!enabled.null() && Semantics::bool_value(enabled) != true) return;
+    if (!Semantics::positional(call, 4).null()) return; // enabled given positionally
     st.scalers.push_back(call);
     Node assign = cx.parent();
     auto anc = cx.ancestors();
@@ -171,8 +166,8 @@ private:
     }
     Node call = anc[n - 2];
     std::string_view method = cx.text(anc[n - 1].field("attribute"));
-    Node arg0 = SemanticModel::positional(call, 0);
-    Node args = SemanticModel::arguments(call);
+    Node arg0 = Semantics::positional(call, 0);
+    Node args = Semantics::arguments(call);
     uint32_t argc = args.null() ? 0 : args.named_child_count();
     if (method == "scale" && argc == 1 && !arg0.null() && n >= 4 && anc[n - 3].is("attribute") &&
         cx.text(anc[n - 3].field("attribute")) == "backward" && anc[n - 4].is("call")) {
@@ -205,5 +200,4 @@ private:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::GradScalerWithBf16;
 OOMLINT_REGISTER_RULE(GradScalerWithBf16)

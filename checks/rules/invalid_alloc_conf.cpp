@@ -6,22 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "alloc_conf.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM082",
-    .slug = "invalid-alloc-conf",
-    .section = "M8",
-    .severity = Severity::Error,
-    .fix = FixAvailability::None,
-    .summary = "allocator configuration string that PyTorch rejects",
-};
-constexpr std::array<std::string_view, 3> kKinds{"call", "assignment", "pair"};
-constexpr std::array<std::string_view, 1> kNeeds{"ALLOC_CONF|_set_allocator_settings"};
 
 // Options PyTorch's allocator parsers know (c10 AllocatorConfig / CUDAAllocatorConfig, 2.x).
 constexpr std::array<std::string_view, 7> kBoolOptions{"expandable_segments",
@@ -181,25 +169,34 @@ std::string problem(std::string_view conf) {
   return "";
 }
 
-class InvalidAllocConf final : public Rule {
+class InvalidAllocConf final : public RuleBase<InvalidAllocConf> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM082",
+      .slug = "invalid-alloc-conf",
+      .section = "M8",
+      .severity = Severity::Error,
+      .fix = FixAvailability::None,
+      .summary = "allocator configuration string that PyTorch rejects",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "assignment", "pair"};
+  static Prefilter needs() {
+    return requires_all(anywhere("ALLOC_CONF") | anywhere("_set_allocator_settings"));
+  }
 
   void check(Node node, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node value;
     if (node.is("pair")) {
       // {"PYTORCH_CUDA_ALLOC_CONF": "..."}: os.environ.update, subprocess env dicts.
       auto key = m.string_value(node.field("key"));
-      if (!key || !is_alloc_conf_var(*key)) return;
+      if (!key || !facts::is_alloc_conf_var(*key)) return;
       value = node.field("value");
     } else if (node.is("call") &&
                m.is_call_to(node, {"torch.cuda.memory._set_allocator_settings"})) {
-      value = SemanticModel::positional(node, 0);
+      value = Semantics::positional(node, 0);
     } else {
-      AllocConfSet set = alloc_conf_set(m, node);
+      facts::AllocConfSet set = facts::alloc_conf_set(m, node);
       if (set.site.null()) return;
       if (node.is("call") && m.is_call_to(node, {"os.environ.update"}) &&
           m.keyword(node, "PYTORCH_CUDA_ALLOC_CONF").null() &&
@@ -220,5 +217,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::InvalidAllocConf;
 OOMLINT_REGISTER_RULE(InvalidAllocConf)

@@ -11,38 +11,10 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "fix_helpers.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM201",
-    .slug = "loss-accumulated-with-graph",
-    .section = "M20",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "A loss tensor accumulated across steps together with its autograd graph",
-};
-constexpr std::array<std::string_view, 4> kKinds{"assignment", "augmented_assignment", "call",
-                                                 "return_statement"};
-// Prefilter (every entry is necessary):
-// - a loss: every loss the model recognises is spelled with one of these (`nn.MSELoss`,
-//   `F.kl_div`, `criterion`, `outputs.loss`, ...).
-// - where it accumulates: a step loop (Context::is_step_loop: `backward`, an optimizer `.step`,
-//   or a `loader`/`Loader`/`batches` iterable) or Lightning's `training_step`.
-// - how: `+=`, `x = x + ...` or `.append(...)`.
-// A loss is a name, call or attribute in the code (backtick: not in comments or strings) or the
-// string key of `outputs["loss"]` (SemanticModel::string_value: the raw text between the quotes
-// is exactly `loss`). is_step_loop reads the loop's iterable through Context::code_text() with
-// its one-line strings (`~`: code or a one-line string, as the string key; not a comment); the
-// backward / step calls, `training_step`, `+=` / `+` and `.append` are code, and is_step_loop
-// wants the attribute exactly `backward` or `step`, and the Lightning path a function named
-// `training_step`: whole identifiers (`=`).
-constexpr std::array<std::string_view, 3> kNeeds{
-    "`loss|`Loss|`criterion|`cross_entropy|`kl_div|~\"loss\"|~'loss'",
-    "~loader|~Loader|~batches|`=backward|`=step|`=training_step", "`+|`append"};
 
 // Methods of a Python list (or dict): calling them says nothing about holding a tensor.
 bool is_container_method(std::string_view m) {
@@ -208,11 +180,29 @@ std::optional<Edit> off_graph_edit(const Context& cx, Node e, std::string_view m
   return std::nullopt;
 }
 
-class LossAccumulatedWithGraph final : public Rule {
+class LossAccumulatedWithGraph final : public RuleBase<LossAccumulatedWithGraph> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM201",
+      .slug = "loss-accumulated-with-graph",
+      .section = "M20",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "A loss tensor accumulated across steps together with its autograd graph",
+  };
+  static constexpr NodeKind kKinds[] = {"assignment", "augmented_assignment", "call",
+                                        "return_statement"};
+  // A loss (every loss the model recognises is spelled with one of these: `nn.MSELoss`,
+  // `F.kl_div`, `criterion`, `outputs.loss`; in code, or the string key of `outputs["loss"]`,
+  // whose text between the quotes Semantics::string_value reads as exactly `loss`), where it
+  // accumulates (a step loop, or Lightning's `training_step`), and how (`+=`, `x = x + ...` or
+  // `.append(...)`), in code.
+  static Prefilter needs() {
+    return requires_all(code("loss") | code("Loss") | code("criterion") | code("cross_entropy") |
+                            code("kl_div") | code_or_string("\"loss\"") | code_or_string("'loss'"),
+                        facts::step_loop_terms() | code_identifier("training_step"),
+                        code("+") | code("append"));
+  }
 
   void check(Node node, Context& cx) const override {
     auto& st = cx.state<State>();
@@ -270,11 +260,11 @@ public:
 private:
   void on_call(Node call, Context& cx, State& st) const {
     ScopeInfo& sc = scope_info(cx, st);
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     std::string_view tail = m.callee_tail(call);
-    Node f = SemanticModel::callee(call);
+    Node f = Semantics::callee(call);
     auto q = m.callee_name(call);
-    if (cx.in_no_grad() && (f.is("identifier") || f.is("attribute"))) {
+    if (facts::in_no_grad(cx) && (f.is("identifier") || f.is("attribute"))) {
       st.called_in_no_grad.insert(tail);
     }
     if (tail == "backward" ||
@@ -289,13 +279,13 @@ private:
       if (!obj.empty()) sc.tensor_used.insert(obj);
     }
     if (q && q->starts_with("torch.")) {
-      collect_names(cx, SemanticModel::arguments(call), sc.tensor_used);
+      collect_names(cx, Semantics::arguments(call), sc.tensor_used);
     }
     // losses.append(loss)
     if (tail != "append" || !f.is("attribute")) return;
     Node target = f.field("object");
-    Node value = SemanticModel::positional(call, 0);
-    if (value.null() || !SemanticModel::positional(call, 1).null()) return;
+    Node value = Semantics::positional(call, 0);
+    if (value.null() || !Semantics::positional(call, 1).null()) return;
     consider(cx, st, sc, call, target, value);
   }
 
@@ -310,7 +300,7 @@ private:
     Names& used = st.used;
     used.clear();
     collect_names(cx, right, used);
-    bool is_loss = left.is("identifier") && cx.model().is_loss_expr(right);
+    bool is_loss = left.is("identifier") && cx.sema().is_loss_expr(right);
     if (!names.empty()) {
       // The targets share one copy of the names on the right.
       auto begin = static_cast<uint32_t>(sc.dep_names.size());
@@ -321,7 +311,7 @@ private:
     }
     for (std::string_view n : names) {
       if (a.is("assignment")) sc.assigns[n].push_back(Assign{a.start(), !contains(used, n)});
-      if (is_loss) sc.loss_in_no_grad[n] = cx.in_no_grad();
+      if (is_loss) sc.loss_in_no_grad[n] = facts::in_no_grad(cx);
     }
     if (a.is("augmented_assignment")) {
       std::string_view op = cx.text(a.field("operator"));
@@ -344,8 +334,8 @@ private:
   // `stmt` accumulates `value` into `target`; record it as a candidate when `value` is a loss
   // with its graph, computed on each step of a loop that the accumulator outlives.
   void consider(Context& cx, State& st, ScopeInfo& sc, Node stmt, Node target, Node value) const {
-    const SemanticModel& m = cx.model();
-    if (!m.is_loss_expr(value) || cx.in_no_grad()) return;
+    const Semantics& m = cx.sema();
+    if (!m.is_loss_expr(value) || facts::in_no_grad(cx)) return;
     std::string_view acc = name_of(cx, target);
     if (acc.empty() && target.is("subscript")) acc = name_of(cx, target.field("value"));
     if (acc.empty()) return;
@@ -366,7 +356,8 @@ private:
         return;
       }
     } else {
-      if (!(loop.is("for_statement") || loop.is("while_statement")) || !cx.is_step_loop(loop)) {
+      if (!(loop.is("for_statement") || loop.is("while_statement")) ||
+          !facts::is_step_loop(cx, loop)) {
         return;
       }
       // The loss is computed on each pass of this loop.
@@ -404,5 +395,4 @@ private:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::LossAccumulatedWithGraph;
 OOMLINT_REGISTER_RULE(LossAccumulatedWithGraph)

@@ -7,35 +7,16 @@
 #include <string>
 #include <vector>
 
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM112",
-    .slug = "manual-attention",
-    .section = "M11",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::None,
-    .summary = "attention computed by hand (softmax over `q @ k.transpose(-2, -1)`) instead of "
-               "`F.scaled_dot_product_attention`",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-// Prefilter (every entry is necessary): a softmax (`softmax`, `nn.Softmax`, `self.*softmax*`), and
-// scores built by `@`, `matmul`, `bmm` / `baddbmm` or `einsum` (Analyzer::is_scores).
-// Both are code (backtick): an `@` in a docstring is no matrix product. Scores other than an
-// einsum's also need the key transposed (Analyzer::is_key_transposed): an attribute `mT` or `T`,
-// a method `transpose`, `t` or `permute`, or torch.transpose, each a whole identifier (`=`), so
-// that decorators (`@property`) alone do not make a file with a softmax match.
-constexpr std::array<std::string_view, 3> kNeeds{"`softmax|`Softmax", "`@|`matmul|`bmm|`einsum",
-                                                 "`=einsum|`=mT|`=T|`=t|`=transpose|`=permute"};
 
 constexpr int kMaxDepth = 4;
 
 // Words in a file that show its author uses (or offers) a fused attention kernel: the hand-written
 // path is then a deliberate fallback or reference, not an oversight. They are also the rule's
-// excludes(): the prefilter does not parse such a file for this rule.
+// exclusions: the prefilter does not parse such a file for this rule.
 constexpr std::array<std::string_view, 6> kFusedMarkers{
     "scaled_dot_product_attention", "flash_attn",     "xformers",
     "memory_efficient_attention",   "flex_attention", "output_attentions"};
@@ -49,11 +30,11 @@ Node unparen(Node n) {
 std::optional<long long> signed_int(const Context& cx, Node n) {
   n = unparen(n);
   if (n.is("unary_operator") && cx.text(n.field("operator")) == "-") {
-    auto v = cx.model().int_value(n.field("argument"));
+    auto v = cx.sema().int_value(n.field("argument"));
     if (v) return -*v;
     return std::nullopt;
   }
-  return cx.model().int_value(n);
+  return cx.sema().int_value(n);
 }
 
 bool has_letter(std::string_view s, char lower) {
@@ -65,7 +46,7 @@ bool has_letter(std::string_view s, char lower) {
 
 class Analyzer {
 public:
-  Analyzer(const Context& cx, Node scope) : cx_(cx), m_(cx.model()), scope_(scope) {}
+  Analyzer(const Context& cx, Node scope) : cx_(cx), m_(cx.sema()), scope_(scope) {}
 
   // Is `e` a matrix of attention scores: q @ k^T, possibly scaled, masked, biased or cast?
   bool is_scores(Node e, int depth) const {
@@ -89,27 +70,25 @@ public:
     if (!e.is("call")) return false;
     if (auto q = m_.callee_name(e)) {
       if (*q == "torch.matmul" || *q == "torch.bmm") {
-        return is_key_transposed(SemanticModel::positional(e, 1), SemanticModel::positional(e, 0),
-                                 depth);
+        return is_key_transposed(Semantics::positional(e, 1), Semantics::positional(e, 0), depth);
       }
       if (*q == "torch.baddbmm") {
-        return is_key_transposed(SemanticModel::positional(e, 2), SemanticModel::positional(e, 1),
-                                 depth);
+        return is_key_transposed(Semantics::positional(e, 2), Semantics::positional(e, 1), depth);
       }
       if (*q == "torch.einsum") return is_qk_einsum(e, /*equation_first=*/true);
       if (*q == "einops.einsum") return is_qk_einsum(e, /*equation_first=*/false);
       if (*q == "torch.where") {
-        return is_scores(SemanticModel::positional(e, 1), depth + 1) ||
-               is_scores(SemanticModel::positional(e, 2), depth + 1);
+        return is_scores(Semantics::positional(e, 1), depth + 1) ||
+               is_scores(Semantics::positional(e, 2), depth + 1);
       }
       return false;
     }
-    Node f = SemanticModel::callee(e);
+    Node f = Semantics::callee(e);
     if (!f.is("attribute")) return false;
     std::string_view method = cx_.text(f.field("attribute"));
     Node obj = f.field("object");
     if (method == "matmul" || method == "bmm") {
-      return is_key_transposed(SemanticModel::positional(e, 0), obj, depth);
+      return is_key_transposed(Semantics::positional(e, 0), obj, depth);
     }
     if (method == "masked_fill" || method == "masked_fill_" || method == "float" ||
         method == "half" || method == "to" || method == "type" || method == "type_as" ||
@@ -141,21 +120,21 @@ private:
       }
       return false;
     } else if (k.is("call")) {
-      Node f = SemanticModel::callee(k);
+      Node f = Semantics::callee(k);
       Node a0, a1;
       auto q_name = m_.callee_name(k);
       if (q_name && *q_name == "torch.transpose") {
-        base = SemanticModel::positional(k, 0);
-        a0 = SemanticModel::positional(k, 1);
-        a1 = SemanticModel::positional(k, 2);
+        base = Semantics::positional(k, 0);
+        a0 = Semantics::positional(k, 1);
+        a1 = Semantics::positional(k, 2);
       } else if (!q_name && f.is("attribute")) {
         std::string_view method = cx_.text(f.field("attribute"));
         base = f.field("object");
         if (method == "transpose") {
-          a0 = SemanticModel::positional(k, 0);
-          a1 = SemanticModel::positional(k, 1);
+          a0 = Semantics::positional(k, 0);
+          a1 = Semantics::positional(k, 1);
         } else if (method == "t") {
-          weak = SemanticModel::argument_count(k) == 0;
+          weak = Semantics::argument_count(k) == 0;
         } else if (method == "permute") {
           strong = permutes_last_dim(k);
         }
@@ -176,7 +155,7 @@ private:
 
   // permute(0, 1, 3, 2) / permute(0, 2, 3, 1): the last dimension (the features) moves away.
   bool permutes_last_dim(Node call) const {
-    Node args = SemanticModel::arguments(call);
+    Node args = Semantics::arguments(call);
     uint32_t n = args.named_child_count();
     if (n < 3) return false;
     std::optional<long long> last;
@@ -190,7 +169,7 @@ private:
   // "bhid,bhjd->bhij": two operands contracted over their shared last index, giving a
   // query-by-key matrix.
   bool is_qk_einsum(Node call, bool equation_first) const {
-    Node args = SemanticModel::arguments(call);
+    Node args = Semantics::arguments(call);
     uint32_t n = args.named_child_count();
     if (n != 3) return false;
     auto eq = m_.string_value(args.named_child(equation_first ? 0 : n - 1));
@@ -269,13 +248,13 @@ private:
   }
 
   const Context& cx_;
-  const SemanticModel& m_;
+  const Semantics& m_;
   Node scope_;
 };
 
 // The tensor a softmax is taken over, and whether it runs over the last dimension.
 Node softmax_input(const Context& cx, Node call) {
-  const SemanticModel& m = cx.model();
+  const Semantics& m = cx.sema();
   auto last_dim = [&](Node dim) {
     if (dim.null()) return true;
     auto v = signed_int(cx, dim);
@@ -284,23 +263,23 @@ Node softmax_input(const Context& cx, Node call) {
   if (auto q = m.callee_name(call)) {
     if (*q == "torch.softmax" || *q == "torch.nn.functional.softmax" ||
         *q == "torch.special.softmax") {
-      Node input = SemanticModel::positional(call, 0);
+      Node input = Semantics::positional(call, 0);
       if (input.null()) input = m.keyword(call, "input");
       Node dim = m.keyword(call, "dim");
-      if (dim.null()) dim = SemanticModel::positional(call, 1);
+      if (dim.null()) dim = Semantics::positional(call, 1);
       return last_dim(dim) ? input : Node();
     }
     return Node();
   }
-  Node f = SemanticModel::callee(call);
+  Node f = Semantics::callee(call);
   if (f.is("call")) {
     // nn.Softmax(dim=-1)(scores)
     if (!m.is_call_to(f, {"torch.nn.Softmax", "torch.nn.modules.activation.Softmax"})) {
       return Node();
     }
     Node dim = m.keyword(f, "dim");
-    if (dim.null()) dim = SemanticModel::positional(f, 0);
-    return last_dim(dim) ? SemanticModel::positional(call, 0) : Node();
+    if (dim.null()) dim = Semantics::positional(f, 0);
+    return last_dim(dim) ? Semantics::positional(call, 0) : Node();
   }
   if (!f.is("attribute") || !m.imports("torch")) return Node();
   std::string_view method = cx.text(f.field("attribute"));
@@ -308,13 +287,13 @@ Node softmax_input(const Context& cx, Node call) {
   if (method == "softmax" && !(obj.is("identifier") && cx.text(obj) == "self")) {
     // scores.softmax(dim=-1)
     Node dim = m.keyword(call, "dim");
-    if (dim.null()) dim = SemanticModel::positional(call, 0);
+    if (dim.null()) dim = Semantics::positional(call, 0);
     return last_dim(dim) ? obj : Node();
   }
   // self.softmax(scores), where self.softmax = nn.Softmax(dim=-1)
   if (obj.is("identifier") && cx.text(obj) == "self" &&
       method.find("softmax") != std::string_view::npos) {
-    return SemanticModel::positional(call, 0);
+    return Semantics::positional(call, 0);
   }
   return Node();
 }
@@ -369,12 +348,34 @@ bool weights_are_kept(const Context& cx, Node scope, Node call) {
   return false;
 }
 
-class ManualAttention final : public Rule {
+class ManualAttention final : public RuleBase<ManualAttention> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
-  std::span<const std::string_view> excludes() const override { return kFusedMarkers; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM112",
+      .slug = "manual-attention",
+      .section = "M11",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::None,
+      .summary = "attention computed by hand (softmax over `q @ k.transpose(-2, -1)`) instead of "
+                 "`F.scaled_dot_product_attention`",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  // A softmax (`softmax`, `nn.Softmax`, `self.*softmax*`) and scores built by `@`, `matmul`,
+  // `bmm` / `baddbmm` or `einsum` (Analyzer::is_scores), in code: an `@` in a docstring is no
+  // matrix product. Scores other than an einsum's also need the key transposed
+  // (Analyzer::is_key_transposed): an attribute `mT` or `T`, a method `transpose`, `t` or
+  // `permute`, or torch.transpose, each a whole identifier, so that decorators (`@property`)
+  // alone do not make a file with a softmax match. No fused kernel anywhere in the file.
+  static Prefilter needs() {
+    Prefilter p = requires_all(code("softmax") | code("Softmax"),
+                               code("@") | code("matmul") | code("bmm") | code("einsum"),
+                               code_identifier("einsum") | code_identifier("mT") |
+                                   code_identifier("T") | code_identifier("t") |
+                                   code_identifier("transpose") | code_identifier("permute"));
+    for (std::string_view marker : kFusedMarkers)
+      p.excluding(anywhere(marker));
+    return p;
+  }
 
   void check(Node call, Context& cx) const override {
     Node input = softmax_input(cx, call);
@@ -398,5 +399,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::ManualAttention;
 OOMLINT_REGISTER_RULE(ManualAttention)

@@ -3,21 +3,10 @@
 #include <array>
 #include <vector>
 
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM191",
-    .slug = "memory-history-not-stopped",
-    .section = "M19",
-    .severity = Severity::Info,
-    .fix = FixAvailability::None,
-    .summary = "CUDA memory history recording started and never stopped",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"_record_memory_history"};
 
 struct State : RuleState {
   std::vector<std::pair<uint32_t, uint32_t>> starts;
@@ -28,11 +17,11 @@ enum class Kind { Start, Stop, Unknown };
 
 // `enabled` is the first parameter. None (PyTorch 2.1+) and False (2.0) stop the recording; no
 // argument, "all", "state" or True start it; anything computed is unknown.
-Kind classify(const SemanticModel& m, Node call) {
+Kind classify(const Semantics& m, Node call) {
   Node enabled = m.keyword(call, "enabled");
   if (enabled.null()) {
-    Node first = SemanticModel::positional(call, 0);
-    Node args = SemanticModel::arguments(call);
+    Node first = Semantics::positional(call, 0);
+    Node args = Semantics::arguments(call);
     if (!first.null()) {
       enabled = first;
     } else {
@@ -44,25 +33,32 @@ Kind classify(const SemanticModel& m, Node call) {
       return Kind::Start;
     }
   }
-  if (enabled.is("none") || SemanticModel::bool_value(enabled) == false) return Kind::Stop;
-  if (SemanticModel::bool_value(enabled) == true) return Kind::Start;
+  if (enabled.is("none") || Semantics::bool_value(enabled) == false) return Kind::Stop;
+  if (Semantics::bool_value(enabled) == true) return Kind::Start;
   if (auto v = m.string_value(enabled); v && (*v == "all" || *v == "state")) return Kind::Start;
   return Kind::Unknown;
 }
 
-class MemoryHistoryNotStopped final : public Rule {
+class MemoryHistoryNotStopped final : public RuleBase<MemoryHistoryNotStopped> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM191",
+      .slug = "memory-history-not-stopped",
+      .section = "M19",
+      .severity = Severity::Info,
+      .fix = FixAvailability::None,
+      .summary = "CUDA memory history recording started and never stopped",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  static Prefilter needs() { return requires_all(anywhere("_record_memory_history")); }
 
   void check(Node call, Context& cx) const override {
-    if (!cx.model().is_call_to(call, {"torch.cuda.memory._record_memory_history",
-                                      "torch.cuda._record_memory_history"})) {
+    if (!cx.sema().is_call_to(call, {"torch.cuda.memory._record_memory_history",
+                                     "torch.cuda._record_memory_history"})) {
       return;
     }
     auto& st = cx.state<State>();
-    switch (classify(cx.model(), call)) {
+    switch (classify(cx.sema(), call)) {
     case Kind::Start:
       st.starts.emplace_back(call.start(), call.end());
       break;
@@ -91,5 +87,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::MemoryHistoryNotStopped;
 OOMLINT_REGISTER_RULE(MemoryHistoryNotStopped)

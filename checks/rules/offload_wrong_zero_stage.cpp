@@ -3,25 +3,13 @@
 #include <array>
 #include <string>
 
-#include "rule.h"
-#include "zero_offload.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
 
-constexpr RuleMeta kMeta{
-    .code = "OOM091",
-    .slug = "offload-wrong-zero-stage",
-    .section = "M9/M10",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::None,
-    .summary = "DeepSpeed offload that the configured ZeRO stage ignores",
-};
-constexpr std::array<std::string_view, 1> kKinds{"dictionary"};
-constexpr std::array<std::string_view, 1> kNeeds{"zero_optimization"};
-
 // The pair of a dict literal with string key `key`, or null.
-Node pair_for(const SemanticModel& m, Node dict, std::string_view key) {
+Node pair_for(const Semantics& m, Node dict, std::string_view key) {
   for (uint32_t i = 0, n = dict.named_child_count(); i < n; ++i) {
     Node p = dict.named_child(i);
     if (p.is("pair") && m.string_value(p.field("key")) == key) return p;
@@ -37,7 +25,7 @@ bool has_splat(Node dict) {
 }
 
 // The literal `device` of an offload section: nullopt when absent, not a dict, or not a literal.
-std::optional<std::string> offload_device(const SemanticModel& m, Node pair, bool* unknown) {
+std::optional<std::string> offload_device(const Semantics& m, Node pair, bool* unknown) {
   if (pair.null()) return std::nullopt;
   Node v = pair.field("value");
   if (!v.is("dictionary") || has_splat(v)) {
@@ -54,14 +42,21 @@ std::optional<std::string> offload_device(const SemanticModel& m, Node pair, boo
   return std::string(*s);
 }
 
-class OffloadWrongZeroStage final : public Rule {
+class OffloadWrongZeroStage final : public RuleBase<OffloadWrongZeroStage> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM091",
+      .slug = "offload-wrong-zero-stage",
+      .section = "M9/M10",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::None,
+      .summary = "DeepSpeed offload that the configured ZeRO stage ignores",
+  };
+  static constexpr NodeKind kKinds[] = {"dictionary"};
+  static Prefilter needs() { return requires_all(anywhere("zero_optimization")); }
 
   void check(Node dict, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     Node zero_pair = pair_for(m, dict, "zero_optimization");
     if (zero_pair.null()) return;
     Node zero = zero_pair.field("value");
@@ -77,7 +72,7 @@ public:
     Node optim_pair = pair_for(m, zero, "offload_optimizer");
     auto param = offload_device(m, param_pair, &unknown);
     auto optim = offload_device(m, optim_pair, &unknown);
-    for (const auto& issue : zero_offload_issues(*stage, param, optim, false)) {
+    for (const auto& issue : facts::zero_offload_issues(*stage, param, optim, false)) {
       Node p = issue.key == "offload_param" ? param_pair : optim_pair;
       cx.report(p.field("key"), issue.message);
     }
@@ -87,5 +82,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::OffloadWrongZeroStage;
 OOMLINT_REGISTER_RULE(OffloadWrongZeroStage)

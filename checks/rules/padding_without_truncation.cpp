@@ -3,29 +3,15 @@
 #include <string>
 #include <unordered_set>
 
-#include "fix_helpers.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
 
-constexpr RuleMeta kMeta{
-    .code = "OOM161",
-    .slug = "padding-without-truncation",
-    .section = "M16",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "tokenizer pads batches without a length cap (no truncation, or `max_length` "
-               "padding without `max_length`)",
-};
-constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
 // Prefilter (every entry is necessary): the `padding=` keyword; an import of transformers; a
 // tokenizer (a name `tok`, `processor`, `processing_class`, `*tokenizer`, `*Tokenizer`, `*_tok`,
 // `*_processor`, or one bound to a transformers `*Tokenizer*` / `*Processor*`.from_pretrained);
 // padding `True`, "longest" or "max_length".
-constexpr std::array<std::string_view, 4> kNeeds{
-    "padding", "transformers", "tok|processor|processing_class|Tokenizer|Processor",
-    "True|longest|max_length"};
 
 // Names bound to a tokenizer or processor loaded from transformers in this file.
 struct State : RuleState {
@@ -43,7 +29,7 @@ bool tokenizer_like_name(std::string_view n) {
          n.ends_with("Tokenizer") || n.ends_with("_tok") || n.ends_with("_processor");
 }
 
-bool is_tokenizer_load(const SemanticModel& m, Node call) {
+bool is_tokenizer_load(const Semantics& m, Node call) {
   auto q = m.callee_name(call);
   if (!q || !q->starts_with("transformers.") || m.callee_tail(call) != "from_pretrained") {
     return false;
@@ -54,7 +40,7 @@ bool is_tokenizer_load(const SemanticModel& m, Node call) {
 // The tokenizer object a call encodes with: `tokenizer(...)`, `self.tokenizer(...)`,
 // `tokenizer.encode_plus(...)`, `tokenizer.batch_encode_plus(...)`, `tokenizer.encode(...)`.
 Node tokenizer_object(const Context& cx, Node call) {
-  Node f = SemanticModel::callee(call);
+  Node f = Semantics::callee(call);
   if (f.is("attribute")) {
     std::string_view method = cx.text(f.field("attribute"));
     if (method == "encode_plus" || method == "batch_encode_plus" || method == "encode" ||
@@ -68,7 +54,7 @@ Node tokenizer_object(const Context& cx, Node call) {
 bool is_tokenizer(const Context& cx, const State& st, Node obj) {
   if (!obj.is("identifier") && !obj.is("attribute")) return false;
   // An imported callable is not a tokenizer object (nltk.tokenize, a user module...).
-  if (cx.model().qualified_name(obj)) return false;
+  if (cx.sema().qualified_name(obj)) return false;
   if (st.tokenizer_names.count(std::string(cx.text(obj)))) return true;
   return tokenizer_like_name(last_name(cx, obj));
 }
@@ -86,7 +72,7 @@ bool is_literal_text(Node n) {
 }
 
 bool has_splat(Node call) {
-  Node args = SemanticModel::arguments(call);
+  Node args = Semantics::arguments(call);
   for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
     Node a = args.named_child(i);
     if (a.is("list_splat") || a.is("dictionary_splat")) return true;
@@ -97,20 +83,33 @@ bool has_splat(Node call) {
 // Prompts tokenized for `model.generate(...)` or under no_grad: inference, where the length of a
 // prompt is the user's to choose and truncating it would change the answer.
 bool is_inference(const Context& cx) {
-  if (cx.in_no_grad()) return true;
+  if (facts::in_no_grad(cx)) return true;
   Node fn = cx.enclosing_function();
   std::string_view scope = fn.null() ? cx.source() : cx.text(fn);
   return scope.find(".generate(") != std::string_view::npos;
 }
 
-class PaddingWithoutTruncation final : public Rule {
+class PaddingWithoutTruncation final : public RuleBase<PaddingWithoutTruncation> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM161",
+      .slug = "padding-without-truncation",
+      .section = "M16",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "tokenizer pads batches without a length cap (no truncation, or `max_length` "
+                 "padding without `max_length`)",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "assignment"};
+  static Prefilter needs() {
+    return requires_all(anywhere("padding"), anywhere("transformers"),
+                        anywhere("tok") | anywhere("processor") | anywhere("processing_class") |
+                            anywhere("Tokenizer") | anywhere("Processor"),
+                        anywhere("True") | anywhere("longest") | anywhere("max_length"));
+  }
 
   void check(Node node, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     if (node.is("assignment")) {
       Node right = node.field("right");
@@ -123,7 +122,7 @@ public:
     }
     Node padding = m.keyword(node, "padding");
     if (padding.null()) return;
-    bool longest = SemanticModel::bool_value(padding) == true;
+    bool longest = Semantics::bool_value(padding) == true;
     bool max_length_padding = false;
     if (auto v = m.string_value(padding)) {
       longest = *v == "longest";
@@ -132,7 +131,7 @@ public:
     if (!longest && !max_length_padding) return;
     if (!m.imports("transformers") || has_splat(node)) return;
     if (!is_tokenizer(cx, st, tokenizer_object(cx, node))) return;
-    if (is_literal_text(SemanticModel::positional(node, 0)) ||
+    if (is_literal_text(Semantics::positional(node, 0)) ||
         is_literal_text(m.keyword(node, "text"))) {
       return;
     }
@@ -172,5 +171,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::PaddingWithoutTruncation;
 OOMLINT_REGISTER_RULE(PaddingWithoutTruncation)

@@ -4,32 +4,10 @@
 #include <array>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "gradient_checkpointing.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM072",
-    .slug = "reentrant-checkpoint",
-    .section = "M7",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "activation checkpointing without `use_reentrant=False` (torch.utils.checkpoint, "
-               "or HF checkpointing under DDP)",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-// Prefilter (every entry is necessary). Two paths: torch.utils.checkpoint.checkpoint(_sequential)
-// (the qualified name's parts `utils` and `checkpoint` are in the source), or Hugging Face
-// `gradient_checkpointing(_enable)` in a DDP script (a DistributedDataParallel, a TrainingArguments
-// `ddp_find_unused_parameters=`, or a launcher named in the text, as finish() checks). The
-// launcher may be named in a comment or a string; the rest is code (backtick).
-constexpr std::array<std::string_view, 3> kNeeds{
-    "`checkpoint", "`utils|`gradient_checkpointing",
-    "utils|DistributedDataParallel|ddp_find_unused_parameters|torchrun|accelerate launch|"
-    "torch.distributed.launch|torch.distributed.run"};
 
 struct State : RuleState {
   std::vector<Node> hf_sites; // enable() calls and TrainingArguments calls to judge in finish()
@@ -37,7 +15,7 @@ struct State : RuleState {
 };
 
 // `{"use_reentrant": ...}` among the keys of a dict literal.
-bool dict_has_key(const SemanticModel& m, Node dict, std::string_view key) {
+bool dict_has_key(const Semantics& m, Node dict, std::string_view key) {
   for (uint32_t i = 0, n = dict.named_child_count(); i < n; ++i) {
     Node pair = dict.named_child(i);
     if (pair.is("pair") && m.string_value(pair.field("key")) == key) return true;
@@ -47,9 +25,9 @@ bool dict_has_key(const SemanticModel& m, Node dict, std::string_view key) {
 
 // Whether the call already chooses the variant, or may (through **kwargs or a variable).
 // Returns true when the rule must stay silent; sets *fixable when the kwargs can be added.
-bool hf_call_is_explicit(const SemanticModel& m, Node call, bool* fixable) {
+bool hf_call_is_explicit(const Semantics& m, Node call, bool* fixable) {
   *fixable = false;
-  if (has_dictionary_splat(call)) return true;
+  if (facts::has_dictionary_splat(call)) return true;
   Node kwargs = m.keyword(call, "gradient_checkpointing_kwargs");
   if (kwargs.null()) {
     *fixable = true;
@@ -67,24 +45,43 @@ bool is_ddp_class(std::string_view q) {
          q == "torch.nn.parallel.distributed.DistributedDataParallel";
 }
 
-class ReentrantCheckpoint final : public Rule {
+class ReentrantCheckpoint final : public RuleBase<ReentrantCheckpoint> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM072",
+      .slug = "reentrant-checkpoint",
+      .section = "M7",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "activation checkpointing without `use_reentrant=False` (torch.utils.checkpoint, "
+                 "or HF checkpointing under DDP)",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  // Two paths: torch.utils.checkpoint.checkpoint(_sequential) (the qualified name's parts `utils`
+  // and `checkpoint` are in the source), or Hugging Face `gradient_checkpointing(_enable)` in a DDP
+  // script (a DistributedDataParallel, a TrainingArguments `ddp_find_unused_parameters=`, or a
+  // launcher named in the text, as finish() checks). The launcher may be named in a comment or a
+  // string; the rest is code.
+  static Prefilter needs() {
+    return requires_all(code("checkpoint"), code("utils") | code("gradient_checkpointing"),
+                        anywhere("utils") | anywhere("DistributedDataParallel") |
+                            anywhere("ddp_find_unused_parameters") | anywhere("torchrun") |
+                            anywhere("accelerate launch") | anywhere("torch.distributed.launch") |
+                            anywhere("torch.distributed.run"));
+  }
 
   void check(Node call, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     auto q = m.callee_name(call);
     if (q && is_ddp_class(*q)) st.ddp = true;
     if (!m.keyword(call, "ddp_find_unused_parameters").null() &&
-        is_training_arguments_call(m, call)) {
+        facts::is_training_arguments_call(m, call)) {
       st.ddp = true;
     }
     if (q && (*q == "torch.utils.checkpoint.checkpoint" ||
               *q == "torch.utils.checkpoint.checkpoint_sequential")) {
-      if (has_dictionary_splat(call) || !m.keyword(call, "use_reentrant").null()) return;
+      if (facts::has_dictionary_splat(call) || !m.keyword(call, "use_reentrant").null()) return;
       auto d =
           cx.report(call, "`" + std::string(m.callee_tail(call)) +
                               "` without `use_reentrant=`: the reentrant default breaks under DDP, "
@@ -95,7 +92,8 @@ public:
       }
       return;
     }
-    if (is_checkpointing_enable_call(m, call) || !checkpointing_true_keyword(m, call).null()) {
+    if (facts::is_checkpointing_enable_call(m, call) ||
+        !facts::checkpointing_true_keyword(m, call).null()) {
       st.hf_sites.push_back(call);
     }
   }
@@ -103,7 +101,7 @@ public:
   void finish(Context& cx) const override {
     auto& st = cx.state<State>();
     if (st.hf_sites.empty()) return;
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     std::string_view src = cx.source();
     bool ddp = st.ddp || m.imports("torch.nn.parallel.DistributedDataParallel") ||
                m.imports("torch.nn.parallel.distributed.DistributedDataParallel") ||
@@ -116,7 +114,7 @@ public:
       bool fixable = false;
       if (hf_call_is_explicit(m, call, &fixable)) continue;
       bool enable = call.is("call") && m.callee_tail(call) == "gradient_checkpointing_enable";
-      Node where = enable ? call : checkpointing_true_keyword(m, call);
+      Node where = enable ? call : facts::checkpointing_true_keyword(m, call);
       auto d = cx.report(where,
                          "gradient checkpointing in a DDP script uses the reentrant variant by "
                          "default, which can fail under DDP (parameters marked ready twice); pass "
@@ -134,5 +132,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::ReentrantCheckpoint;
 OOMLINT_REGISTER_RULE(ReentrantCheckpoint)

@@ -5,37 +5,34 @@
 #include <array>
 
 #include "estimate/script.h"
-#include "rule.h"
+
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM011",
-    .slug = "training-state-exceeds-gpu-memory",
-    .section = "M1",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::None,
-    .summary = "weights, gradients and optimizer state alone exceed the GPU's memory",
-};
-constexpr std::array<std::string_view, 2> kKinds{"call", "assignment"};
-// Prefilter: finish() sizes only models loaded by a `.from_pretrained(...)` call (pipelines are
-// inference), so the call must be in the code (backtick: not in comments or strings).
-constexpr std::array<std::string_view, 1> kNeeds{"`from_pretrained"};
 
 struct State : RuleState {
   estimate::ScriptScanner scanner;
 };
 
-class TrainingStateExceedsGpuMemory final : public Rule {
+class TrainingStateExceedsGpuMemory final : public RuleBase<TrainingStateExceedsGpuMemory> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM011",
+      .slug = "training-state-exceeds-gpu-memory",
+      .section = "M1",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::None,
+      .summary = "weights, gradients and optimizer state alone exceed the GPU's memory",
+  };
+  static constexpr NodeKind kKinds[] = {"call", "assignment"};
+  // finish() sizes only models loaded by a `.from_pretrained(...)` call (pipelines are
+  // inference), so the call must be in code.
+  static Prefilter needs() { return requires_all(code("from_pretrained")); }
 
   void check(Node node, Context& cx) const override {
     if (cx.settings().gpu_memory_bytes == 0) return;
-    cx.state<State>().scanner.visit(node, cx.model());
+    cx.state<State>().scanner.visit(node, cx.sema());
   }
 
   void finish(Context& cx) const override {
@@ -84,5 +81,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::TrainingStateExceedsGpuMemory;
 OOMLINT_REGISTER_RULE(TrainingStateExceedsGpuMemory)

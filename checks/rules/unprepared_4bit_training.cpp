@@ -4,22 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM131",
-    .slug = "unprepared-4bit-training",
-    .section = "M13",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::None,
-    .summary = "4-bit model trained without `prepare_model_for_kbit_training` or without "
-               "`bnb_4bit_compute_dtype`",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-constexpr std::array<std::string_view, 1> kNeeds{"load_in_4bit"};
 
 struct Site {
   uint32_t start, end;
@@ -33,7 +21,7 @@ struct State : RuleState {
 };
 
 bool has_splat(Node call) {
-  Node args = SemanticModel::arguments(call);
+  Node args = Semantics::arguments(call);
   for (uint32_t i = 0, n = args.named_child_count(); i < n; ++i) {
     Node a = args.named_child(i);
     if (a.is("list_splat") || a.is("dictionary_splat")) return true;
@@ -45,18 +33,26 @@ std::string_view tail_of(std::string_view q) {
   return q.substr(q.rfind('.') + 1);
 }
 
-class Unprepared4bitTraining final : public Rule {
+class Unprepared4bitTraining final : public RuleBase<Unprepared4bitTraining> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM131",
+      .slug = "unprepared-4bit-training",
+      .section = "M13",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::None,
+      .summary = "4-bit model trained without `prepare_model_for_kbit_training` or without "
+                 "`bnb_4bit_compute_dtype`",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  static Prefilter needs() { return requires_all(anywhere("load_in_4bit")); }
 
   void check(Node call, Context& cx) const override {
-    const SemanticModel& m = cx.model();
+    const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     if (m.callee_tail(call) == "backward") st.trains = true;
     if (m.callee_tail(call) == "gradient_checkpointing_enable") st.prepared = true;
-    if (SemanticModel::bool_value(m.keyword(call, "gradient_checkpointing")) == true) {
+    if (Semantics::bool_value(m.keyword(call, "gradient_checkpointing")) == true) {
       st.prepared = true;
     }
     auto q = m.callee_name(call);
@@ -83,7 +79,7 @@ public:
     bool load = hf && tail == "from_pretrained";
     if (!bnb_config && !load) return;
     Node flag = m.keyword(call, "load_in_4bit");
-    if (SemanticModel::bool_value(flag) != true) return;
+    if (Semantics::bool_value(flag) != true) return;
     bool dtype = !m.keyword(call, "bnb_4bit_compute_dtype").null() || has_splat(call);
     Node kw = flag.parent(); // the `load_in_4bit=True` keyword argument
     st.sites.push_back({kw.start(), kw.end(), dtype});
@@ -115,5 +111,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::Unprepared4bitTraining;
 OOMLINT_REGISTER_RULE(Unprepared4bitTraining)

@@ -4,29 +4,10 @@
 #include <string>
 #include <vector>
 
-#include "fix_helpers.h"
-#include "rule.h"
+#include "kit.h"
 
 namespace oomlint::checks {
 namespace {
-
-constexpr RuleMeta kMeta{
-    .code = "OOM051",
-    .slug = "unscaled-accumulated-loss",
-    .section = "M5",
-    .severity = Severity::Warning,
-    .fix = FixAvailability::Sometimes,
-    .summary = "gradient accumulation without dividing the loss by the accumulation count",
-};
-constexpr std::array<std::string_view, 1> kKinds{"call"};
-// Prefilter (every entry is necessary): the reported `.backward()`; an optimizer step (`.step()`
-// on a receiver containing "opt" or "scaler") guarded by an `if` whose condition takes a `%`
-// and compares it with `== 0` / `==0` (exactly as modulo_in_condition() searches) or negates it.
-// The `%` operator, the calls and the condition are code (backtick: the condition is searched in
-// its Context::code_text() without strings); the receivers are read with their one-line strings
-// (`~`: `optimizers["adam"].step()`, `getattr(trainer, "optim").step()`).
-constexpr std::array<std::string_view, 5> kNeeds{"`%", "`backward", "`step", "~opt|~scaler",
-                                                 "`== 0|`==0|`not"};
 
 bool is_primary(Node n) {
   return n.is("identifier") || n.is("attribute") || n.is("integer") ||
@@ -34,7 +15,7 @@ bool is_primary(Node n) {
 }
 
 // The expression divides or multiplies (`x / n`, `x * w`, `x.div(n)`, `torch.mul(x, w)`).
-bool has_division(const SemanticModel& m, Node expr) {
+bool has_division(const Semantics& m, Node expr) {
   std::vector<Node> stack{expr};
   for (int budget = 256; !stack.empty() && budget-- > 0;) {
     Node n = stack.back();
@@ -76,7 +57,7 @@ Node modulo_in_condition(const Context& cx, Node cond) {
 }
 
 bool is_optimizer_step(const Context& cx, Node call) {
-  Node f = SemanticModel::callee(call);
+  Node f = Semantics::callee(call);
   if (!f.is("attribute") || cx.text(f.field("attribute")) != "step") return false;
   std::string obj = cx.code_text(f.field("object"), /*strings=*/true);
   if (obj.find("sched") != std::string::npos) return false;
@@ -86,7 +67,7 @@ bool is_optimizer_step(const Context& cx, Node call) {
 
 // The right-hand side computes a loss we can see: `criterion(...)`, `outputs.loss`,
 // `model(**batch).loss`, `outputs["loss"]`, `outputs[0]`.
-bool is_visible_loss(const SemanticModel& m, Node rhs) {
+bool is_visible_loss(const Semantics& m, Node rhs) {
   if (rhs.is("call") && !m.callee_name(rhs)) {
     // A helper of the user's own (`compute_loss(model, batch)`) may divide inside; only the
     // conventional names of loss modules count as a plain loss computation.
@@ -107,9 +88,9 @@ bool is_visible_loss(const SemanticModel& m, Node rhs) {
 }
 
 // `loss.mean()`, `loss.sum()`, `loss + aux_loss`: an update of the loss from itself.
-bool updates_itself(const SemanticModel& m, Node rhs, std::string_view loss) {
+bool updates_itself(const Semantics& m, Node rhs, std::string_view loss) {
   if (rhs.is("call")) {
-    Node f = SemanticModel::callee(rhs);
+    Node f = Semantics::callee(rhs);
     return f.is("attribute") && f.field("object").is("identifier") &&
            m.text(f.field("object")) == loss;
   }
@@ -132,7 +113,7 @@ struct LoopFacts {
 
 // Walks the loop body (not nested loops, functions or classes) once.
 LoopFacts scan_loop(const Context& cx, Node loop, std::string_view loss) {
-  const SemanticModel& m = cx.model();
+  const Semantics& m = cx.sema();
   LoopFacts f;
   struct Item {
     Node node;
@@ -192,28 +173,42 @@ LoopFacts scan_loop(const Context& cx, Node loop, std::string_view loss) {
   return f;
 }
 
-class UnscaledAccumulatedLoss final : public Rule {
+class UnscaledAccumulatedLoss final : public RuleBase<UnscaledAccumulatedLoss> {
 public:
-  const RuleMeta& meta() const override { return kMeta; }
-  std::span<const std::string_view> node_kinds() const override { return kKinds; }
-  std::span<const std::string_view> needs() const override { return kNeeds; }
+  static constexpr RuleMeta kMeta{
+      .code = "OOM051",
+      .slug = "unscaled-accumulated-loss",
+      .section = "M5",
+      .severity = Severity::Warning,
+      .fix = FixAvailability::Sometimes,
+      .summary = "gradient accumulation without dividing the loss by the accumulation count",
+  };
+  static constexpr NodeKind kKinds[] = {"call"};
+  // The reported `.backward()`; an optimizer step (`.step()` on an optimizer) guarded by an `if`
+  // whose condition takes a `%` and compares it with `== 0` / `==0` (exactly as
+  // modulo_in_condition() searches) or negates it. The `%` operator, the calls and the condition
+  // are code (the condition is searched in its Context::code_text() without strings).
+  static Prefilter needs() {
+    return requires_all(code("%"), code("backward"), code("step"), facts::optimizer_terms(),
+                        code("== 0") | code("==0") | code("not"));
+  }
 
   void check(Node call, Context& cx) const override {
-    const SemanticModel& m = cx.model();
-    Node f = SemanticModel::callee(call);
+    const Semantics& m = cx.sema();
+    Node f = Semantics::callee(call);
     if (!f.is("attribute") || m.text(f.field("attribute")) != "backward") return;
     // `loss.backward()`, not `accelerator.backward(loss)` (Accelerate divides for you).
-    if (!SemanticModel::positional(call, 0).null()) return;
+    if (!Semantics::positional(call, 0).null()) return;
     Node recv = f.field("object");
     Node loss = recv;
     if (recv.is("call")) {
       // scaler.scale(loss).backward()
-      Node rf = SemanticModel::callee(recv);
+      Node rf = Semantics::callee(recv);
       if (!rf.is("attribute") || m.text(rf.field("attribute")) != "scale" ||
           cx.code_text(rf.field("object"), /*strings=*/true).find("scaler") == std::string::npos) {
         return;
       }
-      loss = SemanticModel::positional(recv, 0);
+      loss = Semantics::positional(recv, 0);
     }
     if (!loss.is("identifier")) return;
     Node loop = cx.enclosing_loop(call);
@@ -228,12 +223,12 @@ public:
       }
     }
     std::string_view name = m.text(loss);
-    LoopFacts facts = scan_loop(cx, loop, name);
-    if (!facts.step_seen || facts.unguarded_step || facts.modulo.null()) return;
-    if (facts.unguarded_zero_grad || facts.scaled || facts.loss_hidden || !facts.loss_assigned) {
+    LoopFacts seen = scan_loop(cx, loop, name);
+    if (!seen.step_seen || seen.unguarded_step || seen.modulo.null()) return;
+    if (seen.unguarded_zero_grad || seen.scaled || seen.loss_hidden || !seen.loss_assigned) {
       return;
     }
-    Node n = facts.modulo.field("right");
+    Node n = seen.modulo.field("right");
     std::string count(m.text(n));
     if (!is_primary(n)) count = "(" + count + ")";
     auto d = cx.report(call, "gradients are accumulated over `" + std::string(m.text(n)) +
@@ -258,5 +253,4 @@ public:
 } // namespace
 } // namespace oomlint::checks
 
-using oomlint::checks::UnscaledAccumulatedLoss;
 OOMLINT_REGISTER_RULE(UnscaledAccumulatedLoss)

@@ -24,7 +24,7 @@
 #include "cli/libgit2.h"
 #include "cli/renderers.h"
 #include "cli/worker_memory.h"
-#include "engine.h"
+#include "engine/engine.h"
 
 namespace oomlint::cli {
 

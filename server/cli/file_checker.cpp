@@ -16,6 +16,7 @@
 #include "cli/fix_writer.h"
 #include "cli/notebook.h"
 #include "deepspeed_json.h"
+#include "engine/fixes.h"
 #include "line_index.h"
 
 namespace oomlint::cli {

@@ -17,7 +17,7 @@
 #include "cli/cache.h"
 #include "cli/discovery.h"
 #include "cli/findings.h"
-#include "engine.h"
+#include "engine/engine.h"
 
 namespace oomlint::cli {
 

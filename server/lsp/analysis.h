@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "diagnostic.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "lsp/document_store.h"
 
 namespace oomlint::lsp {

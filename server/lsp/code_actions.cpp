@@ -3,6 +3,7 @@
 #include <cctype>
 #include <set>
 
+#include "engine/fixes.h"
 #include "line_index.h"
 #include "lsp/convert.h"
 

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "diagnostic.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "lsp/protocol.h"
 
 namespace oomlint::lsp {

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "engine.h"
+#include "engine/engine.h"
 #include "lsp/settings_source.h"
 
 namespace oomlint::lsp {

@@ -10,7 +10,7 @@
 #include "cli/cli_test_support.h"
 #include "cli/file_checker.h"
 #include "cli/fix_writer.h"
-#include "engine.h"
+#include "engine/engine.h"
 #include "fixture_support.h"
 #include "hostile/hostile_support.h"
 

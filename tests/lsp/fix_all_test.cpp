@@ -6,7 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "engine.h"
+#include "engine/engine.h"
+#include "engine/fixes.h"
 #include "line_index.h"
 #include "lsp/convert.h"
 #include "lsp/lsp_client.h"

@@ -6,9 +6,9 @@
 
 #include <string_view>
 
-#include "model.h"
+#include "model/semantics.h"
 
-namespace oomlint::checks {
+namespace oomlint::checks::facts {
 
 inline bool is_alloc_conf_var(std::string_view name) {
   return name == "PYTORCH_CUDA_ALLOC_CONF" || name == "PYTORCH_ALLOC_CONF" ||
@@ -22,7 +22,7 @@ struct AllocConfSet {
 
 // `node` is an assignment or a call. Returns a null site when it does not set an allocator
 // variable of os.environ.
-inline AllocConfSet alloc_conf_set(const SemanticModel& m, Node node) {
+inline AllocConfSet alloc_conf_set(const Semantics& m, Node node) {
   if (node.is("assignment")) {
     Node left = node.field("left");
     if (!left.is("subscript")) return {};
@@ -35,12 +35,12 @@ inline AllocConfSet alloc_conf_set(const SemanticModel& m, Node node) {
   auto q = m.callee_name(node);
   if (!q) return {};
   if (*q == "os.environ.setdefault" || *q == "os.putenv") {
-    auto key = m.string_value(SemanticModel::positional(node, 0));
+    auto key = m.string_value(Semantics::positional(node, 0));
     if (!key || !is_alloc_conf_var(*key)) return {};
-    return {node, SemanticModel::positional(node, 1)};
+    return {node, Semantics::positional(node, 1)};
   }
   if (*q == "os.environ.update") {
-    Node arg = SemanticModel::positional(node, 0);
+    Node arg = Semantics::positional(node, 0);
     if (arg.is("dictionary")) {
       for (uint32_t i = 0, n = arg.named_child_count(); i < n; ++i) {
         Node pair = arg.named_child(i);
@@ -56,4 +56,4 @@ inline AllocConfSet alloc_conf_set(const SemanticModel& m, Node node) {
   return {};
 }
 
-} // namespace oomlint::checks
+} // namespace oomlint::checks::facts

@@ -1,4 +1,4 @@
-#include "model.h"
+#include "model/semantics.h"
 
 #include <algorithm>
 
@@ -55,7 +55,7 @@ bool is_graph_keeping_method(std::string_view m) {
 
 } // namespace
 
-std::optional<std::string> SemanticModel::resolve(Node expr) const {
+std::optional<std::string> Semantics::resolve(Node expr) const {
   // `a.b.c`: the identifier `a` at the bottom of the attribute chain, resolved through the
   // bindings, then `.b.c` as written.
   Node n = expr;
@@ -84,7 +84,7 @@ std::optional<std::string> SemanticModel::resolve(Node expr) const {
   return out;
 }
 
-SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
+Semantics::NameMemo& Semantics::memo_for(Node n) const {
   if (memo_root_.null()) {
     memo_root_ = n;
     for (Node p = n.parent(); !p.null(); p = p.parent())
@@ -95,8 +95,7 @@ SemanticModel::NameMemo& SemanticModel::memo_for(Node n) const {
   return memo_[i];
 }
 
-std::optional<std::string_view> SemanticModel::remember(Node n,
-                                                        std::optional<std::string> q) const {
+std::optional<std::string_view> Semantics::remember(Node n, std::optional<std::string> q) const {
   NameMemo& e = memo_for(n);
   e.generation = generation_;
   if (!q) {
@@ -108,12 +107,12 @@ std::optional<std::string_view> SemanticModel::remember(Node n,
   return std::string_view(names_.back());
 }
 
-std::optional<std::string_view> SemanticModel::recalled(const NameMemo& e) const {
+std::optional<std::string_view> Semantics::recalled(const NameMemo& e) const {
   if (!e.name) return std::nullopt;
   return std::string_view(*e.name);
 }
 
-std::optional<std::string_view> SemanticModel::qualified_name(Node expr) const {
+std::optional<std::string_view> Semantics::qualified_name(Node expr) const {
   // Only an identifier or an attribute chain can name an import: answer the rest at once.
   if (!expr.is("identifier") && !expr.is("attribute")) return std::nullopt;
   const NameMemo& e = memo_for(expr);
@@ -121,7 +120,7 @@ std::optional<std::string_view> SemanticModel::qualified_name(Node expr) const {
   return remember(expr, resolve(expr));
 }
 
-std::optional<std::string_view> SemanticModel::callee_name(Node call) const {
+std::optional<std::string_view> Semantics::callee_name(Node call) const {
   if (!call.is("call")) return std::nullopt;
   // Remembered under the call itself, which saves finding its callee again.
   const NameMemo& e = memo_for(call);
@@ -135,7 +134,7 @@ std::optional<std::string_view> SemanticModel::callee_name(Node call) const {
   return recalled(ce);
 }
 
-bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view> names) const {
+bool Semantics::is_call_to(Node call, std::initializer_list<std::string_view> names) const {
   auto q = callee_name(call);
   if (!q) return false;
   for (auto n : names) {
@@ -144,7 +143,7 @@ bool SemanticModel::is_call_to(Node call, std::initializer_list<std::string_view
   return false;
 }
 
-bool SemanticModel::imports(std::string_view prefix) const {
+bool Semantics::imports(std::string_view prefix) const {
   ImportsAnswer* memo = nullptr;
   for (ImportsAnswer& a : imports_memo_) {
     if (a.prefix == prefix) memo = &a;
@@ -164,7 +163,7 @@ bool SemanticModel::imports(std::string_view prefix) const {
   return answer;
 }
 
-std::optional<std::string> SemanticModel::local_name_for(std::string_view qualified) const {
+std::optional<std::string> Semantics::local_name_for(std::string_view qualified) const {
   std::optional<std::string> best;
   for (const auto& [local, q] : bindings_) {
     if (q != qualified) continue;
@@ -174,7 +173,7 @@ std::optional<std::string> SemanticModel::local_name_for(std::string_view qualif
   return best;
 }
 
-Node SemanticModel::keyword(Node call, std::string_view name) const {
+Node Semantics::keyword(Node call, std::string_view name) const {
   Node args = arguments(call);
   if (!args.is("argument_list")) return Node();
   // One walk over the siblings: named_child(i) would search from the first one each time.
@@ -186,7 +185,7 @@ Node SemanticModel::keyword(Node call, std::string_view name) const {
   return Node();
 }
 
-Node SemanticModel::positional(Node call, uint32_t index) {
+Node Semantics::positional(Node call, uint32_t index) {
   Node args = arguments(call);
   if (!args.is("argument_list")) return Node();
   uint32_t seen = 0;
@@ -198,7 +197,7 @@ Node SemanticModel::positional(Node call, uint32_t index) {
   return Node();
 }
 
-uint32_t SemanticModel::argument_count(Node call) {
+uint32_t Semantics::argument_count(Node call) {
   Node args = arguments(call);
   uint32_t n = 0;
   if (args.null()) return n;
@@ -207,7 +206,7 @@ uint32_t SemanticModel::argument_count(Node call) {
   return n;
 }
 
-std::string_view SemanticModel::callee_tail(Node call) const {
+std::string_view Semantics::callee_tail(Node call) const {
   if (!call.is("call")) return {};
   NameMemo& e = memo_for(call);
   if (e.tail_start == kTailUnknown) {
@@ -223,12 +222,12 @@ std::string_view SemanticModel::callee_tail(Node call) const {
   return source_.substr(e.tail_start, e.tail_end - e.tail_start);
 }
 
-Node SemanticModel::receiver(Node call) {
+Node Semantics::receiver(Node call) {
   Node f = callee(call);
   return f.is("attribute") ? f.field("object") : Node();
 }
 
-std::optional<std::string_view> SemanticModel::string_value(Node n) const {
+std::optional<std::string_view> Semantics::string_value(Node n) const {
   if (!n.is("string")) return std::nullopt;
   uint32_t begin = 0, end = 0;
   for (uint32_t i = 0, c = n.child_count(); i < c; ++i) {
@@ -246,13 +245,13 @@ std::optional<std::string_view> SemanticModel::string_value(Node n) const {
   return source_.substr(begin, end - begin);
 }
 
-std::optional<bool> SemanticModel::bool_value(Node n) {
+std::optional<bool> Semantics::bool_value(Node n) {
   if (n.is("true")) return true;
   if (n.is("false")) return false;
   return std::nullopt;
 }
 
-std::optional<long long> SemanticModel::int_value(Node n) const {
+std::optional<long long> Semantics::int_value(Node n) const {
   if (!n.is("integer")) return std::nullopt;
   std::string digits;
   for (char c : text(n)) {
@@ -270,7 +269,7 @@ std::optional<long long> SemanticModel::int_value(Node n) const {
   return out;
 }
 
-bool SemanticModel::is_loss_callee(Node f) const {
+bool Semantics::is_loss_callee(Node f) const {
   if (f.is("call")) {
     // nn.CrossEntropyLoss()(logits, y)
     auto q = callee_name(f);
@@ -287,16 +286,16 @@ bool SemanticModel::is_loss_callee(Node f) const {
   return looks_like_loss_fn_name(tail);
 }
 
-bool SemanticModel::is_loss_name(std::string_view name) const {
+bool Semantics::is_loss_name(std::string_view name) const {
   return is_loss_name_in(current_scope_, name);
 }
 
-bool SemanticModel::is_loss_name_in(uint32_t scope, std::string_view name) const {
+bool Semantics::is_loss_name_in(uint32_t scope, std::string_view name) const {
   auto it = loss_names_.find(ScopedName{scope, name});
   return it != loss_names_.end() && it->second;
 }
 
-uint32_t SemanticModel::scope_of(Node n) const {
+uint32_t Semantics::scope_of(Node n) const {
   uint32_t s = n.start(), e = n.end();
   if (static_cast<int64_t>(s) > position_) {
     // Ahead of the traversal: not every function around it is known yet.
@@ -318,13 +317,13 @@ uint32_t SemanticModel::scope_of(Node n) const {
   return 0;
 }
 
-bool SemanticModel::is_loss_expr(Node e) const {
+bool Semantics::is_loss_expr(Node e) const {
   // The scope comes from the node itself: a rule may ask about a node when the model's current
   // scope is that of a nested function it has just left.
   return e.null() ? false : loss_expr(e, scope_of(e));
 }
 
-bool SemanticModel::loss_expr(Node root, uint32_t scope) const {
+bool Semantics::loss_expr(Node root, uint32_t scope) const {
   // Iterative, over the alternatives that may carry the loss: a long chain such as
   // `a + b + c + ...` nests as deep as it is long and would overflow the stack in a recursion.
   std::vector<Node>& todo = loss_todo_;
@@ -378,7 +377,7 @@ bool SemanticModel::loss_expr(Node root, uint32_t scope) const {
   return false;
 }
 
-void SemanticModel::bind(std::string_view local, std::string qualified) {
+void Semantics::bind(std::string_view local, std::string qualified) {
   auto it = bindings_.find(local);
   if (it != bindings_.end()) {
     if (it->second == qualified) return;
@@ -389,14 +388,14 @@ void SemanticModel::bind(std::string_view local, std::string qualified) {
   ++generation_;
 }
 
-void SemanticModel::unbind(std::string_view local) {
+void Semantics::unbind(std::string_view local) {
   auto it = bindings_.find(local);
   if (it == bindings_.end()) return;
   bindings_.erase(it);
   ++generation_;
 }
 
-void SemanticModel::bind_import(Node stmt) {
+void Semantics::bind_import(Node stmt) {
   if (stmt.is("import_statement")) {
     for (uint32_t i = 0, n = stmt.named_child_count(); i < n; ++i) {
       Node c = stmt.named_child(i);
@@ -427,7 +426,7 @@ void SemanticModel::bind_import(Node stmt) {
   }
 }
 
-bool SemanticModel::grad_switch(Node stmt, std::optional<bool>* enabled) const {
+bool Semantics::grad_switch(Node stmt, std::optional<bool>* enabled) const {
   if (!stmt.is("expression_statement") || stmt.named_child_count() != 1) return false;
   Node call = stmt.named_child(0);
   if (!call.is("call") || callee_tail(call) != "set_grad_enabled") return false;
@@ -441,7 +440,7 @@ bool SemanticModel::grad_switch(Node stmt, std::optional<bool>* enabled) const {
   return true;
 }
 
-bool SemanticModel::reenables_grad(Node root) const {
+bool Semantics::reenables_grad(Node root) const {
   std::vector<Node> stack{root};
   while (!stack.empty()) {
     Node n = stack.back();
@@ -457,7 +456,7 @@ bool SemanticModel::reenables_grad(Node root) const {
 }
 
 // Is `block` the body of `if __name__ == "__main__":`?
-static bool is_main_guard_body(const SemanticModel& m, Node block) {
+static bool is_main_guard_body(const Semantics& m, Node block) {
   Node stmt = block.parent();
   if (!stmt.is("if_statement") || !(stmt.field("consequence") == block)) return false;
   Node cond = stmt.field("condition");
@@ -468,7 +467,7 @@ static bool is_main_guard_body(const SemanticModel& m, Node block) {
   return false;
 }
 
-void SemanticModel::prescan_module(Node module) {
+void Semantics::prescan_module(Node module) {
   // Module-level imports, including those inside top-level if/try blocks; and module-level
   // statements that turn autograd off for the whole program.
   bool grad_off = false;
@@ -498,7 +497,7 @@ void SemanticModel::prescan_module(Node module) {
   grad_off_everywhere_ = grad_off && !reenables_grad(module);
 }
 
-void SemanticModel::record_assignment(Node a, Node function) {
+void Semantics::record_assignment(Node a, Node function) {
   Node left = a.field("left");
   Node right = a.field("right");
   if (right.null()) return;
@@ -539,7 +538,7 @@ void SemanticModel::record_assignment(Node a, Node function) {
   }
 }
 
-void SemanticModel::enter(Node node, Node function, bool class_member) {
+void Semantics::enter(Node node, Node function, bool class_member) {
   current_scope_ = function.null() ? 0 : function.start();
   std::string_view k = node.kind();
   if (k == "function_definition") {

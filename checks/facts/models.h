@@ -17,25 +17,33 @@
 #include <unordered_set>
 #include <vector>
 
-#include "rule.h"
+#include "engine/context.h"
+#include "engine/prefilter.h"
+#include "facts/grad_mode.h"
+#include "facts/words.h"
+#include "model/syntax.h"
 
-// Prefilter alternatives (Rule::needs()) for "the code calls a model" (ModelBindings::
-// is_model_call): one of them occurs in every file where it can be true. A model is a callee whose
+namespace oomlint::checks::facts {
+
+// Prefilter fragments. "The code calls a model" (ModelBindings::is_model_call): a callee whose
 // last name is_model_like_name() (`model` or `network` whole, a name ending in `_model`, or
 // `net`, `*_net`, `netG`: a word ending in `net`), or a name bound to what creates_model()
 // accepts: `X.from_pretrained(...)`, a name resolved to `torchvision.models.*` or
 // `timm.create_model`, or a class of the file whose base resolves to `torch.nn.Module` or ends in
 // `LightningModule` / `PreTrainedModel` (or derives from such a class). Names and resolved names
-// end in identifier tokens, so `model`, `models`, `network` and `Module` are whole identifiers
-// (`=`); the other spellings can be part of a longer identifier. All are code (backtick).
-#define OOMLINT_MODEL_CALL_NEEDS                                                                   \
-  "`=model|`_model>|`=models|`net>|`=network|`=Module|`LightningModule|`PreTrainedModel|"          \
-  "`from_pretrained"
-// ... and for "this is a model's output" (is_model_output): a model call or an output field
+// end in identifier tokens, so `model`, `models`, `network` and `Module` are whole identifiers;
+// the other spellings can be part of a longer identifier. All are code.
+inline Clause model_call_terms() {
+  return code_identifier("model") | code("_model").ends_word().ignoring_case() |
+         code_identifier("models") | code("net").ends_word().ignoring_case() |
+         code_identifier("network") | code_identifier("Module") | code("LightningModule") |
+         code("PreTrainedModel") | code("from_pretrained");
+}
+// ... and "this is a model's output" (is_model_output): a model call or an output field
 // (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).
-#define OOMLINT_MODEL_OUTPUT_NEEDS OOMLINT_MODEL_CALL_NEEDS "|`logits|`hidden_state|`pooler_output"
-
-namespace oomlint::checks::outputs {
+inline Clause model_output_terms() {
+  return model_call_terms() | code("logits") | code("hidden_state") | code("pooler_output");
+}
 
 inline bool is_model_like_name(std::string_view n) {
   if (n.empty() || std::isupper(static_cast<unsigned char>(n[0]))) return false; // a class
@@ -69,20 +77,20 @@ struct ModelBindings {
   // accelerator.prepare, down to the expression that creates the model.
   Node unwrap(const Context& cx, Node e) const {
     for (int i = 0; i < 8 && e.is("call"); ++i) {
-      Node f = SemanticModel::callee(e);
-      std::string_view tail = cx.model().callee_tail(e);
+      Node f = Semantics::callee(e);
+      std::string_view tail = cx.sema().callee_tail(e);
       if (f.is("attribute") &&
           (tail == "to" || tail == "cuda" || tail == "eval" || tail == "train" || tail == "half" ||
            tail == "float" || tail == "bfloat16" || tail == "requires_grad_")) {
         e = f.field("object");
         continue;
       }
-      auto q = cx.model().callee_name(e);
+      auto q = cx.sema().callee_name(e);
       bool wrapper = (q && (*q == "torch.nn.DataParallel" || *q == "torch.compile" ||
                             q->ends_with("DistributedDataParallel"))) ||
                      tail == "prepare" || tail == "prepare_model";
       if (!wrapper) break;
-      Node inner = SemanticModel::positional(e, 0);
+      Node inner = Semantics::positional(e, 0);
       if (inner.null()) break;
       e = inner;
     }
@@ -93,14 +101,14 @@ struct ModelBindings {
     e = unwrap(cx, e);
     if (e.is("identifier") || e.is("attribute")) return names.count(cx.text(e)) > 0;
     if (!e.is("call")) return false;
-    std::string_view tail = cx.model().callee_tail(e);
-    Node f = SemanticModel::callee(e);
+    std::string_view tail = cx.sema().callee_tail(e);
+    Node f = Semantics::callee(e);
     if (tail == "from_pretrained" && f.is("attribute")) {
       std::string_view cls = last_name(cx, f.field("object"));
       return cls.find("Model") != std::string_view::npos ||
              cls.find("For") != std::string_view::npos;
     }
-    if (auto q = cx.model().callee_name(e)) {
+    if (auto q = cx.sema().callee_name(e)) {
       return q->starts_with("torchvision.models.") || *q == "timm.create_model";
     }
     return f.is("identifier") && module_classes.count(cx.text(f)) > 0;
@@ -111,7 +119,7 @@ struct ModelBindings {
       Node supers = node.field("superclasses");
       for (uint32_t i = 0, n = supers.null() ? 0 : supers.named_child_count(); i < n; ++i) {
         Node s = supers.named_child(i);
-        auto q = cx.model().qualified_name(s);
+        auto q = cx.sema().qualified_name(s);
         bool module = (q && (*q == "torch.nn.Module" || q->ends_with("LightningModule") ||
                              q->ends_with("PreTrainedModel"))) ||
                       (s.is("identifier") && module_classes.count(cx.text(s)));
@@ -127,7 +135,7 @@ struct ModelBindings {
     if (!right.null() && creates_model(cx, right)) {
       names.insert(key);
       Node core = unwrap(cx, right);
-      bool hf = (core.is("call") && cx.model().callee_tail(core) == "from_pretrained") ||
+      bool hf = (core.is("call") && cx.sema().callee_tail(core) == "from_pretrained") ||
                 pretrained.count(cx.text(core));
       if (hf) {
         pretrained.insert(key);
@@ -145,10 +153,10 @@ struct ModelBindings {
     if (names.count(cx.text(f))) return true;
     if (f.is("attribute")) {
       // self.model / trainer.model, not torch.nn.functional.x
-      if (cx.model().qualified_name(f)) return false;
+      if (cx.sema().qualified_name(f)) return false;
       // model.fuse_model(): a method of a model, not a model.
       if (is_model_expr(cx, f.field("object"))) return false;
-    } else if (cx.model().qualified_name(f)) {
+    } else if (cx.sema().qualified_name(f)) {
       return false; // an imported function or class
     }
     return is_model_like_name(last_name(cx, f));
@@ -157,7 +165,7 @@ struct ModelBindings {
   // `model(x)`, `self.model(**batch)`, `model.forward(x)`.
   bool is_model_call(const Context& cx, Node call) const {
     if (!call.is("call")) return false;
-    Node f = SemanticModel::callee(call);
+    Node f = Semantics::callee(call);
     if (f.is("attribute") && cx.text(f.field("attribute")) == "forward") {
       return is_model_expr(cx, f.field("object"));
     }
@@ -184,11 +192,11 @@ struct ModeTracker {
   }
 
   void on_call(const Context& cx, Node call) {
-    std::string_view tail = cx.model().callee_tail(call);
+    std::string_view tail = cx.sema().callee_tail(call);
     if (tail != "eval" && tail != "train") return;
-    Node recv = SemanticModel::receiver(call);
-    if (recv.null() || cx.model().qualified_name(recv)) return;
-    uint32_t argc = SemanticModel::argument_count(call);
+    Node recv = Semantics::receiver(call);
+    if (recv.null() || cx.sema().qualified_name(recv)) return;
+    uint32_t argc = Semantics::argument_count(call);
     Mode mode = Mode::Unknown;
     if (tail == "eval") {
       if (argc != 0) return; // not nn.Module.eval()
@@ -196,7 +204,7 @@ struct ModeTracker {
     } else if (argc == 0) {
       mode = Mode::Train;
     } else if (argc == 1) {
-      auto b = SemanticModel::bool_value(SemanticModel::positional(call, 0));
+      auto b = Semantics::bool_value(Semantics::positional(call, 0));
       if (b) mode = *b ? Mode::Train : Mode::Eval;
     }
     Entry e{mode, 0, UINT32_MAX};
@@ -254,155 +262,6 @@ private:
   Node recorded_, mode_call_; // the last node each was fed
 };
 
-// ---- scanning bounded subtrees ----
-
-template <class Fn> void visit_subtree(Node root, Fn&& fn) {
-  std::vector<Node> stack{root};
-  while (!stack.empty()) {
-    Node n = stack.back();
-    stack.pop_back();
-    if (!(n == root) &&
-        (n.is("function_definition") || n.is("class_definition") || n.is("lambda"))) {
-      continue;
-    }
-    if (!fn(n)) continue;
-    size_t mark = stack.size();
-    n.append_named_children(stack);
-    std::reverse(stack.begin() + static_cast<std::ptrdiff_t>(mark), stack.end());
-  }
-}
-
-// Does the subtree call `.backward(...)`, `torch.autograd.grad(...)` or ask for gradients of
-// its inputs (`requires_grad`)?
-inline bool uses_autograd(const Context& cx, Node root) {
-  bool found = false;
-  visit_subtree(root, [&](Node n) {
-    if (found) return false;
-    if (n.is("call")) {
-      std::string_view tail = cx.model().callee_tail(n);
-      if (tail == "backward" || tail == "manual_backward" || tail == "requires_grad_") {
-        found = true;
-      } else if (auto q = cx.model().callee_name(n)) {
-        if (*q == "torch.autograd.grad" || *q == "torch.autograd.backward") found = true;
-      }
-    } else if (n.is("identifier") && cx.text(n) == "requires_grad") {
-      found = true;
-    }
-    return !found;
-  });
-  return found;
-}
-
-// Does the subtree run an optimizer step (`opt.step()`, `scaler.step(opt)`)? The receiver is read
-// by Context::names_optimizer(): a rule that needs this spells it `~opt|~scaler`.
-inline bool steps_optimizer(const Context& cx, Node root) {
-  bool found = false;
-  visit_subtree(root, [&](Node n) {
-    if (found) return false;
-    if (n.is("call") && cx.model().callee_tail(n) == "step" &&
-        cx.names_optimizer(SemanticModel::receiver(n))) {
-      found = true;
-    }
-    return !found;
-  });
-  return found;
-}
-
-// Words of an identifier-ish text: split at non-alphanumerics, underscores and lower->upper.
-inline std::vector<std::string> words_of(std::string_view text) {
-  std::vector<std::string> out;
-  std::string cur;
-  char prev = 0;
-  for (char c : text) {
-    bool alnum = std::isalnum(static_cast<unsigned char>(c));
-    bool camel = std::isupper(static_cast<unsigned char>(c)) &&
-                 std::islower(static_cast<unsigned char>(prev));
-    if (!alnum || camel) {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    }
-    if (alnum) cur += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    prev = c;
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
-}
-
-// The iterable of an evaluation loop: names a validation/test split and a loader or data set
-// (`val_loader`, `eval_dataloader`, `tqdm(test_loader)`, `dataloaders["val"]`, `valid_dl`).
-inline bool is_eval_iterable(std::string_view text) {
-  bool split = false, data = false;
-  for (const auto& w : words_of(text)) {
-    if (w == "val" || w == "valid" || w == "validation" || w == "eval" || w == "evaluation" ||
-        w == "test" || w == "testing" || w == "dev") {
-      split = true;
-    }
-    if (w.find("loader") != std::string::npos || w == "dl" || w == "data" || w == "dataset" ||
-        w == "ds" || w == "batches" || w == "iter" || w == "iterator") {
-      data = true;
-    }
-  }
-  return split && data;
-}
-
-// Is `loop` a `for` over an evaluation split (is_eval_iterable)? Its iterable is read as the `~`
-// marks of needs() read it: code and one-line strings (`dataloaders["val"]`), not comments or
-// triple-quoted strings (`for b in (xs  # val loader` is no evaluation loop).
-inline bool is_eval_loop(const Context& cx, Node loop) {
-  return loop.is("for_statement") &&
-         is_eval_iterable(cx.code_text(loop.field("right"), /*strings=*/true));
-}
-
-// Is the node inside `with torch.no_grad()` / `torch.inference_mode()` between itself and `stop`?
-inline bool under_no_grad_until(const Context& cx, Node n, Node stop) {
-  for (Node p = n.parent(); !p.null() && !(p == stop); p = p.parent()) {
-    if (!p.is("with_statement")) continue;
-    for (uint32_t i = 0, c = p.named_child_count(); i < c; ++i) {
-      Node clause = p.named_child(i);
-      if (!clause.is("with_clause")) continue;
-      for (uint32_t j = 0, k = clause.named_child_count(); j < k; ++j) {
-        Node v = clause.named_child(j).field("value");
-        if (v.is("as_pattern")) v = v.named_child(0);
-        auto q = cx.model().callee_name(v);
-        if (!q) continue;
-        if (*q == "torch.no_grad" || *q == "torch.inference_mode") return true;
-        if (*q == "torch.set_grad_enabled" &&
-            SemanticModel::bool_value(SemanticModel::positional(v, 0)) == false) {
-          return true;
-        }
-      }
-    }
-  }
-  return false;
-}
-
-// The latest assignment in `scope` (not in nested functions) that binds `name` and starts before
-// `before`; null if none. `element` is set when the name is one of several targets.
-inline Node last_binding(const Context& cx, Node scope, std::string_view name, uint32_t before,
-                         bool* element) {
-  Node best;
-  visit_subtree(scope, [&](Node n) {
-    if (n.start() >= before) return false;
-    if (n.is("assignment")) {
-      Node left = n.field("left");
-      if (left.is("identifier") && cx.text(left) == name) {
-        best = n;
-        *element = false;
-      } else if (left.is("pattern_list") || left.is("tuple_pattern")) {
-        for (uint32_t i = 0, c = left.named_child_count(); i < c; ++i) {
-          Node t = left.named_child(i);
-          if (t.is("identifier") && cx.text(t) == name) {
-            best = n;
-            *element = true;
-          }
-        }
-      }
-    }
-    return true;
-  });
-  return best;
-}
-
 enum class Concern {
   Graph,  // does the value still hold an autograd graph? (.detach() ends it, .cpu() does not)
   Device, // does the value still sit on the GPU? (.cpu() ends it, .detach() does not)
@@ -430,14 +289,14 @@ inline bool is_model_output(const OutputQuery& q, Node e, int depth = 0) {
   if (kind == "parenthesized_expression") return is_model_output(q, e.named_child(0), depth + 1);
   if (kind == "call") {
     if (q.models.is_model_call(cx, e)) return true;
-    Node f = SemanticModel::callee(e);
-    std::string_view tail = cx.model().callee_tail(e);
-    if (auto name = cx.model().callee_name(e)) {
+    Node f = Semantics::callee(e);
+    std::string_view tail = cx.sema().callee_tail(e);
+    if (auto name = cx.sema().callee_name(e)) {
       // torch.softmax(logits, -1) and friends; any other imported function: not followed.
       if (*name == "torch.softmax" || *name == "torch.sigmoid" || *name == "torch.exp" ||
           *name == "torch.log_softmax" || *name == "torch.nn.functional.softmax" ||
           *name == "torch.nn.functional.log_softmax" || *name == "torch.nn.functional.sigmoid") {
-        return is_model_output(q, SemanticModel::positional(e, 0), depth + 1);
+        return is_model_output(q, Semantics::positional(e, 0), depth + 1);
       }
       return false;
     }
@@ -452,7 +311,7 @@ inline bool is_model_output(const OutputQuery& q, Node e, int depth = 0) {
       }
       if (tail == "cpu") return q.concern == Concern::Graph && is_model_output(q, obj, depth + 1);
       if (tail == "to") {
-        std::string_view args = cx.text(SemanticModel::arguments(e));
+        std::string_view args = cx.text(Semantics::arguments(e));
         if (args.find("cpu") != std::string_view::npos && q.concern == Concern::Device) {
           return false;
         }
@@ -467,7 +326,7 @@ inline bool is_model_output(const OutputQuery& q, Node e, int depth = 0) {
       }
       if ((tail == "gather" || tail == "gather_for_metrics") &&
           cx.text(obj).find("accelerator") != std::string_view::npos) {
-        return is_model_output(q, SemanticModel::positional(e, 0), depth + 1);
+        return is_model_output(q, Semantics::positional(e, 0), depth + 1);
       }
     }
     return false;
@@ -494,7 +353,7 @@ inline bool is_model_output(const OutputQuery& q, Node e, int depth = 0) {
     std::string_view name = cx.text(e);
     if (name.find("loss") != std::string_view::npos) return false; // OOM201's business
     bool element = false;
-    Node a = last_binding(cx, q.scope, name, e.start(), &element);
+    Node a = last_binding(cx.source(), q.scope, name, e.start(), &element);
     if (a.null()) return false;
     if (q.concern == Concern::Graph && under_no_grad_until(cx, a, q.scope)) return false;
     Node right = a.field("right");
@@ -522,10 +381,10 @@ inline bool may_be_structured(const OutputQuery& q, Node e, int depth = 0) {
   if (e.is("parenthesized_expression")) return may_be_structured(q, e.named_child(0), depth + 1);
   if (e.is("call")) {
     if (!q.models.is_model_call(cx, e)) return false;
-    Node f = SemanticModel::callee(e);
+    Node f = Semantics::callee(e);
     if (f.is("attribute") && cx.text(f.field("attribute")) == "forward") f = f.field("object");
     if (q.models.pretrained.count(cx.text(f))) return true;
-    Node args = SemanticModel::arguments(e);
+    Node args = Semantics::arguments(e);
     for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
       Node a = args.named_child(i);
       if (a.is("keyword_argument") || a.is("dictionary_splat")) return true;
@@ -534,7 +393,7 @@ inline bool may_be_structured(const OutputQuery& q, Node e, int depth = 0) {
   }
   if (e.is("identifier")) {
     bool element = false;
-    Node a = last_binding(cx, q.scope, cx.text(e), e.start(), &element);
+    Node a = last_binding(cx.source(), q.scope, cx.text(e), e.start(), &element);
     if (a.null() || element) return false;
     return may_be_structured(q, a.field("right"), depth + 1);
   }
@@ -552,8 +411,8 @@ inline bool list_accumulates_across(const Context& cx, Node loop, std::string_vi
   if (loop_index == anc.size()) return false;
   auto is_new_list = [&](Node v) {
     if (v.is("list")) return true;
-    return v.is("call") && cx.text(SemanticModel::callee(v)) == "list" &&
-           SemanticModel::argument_count(v) == 0;
+    return v.is("call") && cx.text(Semantics::callee(v)) == "list" &&
+           Semantics::argument_count(v) == 0;
   };
   auto binds_list = [&](Node stmt) {
     if (!stmt.is("expression_statement") || stmt.named_child_count() != 1) return false;
@@ -592,8 +451,8 @@ inline bool list_accumulates_across(const Context& cx, Node loop, std::string_vi
           if (cx.text(left.named_child(i)) == name) reset = true;
         }
       }
-    } else if (n.is("call") && cx.model().callee_tail(n) == "clear" &&
-               cx.text(SemanticModel::receiver(n)) == name) {
+    } else if (n.is("call") && cx.sema().callee_tail(n) == "clear" &&
+               cx.text(Semantics::receiver(n)) == name) {
       reset = true;
     }
     return !reset;
@@ -612,4 +471,4 @@ inline std::string with_suffix(const Context& cx, Node e, std::string_view suffi
   return "(" + text + ")" + std::string(suffix);
 }
 
-} // namespace oomlint::checks::outputs
+} // namespace oomlint::checks::facts

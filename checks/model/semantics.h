@@ -18,9 +18,9 @@ namespace oomlint::checks {
 
 using ts::Node;
 
-class SemanticModel {
+class Semantics {
 public:
-  explicit SemanticModel(std::string_view source) : source_(source) {}
+  explicit Semantics(std::string_view source) : source_(source) {}
 
   std::string_view text(Node n) const { return n.text(source_); }
   std::string_view source() const { return source_; }

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-namespace oomlint::checks {
+namespace oomlint::checks::facts {
 
 struct ZeroOffloadIssue {
   std::string_view key; // "offload_param" or "offload_optimizer"
@@ -43,4 +43,4 @@ inline std::vector<ZeroOffloadIssue> zero_offload_issues(long long stage,
   return out;
 }
 
-} // namespace oomlint::checks
+} // namespace oomlint::checks::facts
