@@ -39,6 +39,17 @@ const std::vector<uint8_t>& ancestor_kinds() {
 
 } // namespace
 
+Context::~Context() = default;
+
+const Analysis& Context::analysis() const {
+  if (!analysis_) {
+    Node root = root_;
+    if (root.null() && !ancestors_.empty()) root = ancestors_.front();
+    analysis_ = std::make_unique<Analysis>(source_, root, sema_, file_ ? *file_ : FileContext{});
+  }
+  return *analysis_;
+}
+
 DiagnosticBuilder Context::report(uint32_t start, uint32_t end, std::string message) {
   if (!rule_) return DiagnosticBuilder(nullptr);
   const RuleMeta& m = rule_->meta();

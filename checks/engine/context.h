@@ -13,6 +13,7 @@
 #include "diagnostic.h"
 #include "engine/prefilter.h"
 #include "engine/rule.h"
+#include "model/analysis.h"
 #include "model/semantics.h"
 #include "settings.h"
 #include "ts.h"
@@ -39,8 +40,10 @@ private:
 
 class Context {
 public:
-  Context(std::string_view source, const Semantics& sema, const Settings& settings)
-      : source_(source), sema_(sema), settings_(settings) {}
+  Context(std::string_view source, const Semantics& sema, const Settings& settings,
+          Node root = Node(), const FileContext* file = nullptr)
+      : source_(source), sema_(sema), settings_(settings), root_(root), file_(file) {}
+  ~Context();
 
   std::string_view source() const { return source_; }
   std::string_view text(Node n) const { return n.text(source_); }
@@ -55,6 +58,9 @@ public:
   // What names resolve to, bindings, loss dataflow (model/semantics.h).
   const Semantics& sema() const { return sema_; }
   const Settings& settings() const { return settings_; }
+  // The deep analysis of the file (model/analysis.h): flow, constants, what names refer to across
+  // the project, function summaries. Built on the first question.
+  const Analysis& analysis() const;
 
   // The node being checked, and its ancestors outermost first (the module is first). Both empty
   // in finish().
@@ -115,6 +121,9 @@ private:
   std::string_view source_;
   const Semantics& sema_;
   const Settings& settings_;
+  Node root_;
+  const FileContext* file_;
+  mutable std::unique_ptr<Analysis> analysis_;
   const Rule* rule_ = nullptr;
   size_t rule_index_ = 0;
   std::vector<Node> ancestors_;

@@ -129,19 +129,21 @@ void Engine::build_dispatch() {
 
 Engine::~Engine() = default;
 
-std::vector<char> Engine::active_rules(std::string_view text) const {
-  return prefilter_.active(text);
+std::vector<char> Engine::active_rules(std::string_view text, const FileContext* file) const {
+  if (!file || !file->project || file->path.empty()) return prefilter_.active(text);
+  return prefilter_.active(text, [&] { return file->project->imported_facts(file->path, text); });
 }
 
-bool Engine::may_match(std::string_view text) const {
-  auto active = active_rules(text);
+bool Engine::may_match(std::string_view text, const FileContext* file) const {
+  auto active = active_rules(text, file);
   return std::find(active.begin(), active.end(), 1) != active.end();
 }
 
-std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) const {
+std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter,
+                                      const FileContext* file) const {
   if (rules_.empty()) return {};
   std::vector<char> active =
-      no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text);
+      no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text, file);
   if (std::find(active.begin(), active.end(), 1) == active.end()) return {};
   // The tree is read once and thrown away: it is parsed into the thread's arena
   // (grammars/ts_arena.h), and dropped with the arena instead of freed block by block.
@@ -154,7 +156,7 @@ std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) 
     tree = parser.parse(text);
   }
   if (!tree) return {};
-  std::vector<Diagnostic> out = run(text, tree, nullptr, active);
+  std::vector<Diagnostic> out = run(text, tree, nullptr, active, file);
   if (in_arena) {
     tree.abandon();
     ts::reset_thread_arena();
@@ -163,20 +165,22 @@ std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter) 
 }
 
 std::vector<Diagnostic> Engine::check(std::string_view text, const ts::Tree& tree,
-                                      const std::atomic<bool>* cancel, bool no_prefilter) const {
+                                      const std::atomic<bool>* cancel, bool no_prefilter,
+                                      const FileContext* file) const {
   return run(text, tree, cancel,
-             no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text));
+             no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text, file), file);
 }
 
 std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
                                     const std::atomic<bool>* cancel,
-                                    const std::vector<char>& active) const {
+                                    const std::vector<char>& active,
+                                    const FileContext* file) const {
   const EngineSymbols& sym = engine_symbols();
   Node root = tree.root();
   if (root.null()) return {};
   Semantics sema(text);
   sema.prescan_module(root);
-  Context cx(text, sema, settings_);
+  Context cx(text, sema, settings_, root, file);
   cx.set_rule_count(rules_.size());
   std::vector<Node>& ancestors = cx.ancestor_stack();
   std::vector<Node> functions; // innermost function definitions

@@ -11,6 +11,7 @@
 #include "diagnostic.h"
 #include "engine/prefilter.h"
 #include "engine/rule.h"
+#include "model/analysis.h"
 #include "settings.h"
 #include "ts.h"
 
@@ -29,20 +30,23 @@ public:
   // Enabled rules, sorted by code.
   const std::vector<const Rule*>& rules() const { return rules_; }
 
-  // Prefilter: false when no enabled rule can match `text` (no need to parse it).
-  bool may_match(std::string_view text) const;
+  // Prefilter: false when no enabled rule can match `text` (no need to parse it). With the
+  // file's project, the facts that the project modules it imports may carry count too.
+  bool may_match(std::string_view text, const FileContext* file = nullptr) const;
   // Prefilter per rule: active[i] tells whether rules()[i] can match `text` (its prefilter
   // holds).
-  std::vector<char> active_rules(std::string_view text) const;
+  std::vector<char> active_rules(std::string_view text, const FileContext* file = nullptr) const;
 
-  // Checks `text` (parses it; skips files that cannot match unless `no_prefilter`).
-  std::vector<Diagnostic> check(std::string_view text, bool no_prefilter = false) const;
+  // Checks `text` (parses it; skips files that cannot match unless `no_prefilter`). `file` gives
+  // its path and project, for what its imports of the project's own modules do.
+  std::vector<Diagnostic> check(std::string_view text, bool no_prefilter = false,
+                                const FileContext* file = nullptr) const;
   // Checks `text` with its tree (the LSP path, where the tree is kept and reparsed incrementally).
   // `cancel` is polled between nodes; a cancelled check returns what it has so far. Only the
-  // rules whose needs() occur in `text` run, unless `no_prefilter`.
+  // rules whose prefilter holds run, unless `no_prefilter`.
   std::vector<Diagnostic> check(std::string_view text, const ts::Tree& tree,
                                 const std::atomic<bool>* cancel = nullptr,
-                                bool no_prefilter = false) const;
+                                bool no_prefilter = false, const FileContext* file = nullptr) const;
 
 private:
   Settings settings_;
@@ -52,8 +56,8 @@ private:
   PrefilterIndex prefilter_; // the rules' prefilters, in the order of rules_
   void build_dispatch();
   std::vector<Diagnostic> run(std::string_view text, const ts::Tree& tree,
-                              const std::atomic<bool>* cancel,
-                              const std::vector<char>& active) const;
+                              const std::atomic<bool>* cancel, const std::vector<char>& active,
+                              const FileContext* file) const;
 };
 
 } // namespace oomlint::checks

@@ -42,7 +42,8 @@ size_t count_syntax_errors(const ts::Tree& tree) {
   return count;
 }
 
-FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
+FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe,
+                       const FileContext* file) {
   FixOutcome outcome;
   ts::Parser parser;
   std::set<std::tuple<std::string, uint32_t, std::string>> rejected;
@@ -56,7 +57,7 @@ FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
   for (int round = 0; round < 10; ++round) {
     ts::Tree tree = parser.parse(text);
     size_t errors_before = count_syntax_errors(tree);
-    auto diags = engine.check(text, tree);
+    auto diags = engine.check(text, tree, nullptr, false, file);
     std::vector<const Diagnostic*> candidates;
     for (const auto& d : diags) {
       if (!d.fix || d.fix->edits.empty()) continue;
@@ -98,7 +99,7 @@ FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe) {
     }
     if (applied_here == 0 && rejected.empty()) break;
   }
-  outcome.remaining = engine.check(text);
+  outcome.remaining = engine.check(text, false, file);
   outcome.text = std::move(text);
   return outcome;
 }

@@ -20,7 +20,8 @@ struct FixOutcome {
 
 // Applies fixes until nothing changes (at most 10 rounds). Unsafe fixes only when `unsafe`.
 // A fix that would add a syntax error is dropped. Overlapping fixes wait for the next round.
-FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe);
+FixOutcome apply_fixes(const Engine& engine, std::string text, bool unsafe,
+                       const FileContext* file = nullptr);
 
 // Number of ERROR and MISSING nodes in a tree.
 size_t count_syntax_errors(const ts::Tree& tree);

@@ -243,11 +243,18 @@ PrefilterIndex::PrefilterIndex(const std::vector<const Prefilter*>& prefilters) 
     for (const Term& t : p->excludes())
       excluded.push_back(intern(t.checked()));
     auto& clauses = needs_.emplace_back();
+    auto& facts = clause_facts_.emplace_back();
     for (const Clause& c : p->needs()) {
       if (c.any.empty()) throw std::invalid_argument("prefilter: an empty clause never holds");
       auto& alternatives = clauses.emplace_back();
-      for (const Term& t : c.any)
-        alternatives.push_back(intern(t.checked()));
+      uint32_t& fact = facts.emplace_back(0);
+      for (const Term& t : c.any) {
+        if (t.imported_facts != 0) {
+          fact |= t.imported_facts;
+        } else {
+          alternatives.push_back(intern(t.checked()));
+        }
+      }
     }
   }
   // The scanner's tables. A token that ignores case is filed under every case of its first two
@@ -388,25 +395,32 @@ std::vector<char> PrefilterIndex::scan(std::string_view text) const {
   return found;
 }
 
-std::vector<char> PrefilterIndex::active(std::string_view text) const {
+std::vector<char> PrefilterIndex::active(std::string_view text,
+                                         const std::function<uint32_t()>& imported_facts) const {
   std::vector<char> active(needs_.size(), 1);
   std::vector<char> found = scan(text);
+  bool asked = false;
+  uint32_t facts = 0;
   for (size_t i = 0; i < needs_.size(); ++i) {
     for (uint32_t t : excludes_[i]) {
       if (found[t]) active[i] = 0;
     }
-    for (const auto& alternatives : needs_[i]) {
+    for (size_t c = 0; c < needs_[i].size() && active[i]; ++c) {
       bool any = false;
-      for (uint32_t t : alternatives) {
+      for (uint32_t t : needs_[i][c]) {
         if (found[t]) {
           any = true;
           break;
         }
       }
-      if (!any) {
-        active[i] = 0;
-        break;
+      if (!any && clause_facts_[i][c] != 0 && imported_facts) {
+        if (!asked) {
+          facts = imported_facts();
+          asked = true;
+        }
+        any = (facts & clause_facts_[i][c]) != 0;
       }
+      if (!any) active[i] = 0;
     }
   }
   return active;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ struct Term {
   bool word_end = false;   // must end a word
   bool identifier = false; // must be a whole identifier token, case included
   bool nocase = false;     // ASCII case is ignored
+  // Not bytes: holds when a project module the file imports may carry one of these facts
+  // (FunctionFacts flags of model/values.h), so that a rule runs on a file that calls, say, a
+  // helper of its project that empties the cache, though the file never says `empty_cache`.
+  uint32_t imported_facts = 0;
 
   // Starts and ends a word: `word("val")` occurs in `val_loader` and `valLoader`, not `value`.
   // Words are runs of ASCII letters and digits; `_`, other bytes and a lower-to-upper case change
@@ -66,6 +71,7 @@ struct Term {
     return t.checked();
   }
   constexpr Term checked() const {
+    if (imported_facts != 0) return *this;
     if (bytes.empty()) throw std::invalid_argument("prefilter term: empty");
     if ((word_start || word_end || nocase) && bytes.size() < 2) {
       throw std::invalid_argument("prefilter term: a word or case-free term needs two bytes");
@@ -103,6 +109,15 @@ constexpr Term anywhere(std::string_view bytes) {
 // original in its import statement): a whole identifier in code.
 constexpr Term code_identifier(std::string_view name) {
   return code(name).whole_identifier();
+}
+
+// A fact that a project module the file imports may carry (FunctionFacts flags): the rule runs
+// where a helper of the project does what it looks for
+// (`imported_fact(FunctionFacts::FreesCache)`).
+constexpr Term imported_fact(uint32_t flags) {
+  Term t;
+  t.imported_facts = flags;
+  return t;
 }
 
 // Alternatives: holds when any of its terms occurs. `code("a") | code("b")`.
@@ -162,12 +177,15 @@ class PrefilterIndex {
 public:
   PrefilterIndex() = default;
   explicit PrefilterIndex(const std::vector<const Prefilter*>& prefilters);
-  // active[i]: prefilters[i] holds in `text`.
-  std::vector<char> active(std::string_view text) const;
+  // active[i]: prefilters[i] holds in `text`. `imported_facts` answers, when asked (at most once,
+  // and only when a clause needs it), the facts the file's imported project modules may carry.
+  std::vector<char> active(std::string_view text,
+                           const std::function<uint32_t()>& imported_facts = {}) const;
 
 private:
   std::vector<Term> tokens_;                              // every distinct term, once
   std::vector<std::vector<std::vector<uint32_t>>> needs_; // per prefilter, per clause: tokens
+  std::vector<std::vector<uint32_t>> clause_facts_;       // per prefilter, per clause: facts
   std::vector<std::vector<uint32_t>> excludes_;           // per prefilter
   // Tokens of two bytes or more by their first two bytes: a bitmap of the keys in use, and an
   // open-addressing table from key to its ids' run in prefix_ids_.

@@ -116,6 +116,10 @@ bool in_no_grad(const Context& cx) {
   return memo.answer;
 }
 
+bool runs_without_grad(const Context& cx, Node n) {
+  return in_no_grad(cx) || cx.analysis().no_grad_at(n);
+}
+
 bool under_no_grad_until(const Context& cx, Node n, Node stop) {
   for (Node p = n.parent(); !p.null() && !(p == stop); p = p.parent()) {
     if (!p.is("with_statement")) continue;

@@ -18,6 +18,10 @@ bool is_no_grad_expr(const Semantics& sema, Node e);
 // file that turns autograd off at module level for good.
 bool in_no_grad(const Context& cx);
 
+// in_no_grad(), or the deep analysis says the node runs without autograd: a decorator of the
+// project that wraps no_grad, or a function the file calls only from places without autograd.
+bool runs_without_grad(const Context& cx, Node n);
+
 // Is `n` inside a `with` no-grad block (is_no_grad_expr) between itself and `stop`?
 bool under_no_grad_until(const Context& cx, Node n, Node stop);
 

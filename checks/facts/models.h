@@ -45,6 +45,40 @@ inline Clause model_output_terms() {
   return model_call_terms() | code("logits") | code("hidden_state") | code("pooler_output");
 }
 
+// Is the call a forward pass of a model? The deep analysis decides from what the callee is: an
+// object whose class is a torch.nn.Module (or a Lightning / Hugging Face model, by the file's
+// classes, the project's and the libraries'), or one named like a model; never a function or
+// method of the file or the project (`eval_model(...)`), nor a library's (`prepare_model`).
+inline bool is_model_call(const Context& cx, Node call) {
+  return cx.analysis().is_model_call(call);
+}
+
+// Does the call run a model's forward pass: a model call, or a call of a function of the file or
+// the project that runs one (and does not turn autograd off itself)? `helper` says which.
+inline bool runs_model(const Context& cx, Node call, bool* helper = nullptr) {
+  if (helper) *helper = false;
+  if (is_model_call(cx, call)) return true;
+  auto f = cx.analysis().call_facts(call);
+  if (f && f->has(FunctionFacts::RunsForward) && !f->has(FunctionFacts::NoGrad)) {
+    if (helper) *helper = true;
+    return true;
+  }
+  return false;
+}
+
+// Does the file use a GPU at all (`cuda`, `device`, `gpu`, `accelerat`, `.to(`)? Without one,
+// a model's activations and outputs sit in host memory, which the rules do not judge.
+inline bool mentions_gpu(std::string_view source) {
+  for (std::string_view w : {"cuda", "device", "gpu", "GPU", "accelerat", ".to("}) {
+    if (source.find(w) != std::string_view::npos) return true;
+  }
+  return false;
+}
+inline Clause mentions_gpu_terms() {
+  return anywhere("cuda") | anywhere("device") | anywhere("gpu") | anywhere("GPU") |
+         anywhere("accelerat") | anywhere(".to(");
+}
+
 inline bool is_model_like_name(std::string_view n) {
   if (n.empty() || std::isupper(static_cast<unsigned char>(n[0]))) return false; // a class
   if (n.starts_with("get_") || n.starts_with("build_") || n.starts_with("create_") ||
@@ -183,6 +217,7 @@ struct ModeTracker {
     Mode mode = Mode::Unknown;
     uint32_t start = 0; // the branch it holds in ([0, UINT32_MAX) when unconditional)
     uint32_t end = UINT32_MAX;
+    uint32_t at = 0; // where the switch is
   };
   std::unordered_map<uint32_t, Entry> modes; // by scope: enclosing function start + 1, or 0
 
@@ -207,7 +242,7 @@ struct ModeTracker {
       auto b = Semantics::bool_value(Semantics::positional(call, 0));
       if (b) mode = *b ? Mode::Train : Mode::Eval;
     }
-    Entry e{mode, 0, UINT32_MAX};
+    Entry e{mode, 0, UINT32_MAX, call.end()};
     auto anc = cx.ancestors();
     for (size_t i = anc.size(); i-- > 0;) {
       std::string_view k = anc[i].kind();
@@ -236,6 +271,11 @@ struct ModeTracker {
     const Entry& e = it->second;
     if (at.start() < e.start || at.end() > e.end) return Mode::Unknown;
     return e.mode;
+  }
+  // Where the switch in force was written (0 when none).
+  uint32_t switched_at(const Context& cx) const {
+    auto it = modes.find(scope_key(cx));
+    return it == modes.end() ? 0 : it->second.at;
   }
 };
 

@@ -78,6 +78,34 @@ std::string no_grad_spelling(const Context& cx) {
   return direct;
 }
 
+// Does the subtree ask for gradients (uses_autograd) or step an optimizer, in what starts at or
+// after byte `from`?
+bool trains_after(const Context& cx, Node root, uint32_t from) {
+  bool found = false;
+  visit_subtree(root, [&](Node n) {
+    if (found || n.end() <= from) return !found && n.end() > from;
+    if (n.start() < from) return true; // descend to what comes after
+    if (uses_autograd(cx, n) || steps_optimizer(cx, n)) found = true;
+    return false;
+  });
+  return found;
+}
+
+// `Variable(x, volatile=True)` somewhere in the subtree: PyTorch 0.3's way to run without
+// autograd.
+bool uses_volatile(const Context& cx, Node root) {
+  bool found = false;
+  visit_subtree(root, [&](Node n) {
+    if (found) return false;
+    if (n.is("keyword_argument") && cx.text(n.field("name")) == "volatile" &&
+        Semantics::bool_value(n.field("value")) == true) {
+      found = true;
+    }
+    return !found;
+  });
+  return found;
+}
+
 bool is_async(const Context& cx, Node fn) {
   return cx.text(fn).starts_with("async");
 }
@@ -106,9 +134,12 @@ public:
       .summary = "evaluation code runs the model outside `torch.no_grad()` / `inference_mode()`",
   };
   static constexpr NodeKind kKinds[] = {"call", "assignment", "class_definition"};
-  // The file imports torch (calls are skipped otherwise), a model call, and evaluation code.
+  // The file imports torch (calls are skipped otherwise) and uses a GPU, a model call (or a
+  // project helper that runs one), and evaluation code.
   static Prefilter needs() {
-    return requires_all(code("torch"), model_call_terms(), evaluation_code_terms());
+    return requires_all(code("torch"), mentions_gpu_terms(),
+                        model_call_terms() | imported_fact(FunctionFacts::RunsForward),
+                        evaluation_code_terms());
   }
 
   void check(Node node, Context& cx) const override {
@@ -120,15 +151,16 @@ public:
     }
     if (!cx.sema().imports("torch")) return;
     shared.on_call(cx, node);
-    bool no_grad = facts::in_no_grad(cx);
-    if (no_grad) {
+    if (facts::in_no_grad(cx)) {
       Node f = Semantics::callee(node);
       if (f.is("identifier") || (f.is("attribute") && cx.text(f.field("object")) == "self")) {
         st.called_under_no_grad.insert(cx.sema().callee_tail(node));
       }
       return;
     }
-    if (!shared.models.is_model_call(cx, node)) return;
+    bool helper = false;
+    if (!runs_model(cx, node, &helper)) return;
+    if (!mentions_gpu(cx.source())) return;
     if (in_grad_switch(cx)) return;
     Node fn = cx.enclosing_function();
     std::string fn_name = fn.null() ? "" : std::string(cx.text(fn.field("name")));
@@ -141,14 +173,25 @@ public:
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
     bool eval_loop = is_eval_loop(cx, loop);
-    if (!eval_loop && shared.modes.current(cx, node) != Mode::Eval) return;
+    bool eval_mode = shared.modes.current(cx, node) == Mode::Eval;
+    if (!eval_loop && !eval_mode) return;
+    // A helper that switches the model to eval mode itself is judged inside, where it runs it;
+    // one that trains is a training step.
+    if (helper) {
+      auto f = cx.analysis().call_facts(node);
+      if (f && (f->has(FunctionFacts::SetsEvalMode) || f->has(FunctionFacts::Trains))) return;
+    }
     // A one-off call whose result is dropped (quantization calibration, warm-up, hooks) runs for
     // its side effects; only flag those inside an evaluation loop.
-    if (!eval_loop && cx.parent().is("expression_statement")) return;
-    // Gradients wanted on purpose: adversarial examples, saliency maps, test-time training.
-    Node scope = !loop.null() ? loop : fn;
-    if (!scope.null() && (uses_autograd(cx, scope) || steps_optimizer(cx, scope))) return;
-    if (scope.null() && uses_autograd(cx, cx.parent())) return;
+    if (!eval_loop && !helper && cx.parent().is("expression_statement")) return;
+    // Gradients wanted on purpose: adversarial examples, saliency maps, test-time training. In
+    // eval mode, only what runs after the switch counts: a function that trains, then validates.
+    Node scope = !loop.null() ? loop : !fn.null() ? fn : cx.ancestors().front();
+    uint32_t from = eval_loop ? 0 : shared.modes.switched_at(cx);
+    if (trains_after(cx, scope, from)) return;
+    // PyTorch before 0.4 turned autograd off with `Variable(x, volatile=True)`.
+    if (uses_volatile(cx, scope)) return;
+    if (cx.analysis().no_grad_at(node)) return;
     uint32_t key = !fn.null() ? fn.start() + 1 : (loop.null() ? node.start() : loop.start());
     if (!st.reported.insert(key).second) return;
 
@@ -157,11 +200,16 @@ public:
     c.start = node.start();
     c.end = node.end();
     std::string callee(cx.text(Semantics::callee(node)));
-    c.message = "`" + callee + "(...)` runs in " +
-                (eval_loop ? std::string("an evaluation loop") : std::string("eval mode")) +
-                " outside `torch.no_grad()` / `torch.inference_mode()`: autograd records the "
-                "graph and keeps every layer's activations for a backward that never comes; run "
-                "the evaluation under `torch.no_grad()` (M15)";
+    std::string where = eval_loop ? std::string("an evaluation loop") : std::string("eval mode");
+    c.message = helper ? "`" + callee + "(...)` runs the model in " + where +
+                             " outside `torch.no_grad()` / `torch.inference_mode()`: autograd "
+                             "records the graph and keeps every layer's activations for a "
+                             "backward that never comes; call it under `torch.no_grad()` (M15)"
+                       : "`" + callee + "(...)` runs in " + where +
+                             " outside `torch.no_grad()` / `torch.inference_mode()`: autograd "
+                             "records the graph and keeps every layer's activations for a "
+                             "backward that never comes; run the evaluation under "
+                             "`torch.no_grad()` (M15)";
     if (!fn.null() && fn.is("function_definition") && !is_async(cx, fn) && !uses_autograd(cx, fn) &&
         !steps_optimizer(cx, fn) && !calls_train(cx, fn)) {
       if (!st.no_grad_spelling) st.no_grad_spelling = no_grad_spelling(cx);

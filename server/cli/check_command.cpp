@@ -310,6 +310,8 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.mode = a.diff ? FixMode::Diff : a.fix ? FixMode::Apply : FixMode::None;
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
+  checks::ProjectRegistry projects;
+  fix_options.projects = &projects;
   // Tune malloc for the workers, and give the main thread huge pages for the results cache, the
   // findings and, with one file, its check. One huge page fault costs about as much as a few 4 KB
   // ones: a one-file run takes 95 page faults instead of 145.

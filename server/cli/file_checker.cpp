@@ -31,6 +31,15 @@ const checks::Engine& engine_of(const FileJob& job) {
   return job.engine ? *job.engine : job.lazy_engine->get();
 }
 
+// The file's path and project, for the engine (none for standard input without a file name).
+checks::FileContext context_of(const FileJob& job, const FixOptions& opt) {
+  checks::FileContext c;
+  if (job.absolute.empty() || job.absolute == "-") return c;
+  c.path = job.absolute;
+  if (opt.projects) c.project = opt.projects->for_file(c.path);
+  return c;
+}
+
 const checks::Settings& settings_of(const FileJob& job) {
   return job.engine ? job.engine->settings() : job.lazy_engine->settings();
 }
@@ -201,16 +210,18 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
   std::string_view text = std::string_view(raw).substr(bom ? kBom.size() : 0);
   if (opt.mode == FixMode::None) {
     out.findings = cached(job, opt, text, stamp, [&] {
-      return to_findings(engine_of(job).check(text, opt.no_prefilter), text, job, nullptr);
+      checks::FileContext file = context_of(job, opt);
+      return to_findings(engine_of(job).check(text, opt.no_prefilter, &file), text, job, nullptr);
     });
     return;
   }
   const checks::Engine& engine = engine_of(job);
-  if (!opt.no_prefilter && !engine.may_match(text)) {
+  checks::FileContext file = context_of(job, opt);
+  if (!opt.no_prefilter && !engine.may_match(text, &file)) {
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
     return;
   }
-  checks::FixOutcome fo = checks::apply_fixes(engine, std::string(text), opt.unsafe);
+  checks::FixOutcome fo = checks::apply_fixes(engine, std::string(text), opt.unsafe, &file);
   std::string fixed = match_line_endings(text, fo.text);
   if (fixed == text) {
     out.findings = to_findings(fo.remaining, fo.text, job, nullptr);
@@ -220,7 +231,7 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
   if (syntax_errors(fixed) > syntax_errors(text)) {
     out.errors.push_back(
         {job.display, "fixes would introduce a syntax error; file left unchanged"});
-    out.findings = to_findings(engine.check(text, true), text, job, nullptr);
+    out.findings = to_findings(engine.check(text, true, &file), text, job, nullptr);
     return;
   }
   std::string new_raw = (bom ? std::string(kBom) : std::string()) + fixed;
@@ -230,14 +241,14 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
     return;
   }
   if (!commit(job, raw, new_raw, out)) {
-    out.findings = to_findings(engine.check(text, true), text, job, nullptr);
+    out.findings = to_findings(engine.check(text, true, &file), text, job, nullptr);
     return;
   }
   out.fixed = fo.applied;
   if (fixed == fo.text) {
     out.findings = to_findings(fo.remaining, fixed, job, nullptr);
   } else {
-    out.findings = to_findings(engine.check(fixed, true), fixed, job, nullptr);
+    out.findings = to_findings(engine.check(fixed, true, &file), fixed, job, nullptr);
   }
 }
 
@@ -258,12 +269,14 @@ void check_notebook(const FileJob& job, const std::string& raw,
   if (opt.mode == FixMode::None) {
     // Keyed on the whole notebook, not its code alone: the cells place the findings.
     out.findings = cached(job, opt, raw, stamp, [&] {
-      return to_findings(engine_of(job).check(src, opt.no_prefilter), src, job, &*nb);
+      checks::FileContext file = context_of(job, opt);
+      return to_findings(engine_of(job).check(src, opt.no_prefilter, &file), src, job, &*nb);
     });
     return;
   }
   const checks::Engine& engine = engine_of(job);
-  checks::FixOutcome fo = checks::apply_fixes(engine, src, opt.unsafe);
+  checks::FileContext file = context_of(job, opt);
+  checks::FixOutcome fo = checks::apply_fixes(engine, src, opt.unsafe, &file);
   if (fo.text == src) {
     out.findings = to_findings(fo.remaining, src, job, &*nb);
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
@@ -272,7 +285,7 @@ void check_notebook(const FileJob& job, const std::string& raw,
   auto rewritten = nb->rewrite(fo.text, error);
   if (!rewritten) {
     out.errors.push_back({job.display, error});
-    out.findings = to_findings(engine.check(src, true), src, job, &*nb);
+    out.findings = to_findings(engine.check(src, true, &file), src, job, &*nb);
     return;
   }
   std::string new_raw = match_line_endings(raw, *rewritten);
@@ -289,14 +302,14 @@ void check_notebook(const FileJob& job, const std::string& raw,
     return;
   }
   if (!commit(job, raw, new_raw, out)) {
-    out.findings = to_findings(engine.check(src, true), src, job, &*nb);
+    out.findings = to_findings(engine.check(src, true, &file), src, job, &*nb);
     return;
   }
   out.fixed = fo.applied;
   auto fixed_nb = Notebook::parse(new_raw, error);
   if (fixed_nb) {
-    out.findings =
-        to_findings(engine.check(fixed_nb->source(), true), fixed_nb->source(), job, &*fixed_nb);
+    out.findings = to_findings(engine.check(fixed_nb->source(), true, &file), fixed_nb->source(),
+                               job, &*fixed_nb);
   }
 }
 

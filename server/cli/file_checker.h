@@ -18,6 +18,7 @@
 #include "cli/discovery.h"
 #include "cli/findings.h"
 #include "engine/engine.h"
+#include "model/project.h"
 
 namespace oomlint::cli {
 
@@ -30,6 +31,8 @@ struct FixOptions {
   bool unsafe = false;
   bool no_prefilter = false;
   ResultsCache* cache = nullptr; // plain checks only: reuse results of unchanged files
+  // The projects the files belong to (what their imports of the project's own modules do).
+  checks::ProjectRegistry* projects = nullptr;
 };
 
 // An engine built the first time a file needs one (thread-safe). A run whose files all come from

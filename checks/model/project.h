@@ -1,0 +1,151 @@
+// The project a file belongs to: its root, the project's own modules that an import names, and a
+// summary of each module (what its functions do, its classes, its constants), computed once per
+// file content and shared by every file that imports it.
+//
+// The root is the nearest folder above a file that holds pyproject.toml, oomlint.toml, setup.py
+// or .git, else the file's own folder. An import resolves to a project file when the module's
+// path exists under the root, under <root>/src, in the importing file's own folder (a script
+// importing its neighbour) or, for a relative import, under the importing file's package.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "model/values.h"
+
+namespace oomlint::checks {
+
+struct ClassSummary {
+  std::string name;
+  // Bases as the module names them ("torch.nn.Module", ".base.BaseModel").
+  std::vector<std::string> bases;
+  bool is_nn_module = false; // derives from torch.nn.Module, a LightningModule or PreTrainedModel
+  bool is_dataclass = false;
+  // Class-level literals: dataclass field defaults, class attributes.
+  std::vector<std::pair<std::string, Const>> fields;
+  std::vector<std::pair<std::string, FunctionFacts>> methods;
+  const FunctionFacts* method(std::string_view method_name) const;
+  const Const* field(std::string_view field_name) const;
+};
+
+struct ModuleSummary {
+  std::vector<std::pair<std::string, FunctionFacts>> functions;
+  std::vector<ClassSummary> classes;
+  std::vector<std::pair<std::string, Const>> constants;
+  // Names the module binds by import, as the import spells them ("torch.cuda.empty_cache",
+  // ".utils.clear"): `from pkg import helper` reaches through a package's __init__.py to where
+  // helper is defined.
+  std::vector<std::pair<std::string, std::string>> imports;
+  // argparse options its parsers declare: destination -> default.
+  std::vector<std::pair<std::string, Const>> options;
+  uint32_t flags = 0; // every flag of every function and method
+
+  const FunctionFacts* function(std::string_view name) const;
+  const ClassSummary* cls(std::string_view name) const;
+  const Const* constant(std::string_view name) const;
+  const std::string* import(std::string_view name) const;
+
+  std::string serialize() const;
+  static std::optional<ModuleSummary> deserialize(std::string_view data);
+};
+
+// Where summaries are kept between runs (the CLI's results cache): by the file's content hash.
+class SummaryStore {
+public:
+  virtual ~SummaryStore() = default;
+  virtual std::optional<std::string> load(const std::string& key) = 0;
+  virtual void save(const std::string& key, const std::string& value) = 0;
+};
+
+class ProjectIndex {
+public:
+  explicit ProjectIndex(std::filesystem::path root);
+  // The nearest folder above `file` with pyproject.toml, oomlint.toml, setup.py or .git, else the
+  // file's folder.
+  static std::filesystem::path find_root(const std::filesystem::path& file);
+
+  const std::filesystem::path& root() const { return root_; }
+  // The project file of module `dotted` imported from `importer` with `level` leading dots
+  // (0 for an absolute import), or nullopt when it is not the project's (a library).
+  std::optional<std::filesystem::path> resolve(std::string_view dotted, int level,
+                                               const std::filesystem::path& importer) const;
+  // The dotted module name of a project file ("pkg/utils.py" -> "pkg.utils").
+  std::string module_name(const std::filesystem::path& file) const;
+  // The submodule `name` of the package or module at `module_file`, when it is a project file.
+  std::optional<std::filesystem::path> submodule(const std::filesystem::path& module_file,
+                                                 std::string_view name) const;
+
+  // The summary of a project file: read, parsed and summarised the first time (or taken from the
+  // store), then kept. Null when the file cannot be read. Thread-safe.
+  std::shared_ptr<const ModuleSummary> summary(const std::filesystem::path& file) const;
+
+  // The facts (FunctionFacts flags) that the project modules `text` imports may carry, from their
+  // bytes alone (no parsing): a module may carry a fact when its code holds the fact's words
+  // (`empty_cache`, `_record_memory_history`, a model call...) or a project module it imports
+  // may. Over-approximate on purpose: the prefilter uses it to decide which rules a file needs.
+  uint32_t imported_facts(const std::filesystem::path& file, std::string_view text) const;
+
+  // The language server's open documents: their text wins over the file on disk.
+  void set_text(const std::filesystem::path& file, std::optional<std::string> text);
+  // Forget what is known of `file` (it changed on disk); returns true when a summary was kept.
+  bool invalidate(const std::filesystem::path& file);
+  // Summaries built or loaded so far, and how long building them took.
+  size_t summaries_built() const;
+  void set_store(std::shared_ptr<SummaryStore> store);
+  // The modules a summary was built from imports (for re-checking dependents), by file.
+  std::vector<std::filesystem::path> known_files() const;
+
+private:
+  std::filesystem::path root_;
+  mutable std::mutex mutex_;
+  mutable std::map<std::filesystem::path, std::shared_ptr<const ModuleSummary>> summaries_;
+  std::map<std::filesystem::path, std::string> texts_;
+  std::shared_ptr<SummaryStore> store_;
+  mutable size_t built_ = 0;
+  struct Scan {
+    uint32_t facts = 0;                          // from the module's own bytes
+    std::vector<std::filesystem::path> imports;  // project modules it imports
+  };
+  mutable std::map<std::filesystem::path, std::shared_ptr<const Scan>> scans_;
+  std::shared_ptr<const Scan> scan(const std::filesystem::path& file) const;
+  std::vector<std::filesystem::path> imported_files(const std::filesystem::path& file,
+                                                    std::string_view text) const;
+  std::optional<std::string> read(const std::filesystem::path& file) const;
+};
+
+// The projects of the files a run checks, by root: one index per project, shared by its files.
+// Thread-safe; a file's root is found once per folder.
+class ProjectRegistry {
+public:
+  // The project `file` (absolute) belongs to.
+  ProjectIndex* for_file(const std::filesystem::path& file);
+  void set_store(std::shared_ptr<SummaryStore> store);
+  std::vector<ProjectIndex*> projects();
+
+private:
+  std::mutex mutex_;
+  std::map<std::filesystem::path, std::filesystem::path> roots_; // folder -> root
+  std::map<std::filesystem::path, std::unique_ptr<ProjectIndex>> projects_;
+  std::shared_ptr<SummaryStore> store_;
+};
+
+// The imports written in a Python file, read from its bytes without parsing (over-approximate:
+// text that reads like an import inside a docstring counts too): (leading dots, dotted module)
+// pairs, one per module and one per `from m import name` name (as "m.name", which may be a
+// submodule).
+std::vector<std::pair<int, std::string>> scan_imports(std::string_view text);
+
+// Builds a module's summary from its text (model/analysis.cpp).
+ModuleSummary summarize_module(std::string_view text, const std::filesystem::path& file,
+                               const ProjectIndex* project);
+
+} // namespace oomlint::checks
