@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <optional>
 #include <string>
 #include <vector>
@@ -82,13 +83,56 @@ bool is_deepspeed_json(std::string_view text) {
   return text.find("\"zero_optimization\"") != std::string_view::npos;
 }
 
+namespace {
+
+Diagnostic diagnostic_at(const Rule& rule, std::string message, uint32_t start, uint32_t end,
+                         const LineIndex& lines) {
+  const RuleMeta& m = rule.meta();
+  Diagnostic d;
+  d.code = std::string(m.code);
+  d.slug = std::string(m.slug);
+  d.section = std::string(m.section);
+  d.severity = m.severity;
+  d.message = std::move(message);
+  d.start = start;
+  d.end = end;
+  d.start_pos = {lines.line_of(d.start) + 1, lines.codepoint_column(d.start) + 1};
+  d.end_pos = {lines.line_of(d.end) + 1, lines.codepoint_column(d.end) + 1};
+  return d;
+}
+
+// OOM061: DeepSpeed's fp16 mixed precision (`"fp16": {"enabled": true}`) where the target GPU
+// has bf16. `"auto"` is Hugging Face's, decided by the Trainer's own settings.
+void check_fp16(std::string_view text, const nlohmann::json& json, const Settings& settings,
+                const LineIndex& lines, std::vector<Diagnostic>& out) {
+  const Rule* rule = find_rule("OOM061");
+  if (!rule || !settings.is_enabled("OOM061") || !supports_bf16(settings.target_gpu)) return;
+  auto fp16 = json.find("fp16");
+  if (fp16 == json.end() || !fp16->is_object()) return;
+  auto enabled = fp16->find("enabled");
+  if (enabled == fp16->end() || !enabled->is_boolean() || !enabled->get<bool>()) return;
+  auto at = key_offset(text, {"fp16"});
+  if (!at) return;
+  std::string gpu(to_string(settings.target_gpu));
+  if (!gpu.empty()) gpu[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(gpu[0])));
+  out.push_back(diagnostic_at(*rule,
+                              "DeepSpeed fp16 mixed precision on a GPU that supports bf16 (" + gpu +
+                                  "): `\"bf16\": {\"enabled\": true}` needs no loss scaling and "
+                                  "cannot overflow (M6)",
+                              *at, *at + 6, lines));
+}
+
+} // namespace
+
 std::vector<Diagnostic> check_deepspeed_json(std::string_view text, const Settings& settings) {
   std::vector<Diagnostic> out;
-  const Rule* rule = find_rule("OOM091");
-  if (!rule || !settings.is_enabled("OOM091")) return out;
   auto json = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false,
                                     /*ignore_comments=*/true);
   if (json.is_discarded() || !json.is_object()) return out;
+  LineIndex lines(text);
+  check_fp16(text, json, settings, lines, out);
+  const Rule* rule = find_rule("OOM091");
+  if (!rule || !settings.is_enabled("OOM091")) return out;
   auto zero = json.find("zero_optimization");
   if (zero == json.end() || !zero->is_object()) return out;
   long long stage = 0;
@@ -100,22 +144,11 @@ std::vector<Diagnostic> check_deepspeed_json(std::string_view text, const Settin
   }
   auto issues = facts::zero_offload_issues(stage, device_of(*zero, "offload_param"),
                                            device_of(*zero, "offload_optimizer"), defaulted);
-  LineIndex lines(text);
-  const RuleMeta& m = rule->meta();
   for (auto& issue : issues) {
     auto at = key_offset(text, {"zero_optimization", std::string(issue.key)});
     if (!at) continue;
-    Diagnostic d;
-    d.code = std::string(m.code);
-    d.slug = std::string(m.slug);
-    d.section = std::string(m.section);
-    d.severity = m.severity;
-    d.message = std::move(issue.message);
-    d.start = *at;
-    d.end = *at + static_cast<uint32_t>(issue.key.size()) + 2;
-    d.start_pos = {lines.line_of(d.start) + 1, lines.codepoint_column(d.start) + 1};
-    d.end_pos = {lines.line_of(d.end) + 1, lines.codepoint_column(d.end) + 1};
-    out.push_back(std::move(d));
+    out.push_back(diagnostic_at(*rule, std::move(issue.message), *at,
+                                *at + static_cast<uint32_t>(issue.key.size()) + 2, lines));
   }
   return out;
 }

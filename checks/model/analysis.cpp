@@ -59,10 +59,10 @@ bool is_model_like_name(std::string_view n) {
   // Verbs: functions and methods that do something with a model (`eval_model(...)`,
   // `accelerator.prepare_model(...)`, `self._wrap_model(...)`), not a model.
   for (std::string_view p :
-       {"get_",     "build_",  "create_", "load_",  "make_",   "init_",    "wrap_",  "unwrap_",
-        "prepare_", "eval_",   "evaluate_", "train_", "run_",  "predict_", "test_",  "save_",
-        "query_",   "call_",   "fit_",    "freeze_", "print_", "plot_",    "export_", "compile_",
-        "convert_", "update_", "apply_",  "setup_", "_"}) {
+       {"get_",     "build_",  "create_",   "load_",   "make_",  "init_",    "wrap_",   "unwrap_",
+        "prepare_", "eval_",   "evaluate_", "train_",  "run_",   "predict_", "test_",   "save_",
+        "query_",   "call_",   "fit_",      "freeze_", "print_", "plot_",    "export_", "compile_",
+        "convert_", "update_", "apply_",    "setup_",  "_"}) {
     if (n.starts_with(p)) return false;
   }
   if (n == "model" || n == "net" || n == "network" || n.ends_with("_model") ||
@@ -89,20 +89,28 @@ bool is_functional_loss(std::string_view fn) {
 
 bool keeps_tensor(std::string_view m) {
   static constexpr std::string_view kKeep[] = {
-      "mean",    "sum",      "clone",   "to",      "float",   "squeeze", "unsqueeze", "view",
-      "reshape", "cuda",     "half",    "bfloat16", "double", "abs",     "sqrt",      "mul",
-      "div",     "add",      "sub",     "contiguous", "flatten", "permute", "transpose", "softmax",
-      "log_softmax", "sigmoid", "exp",  "log",     "type",    "type_as", "expand",    "repeat",
-      "masked_fill", "pow",  "norm",    "max",     "min"};
+      "mean",        "sum",     "clone", "to",         "float",   "squeeze", "unsqueeze", "view",
+      "reshape",     "cuda",    "half",  "bfloat16",   "double",  "abs",     "sqrt",      "mul",
+      "div",         "add",     "sub",   "contiguous", "flatten", "permute", "transpose", "softmax",
+      "log_softmax", "sigmoid", "exp",   "log",        "type",    "type_as", "expand",    "repeat",
+      "masked_fill", "pow",     "norm",  "max",        "min"};
   return std::find(std::begin(kKeep), std::end(kKeep), m) != std::end(kKeep);
 }
 
 // Methods and submodules of a model that run part of its forward pass, by their usual names.
 bool is_forward_part(std::string_view m) {
-  static constexpr std::string_view kParts[] = {
-      "encode",   "decode",  "encode_image", "encode_text", "get_image_features",
-      "get_text_features", "forward_features", "extract_features", "generator", "encoder",
-      "decoder",  "backbone"};
+  static constexpr std::string_view kParts[] = {"encode",
+                                                "decode",
+                                                "encode_image",
+                                                "encode_text",
+                                                "get_image_features",
+                                                "get_text_features",
+                                                "forward_features",
+                                                "extract_features",
+                                                "generator",
+                                                "encoder",
+                                                "decoder",
+                                                "backbone"};
   return std::find(std::begin(kParts), std::end(kParts), m) != std::end(kParts);
 }
 
@@ -118,13 +126,59 @@ bool is_output_field(std::string_view a) {
 bool may_be_project(std::string_view name) {
   if (name.starts_with(".")) return true;
   std::string_view root = name.substr(0, name.find('.'));
-  static constexpr std::string_view kLibraries[] = {
-      "torch", "numpy", "transformers", "os", "sys", "math", "json", "re", "time", "logging",
-      "random", "collections", "itertools", "functools", "typing", "argparse", "datasets", "tqdm",
-      "accelerate", "deepspeed", "peft", "trl", "diffusers", "torchvision", "timm", "lightning",
-      "pytorch_lightning", "wandb", "pandas", "sklearn", "scipy", "PIL", "cv2", "matplotlib",
-      "einops", "copy", "shutil", "pathlib", "subprocess", "warnings", "dataclasses", "gc",
-      "pickle", "glob", "yaml", "omegaconf", "hydra", "np", "pd", "plt", "F", "nn", "T"};
+  static constexpr std::string_view kLibraries[] = {"torch",
+                                                    "numpy",
+                                                    "transformers",
+                                                    "os",
+                                                    "sys",
+                                                    "math",
+                                                    "json",
+                                                    "re",
+                                                    "time",
+                                                    "logging",
+                                                    "random",
+                                                    "collections",
+                                                    "itertools",
+                                                    "functools",
+                                                    "typing",
+                                                    "argparse",
+                                                    "datasets",
+                                                    "tqdm",
+                                                    "accelerate",
+                                                    "deepspeed",
+                                                    "peft",
+                                                    "trl",
+                                                    "diffusers",
+                                                    "torchvision",
+                                                    "timm",
+                                                    "lightning",
+                                                    "pytorch_lightning",
+                                                    "wandb",
+                                                    "pandas",
+                                                    "sklearn",
+                                                    "scipy",
+                                                    "PIL",
+                                                    "cv2",
+                                                    "matplotlib",
+                                                    "einops",
+                                                    "copy",
+                                                    "shutil",
+                                                    "pathlib",
+                                                    "subprocess",
+                                                    "warnings",
+                                                    "dataclasses",
+                                                    "gc",
+                                                    "pickle",
+                                                    "glob",
+                                                    "yaml",
+                                                    "omegaconf",
+                                                    "hydra",
+                                                    "np",
+                                                    "pd",
+                                                    "plt",
+                                                    "F",
+                                                    "nn",
+                                                    "T"};
   return std::find(std::begin(kLibraries), std::end(kLibraries), root) == std::end(kLibraries);
 }
 
@@ -140,7 +194,8 @@ std::optional<Const> compare(std::string_view op, const Const& a, const Const& b
     if (a.kind == Const::Kind::None || b.kind == Const::Kind::None) {
       return Const::boolean(a.kind == b.kind);
     }
-    if (a.kind == Const::Kind::Bool && b.kind == Const::Kind::Bool) return Const::boolean(a.b == b.b);
+    if (a.kind == Const::Kind::Bool && b.kind == Const::Kind::Bool)
+      return Const::boolean(a.b == b.b);
     return std::nullopt;
   }
   if (op == "is not") {
@@ -283,7 +338,8 @@ std::optional<Const> Analysis::constant(Node e) const {
         operands.push_back(c);
       } else {
         std::string t(text(c));
-        if (!ops.empty() && ((ops.back() == "not" && t == "in") || (ops.back() == "is" && t == "not"))) {
+        if (!ops.empty() &&
+            ((ops.back() == "not" && t == "in") || (ops.back() == "is" && t == "not"))) {
           ops.back() += " " + t;
         } else {
           ops.push_back(t);
@@ -527,7 +583,8 @@ std::optional<Const> Analysis::constant(Node e) const {
             if (v.is("call")) {
               Node given = sema_.keyword(v, attr);
               if (!given.null()) out = constant(given);
-              for (Node a = Semantics::arguments(v).first_child(); !a.null(); a = a.next_sibling()) {
+              for (Node a = Semantics::arguments(v).first_child(); !a.null();
+                   a = a.next_sibling()) {
                 if (a.is("dictionary_splat") || a.is("list_splat")) out.reset();
               }
             }
@@ -565,7 +622,8 @@ std::optional<Const> Analysis::constant(Node e) const {
       if (Semantics::argument_count(e) == 1) {
         auto v = constant(arg);
         if (v && builtin == "bool") out = Const::boolean(v->truthy());
-        if (v && builtin == "int" && v->is_number()) out = Const::integer(static_cast<long long>(v->number()));
+        if (v && builtin == "int" && v->is_number())
+          out = Const::integer(static_cast<long long>(v->number()));
         if (v && builtin == "float" && v->is_number()) out = Const::real(v->number());
         if (v && builtin == "str" && v->kind == Const::Kind::Str) out = v;
       }
@@ -720,8 +778,8 @@ Ref Analysis::resolve_spec(std::string_view spec, const std::filesystem::path& f
 }
 
 Ref Analysis::member_of(const std::filesystem::path& file,
-                        const std::shared_ptr<const ModuleSummary>& module, const std::string& member,
-                        int hops) const {
+                        const std::shared_ptr<const ModuleSummary>& module,
+                        const std::string& member, int hops) const {
   Ref r;
   if (!module) return r;
   auto dot = member.find('.');
@@ -984,6 +1042,16 @@ Ref Analysis::class_of(Node e) const {
     }
     Ref c = callee(e);
     if (c.kind == Ref::Kind::Class || c.kind == Ref::Kind::ProjectClass) return c;
+    if (c.kind == Ref::Kind::ProjectFunction) {
+      const FunctionFacts* facts_of = project_function(c);
+      if (facts_of && !facts_of->returns_class.empty()) {
+        Ref cls;
+        cls.kind = Ref::Kind::Library;
+        cls.name = facts_of->returns_class;
+        return cls;
+      }
+      return none;
+    }
     if (c.kind == Ref::Kind::Library) {
       std::string_view last = last_part(c.name);
       if (last == "from_pretrained" || last == "from_config") {
@@ -1060,10 +1128,10 @@ Ref Analysis::class_of(Node e) const {
         } else if (b->depth == 1) {
           // a, b = parser.parse_args_into_dataclasses(): the dataclass at that place.
           Node call = unparen(b->value);
-          if (call.is("call") &&
-              (sema_.callee_tail(call) == "parse_args_into_dataclasses" ||
-               sema_.callee_tail(call) == "parse_yaml_file" ||
-               sema_.callee_tail(call) == "parse_json_file" || sema_.callee_tail(call) == "parse_dict")) {
+          if (call.is("call") && (sema_.callee_tail(call) == "parse_args_into_dataclasses" ||
+                                  sema_.callee_tail(call) == "parse_yaml_file" ||
+                                  sema_.callee_tail(call) == "parse_json_file" ||
+                                  sema_.callee_tail(call) == "parse_dict")) {
             Node parser = Semantics::receiver(call);
             // parser = HfArgumentParser((A, B, C))
             if (parser.is("identifier")) {
@@ -1130,8 +1198,9 @@ bool Analysis::is_nn_module(const Ref& cls) const {
     if (n.starts_with("torchvision.models.")) return true;
     std::string_view last = last_part(n);
     if (n.starts_with("transformers.") || n.starts_with("peft.") || n.starts_with("diffusers.")) {
-      return last.find("Model") != std::string_view::npos || last.find("For") != std::string_view::npos ||
-             last.ends_with("Transformer") || last.ends_with("UNet2DConditionModel");
+      return last.find("Model") != std::string_view::npos ||
+             last.find("For") != std::string_view::npos || last.ends_with("Transformer") ||
+             last.ends_with("UNet2DConditionModel");
     }
     return last == "LightningModule" || last == "PreTrainedModel";
   }
@@ -1262,7 +1331,8 @@ uint8_t Analysis::tensor(Node e) const {
           } else if (q == "torch.softmax" || q == "torch.sigmoid" || q == "torch.exp" ||
                      q == "torch.log_softmax" || q == "torch.nn.functional.softmax" ||
                      q == "torch.nn.functional.log_softmax" || q == "torch.nn.functional.sigmoid" ||
-                     q == "torch.stack" || q == "torch.cat" || q == "torch.mean" || q == "torch.sum") {
+                     q == "torch.stack" || q == "torch.cat" || q == "torch.mean" ||
+                     q == "torch.sum") {
             out = tensor(Semantics::positional(e, 0)) & (kLoss | kOutput | kGraph | kCpu);
           } else if (q.ends_with(".accelerator.gather") || q.ends_with("gather_for_metrics")) {
             out = tensor(Semantics::positional(e, 0));
@@ -1270,7 +1340,8 @@ uint8_t Analysis::tensor(Node e) const {
         } else if (r.kind == Ref::Kind::Function || r.kind == Ref::Kind::ProjectFunction) {
           if (auto fx = call_facts(e)) {
             if (fx->has(FunctionFacts::ReturnsLoss) && fx->loss_index < 0) out |= kLoss | kGraph;
-            if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index < 0) out |= kOutput | kGraph;
+            if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index < 0)
+              out |= kOutput | kGraph;
           }
         } else {
           // A loss module: criterion = nn.CrossEntropyLoss(); criterion(logits, y).
@@ -1281,7 +1352,8 @@ uint8_t Analysis::tensor(Node e) const {
           } else if (!cls) {
             if (f.is("call")) {
               Ref c = callee(f);
-              if (c.kind == Ref::Kind::Library && c.name.starts_with("torch.nn.") && c.name.ends_with("Loss")) {
+              if (c.kind == Ref::Kind::Library && c.name.starts_with("torch.nn.") &&
+                  c.name.ends_with("Loss")) {
                 out = kLoss | kGraph;
               }
             } else {
@@ -1300,7 +1372,8 @@ uint8_t Analysis::tensor(Node e) const {
     std::string_view o = text(obj);
     if (a == "data") {
       out = tensor(obj) & ~kGraph;
-    } else if (a == "loss" && !is_config_like_name(o) && !(obj.is("attribute") && text(obj.field("object")) == "self")) {
+    } else if (a == "loss" && !is_config_like_name(o) &&
+               !(obj.is("attribute") && text(obj.field("object")) == "self")) {
       out = kLoss | kGraph;
     } else if (is_output_field(a) && !is_config_like_name(o)) {
       out = kOutput | kGraph;
@@ -1315,7 +1388,8 @@ uint8_t Analysis::tensor(Node e) const {
     } else if (value.is("call") && key && key->kind == Const::Kind::Int) {
       if (auto fx = call_facts(value)) {
         if (fx->has(FunctionFacts::ReturnsLoss) && fx->loss_index == key->i) out |= kLoss | kGraph;
-        if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index == key->i) out |= kOutput | kGraph;
+        if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index == key->i)
+          out |= kOutput | kGraph;
       }
       if (!out && is_model_call(value)) out = kOutput | kGraph;
     } else {
@@ -1345,8 +1419,10 @@ uint8_t Analysis::tensor(Node e) const {
           Node call = unparen(b->value);
           if (call.is("call")) {
             if (auto fx = call_facts(call)) {
-              if (fx->has(FunctionFacts::ReturnsLoss) && fx->loss_index == b->path[0]) t |= kLoss | kGraph;
-              if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index == b->path[0]) t |= kOutput | kGraph;
+              if (fx->has(FunctionFacts::ReturnsLoss) && fx->loss_index == b->path[0])
+                t |= kLoss | kGraph;
+              if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index == b->path[0])
+                t |= kOutput | kGraph;
             }
           }
         }
@@ -1670,7 +1746,8 @@ FunctionFacts Analysis::facts(Node fn) const {
       if (tail == "backward" && !library) out.flags |= FunctionFacts::Trains;
       if (tail == "step" && !library) {
         std::string_view recv = text(Semantics::receiver(n));
-        if (recv.find("opt") != std::string_view::npos || recv.find("scaler") != std::string_view::npos) {
+        if (recv.find("opt") != std::string_view::npos ||
+            recv.find("scaler") != std::string_view::npos) {
           out.flags |= FunctionFacts::Trains;
         }
       }
@@ -1692,7 +1769,8 @@ FunctionFacts Analysis::facts(Node fn) const {
       continue;
     }
     v = unparen(v);
-    if (v.is("call") && (sema_.callee_tail(v) == "parse_args")) out.flags |= FunctionFacts::ReturnsParser;
+    if (v.is("call") && (sema_.callee_tail(v) == "parse_args"))
+      out.flags |= FunctionFacts::ReturnsParser;
     auto c = constant(v);
     if (!c || (common && !(*common == *c))) consts = false;
     if (c) common = c;
@@ -1704,7 +1782,8 @@ FunctionFacts Analysis::facts(Node fn) const {
           out.flags |= FunctionFacts::ReturnsLoss;
           out.loss_index = static_cast<int8_t>(i);
         }
-        if ((t & kOutput) && (t & kGraph) && !(t & kLoss) && !out.has(FunctionFacts::ReturnsOutput)) {
+        if ((t & kOutput) && (t & kGraph) && !(t & kLoss) &&
+            !out.has(FunctionFacts::ReturnsOutput)) {
           out.flags |= FunctionFacts::ReturnsOutput;
           out.output_index = static_cast<int8_t>(i);
         }
@@ -1721,6 +1800,21 @@ FunctionFacts Analysis::facts(Node fn) const {
     }
   }
   if (consts && common) out.returns_const = common;
+  // The library class every return gives (`return AutoModelForSequenceClassification.from_
+  // pretrained(...)`), for callers in other modules.
+  {
+    std::string cls;
+    bool ok = !returns.empty();
+    for (Node r : returns) {
+      Ref c = class_of(r.named_child(0));
+      if (c.kind != Ref::Kind::Library || (!cls.empty() && cls != c.name)) {
+        ok = false;
+        break;
+      }
+      cls = c.name;
+    }
+    if (ok) out.returns_class = cls;
+  }
   if (out.has(FunctionFacts::NoGrad)) {
     out.flags &= ~(FunctionFacts::ReturnsLoss | FunctionFacts::ReturnsOutput);
   }

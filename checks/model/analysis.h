@@ -132,8 +132,9 @@ private:
   // A dotted path as a module records it (leading dots for a relative import), seen from the
   // module's file: a project module or a name in one (following re-exports), else a library's.
   Ref resolve_spec(std::string_view spec, const std::filesystem::path& from, int hops) const;
-  Ref member_of(const std::filesystem::path& file, const std::shared_ptr<const ModuleSummary>& module,
-                const std::string& member, int hops) const;
+  Ref member_of(const std::filesystem::path& file,
+                const std::shared_ptr<const ModuleSummary>& module, const std::string& member,
+                int hops) const;
   // The inherited flags of the functions these callee paths (of the module at `file`) reach.
   uint32_t inherited_flags(const std::filesystem::path& file,
                            const std::vector<std::string>& calls) const;

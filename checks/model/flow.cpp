@@ -165,7 +165,8 @@ void Flow::build() {
     if (n.is("for_in_clause")) {
       Node left = n.field("left");
       Node right = n.field("right");
-      Binding b{Binding::Kind::For, scope, n, Node(), right, 0, {}, right.null() ? n.end() : right.end()};
+      Binding b{
+          Binding::Kind::For, scope, n, Node(), right, 0, {}, right.null() ? n.end() : right.end()};
       add_target(left, b, 0);
       if (!right.null()) stack.push_back({right, scope});
       continue;
@@ -174,8 +175,14 @@ void Flow::build() {
       Node left = n.field("left");
       Node right = n.field("right");
       bool aug = n.is("augmented_assignment");
-      Binding b{aug ? Binding::Kind::AugAssign : Binding::Kind::Assign, scope, n, Node(), right,
-                0, {}, n.end()};
+      Binding b{aug ? Binding::Kind::AugAssign : Binding::Kind::Assign,
+                scope,
+                n,
+                Node(),
+                right,
+                0,
+                {},
+                n.end()};
       if (left.is("attribute")) {
         attribute_writes_[left.field("attribute").text(source_)].push_back(n);
         // self.x = v in a method: the class's attribute.
@@ -208,7 +215,8 @@ void Flow::build() {
     if (n.is("for_statement")) {
       Node left = n.field("left");
       Node right = n.field("right");
-      Binding b{Binding::Kind::For, scope, n, Node(), right, 0, {}, right.null() ? n.end() : right.end()};
+      Binding b{
+          Binding::Kind::For, scope, n, Node(), right, 0, {}, right.null() ? n.end() : right.end()};
       add_target(left, b, 0);
       push_children(n, scope);
       continue;
@@ -249,7 +257,8 @@ void Flow::build() {
         target_scope = scopes_[static_cast<size_t>(target_scope)].parent;
       }
       if (name.is("identifier")) {
-        add(Binding{Binding::Kind::Walrus, target_scope, n, name, n.field("value"), 0, {}, n.end()});
+        add(Binding{
+            Binding::Kind::Walrus, target_scope, n, name, n.field("value"), 0, {}, n.end()});
       }
       Node value = n.field("value");
       if (!value.null()) stack.push_back({value, scope});
@@ -292,7 +301,8 @@ void Flow::build() {
     }
     if (n.is("global_statement") || n.is("nonlocal_statement")) {
       for (Node c = n.first_child(); !c.null(); c = c.next_sibling()) {
-        if (c.is("identifier")) scopes_[static_cast<size_t>(scope)].globals.push_back(c.text(source_));
+        if (c.is("identifier"))
+          scopes_[static_cast<size_t>(scope)].globals.push_back(c.text(source_));
       }
       continue;
     }
@@ -345,8 +355,7 @@ void Flow::build() {
     if (scope_of(c) == 0) definitions_[std::string(c.field("name").text(source_))] = c;
   }
   for (auto& [name, calls] : calls_) {
-    std::sort(calls.begin(), calls.end(),
-              [](Node a, Node b) { return a.start() < b.start(); });
+    std::sort(calls.begin(), calls.end(), [](Node a, Node b) { return a.start() < b.start(); });
   }
 }
 
@@ -473,7 +482,8 @@ bool Flow::reaching_end(Node stmt, int32_t scope, std::string_view name,
     }
     return false;
   }
-  if (stmt.is("decorated_definition")) return reaching_end(stmt.field("definition"), scope, name, out);
+  if (stmt.is("decorated_definition"))
+    return reaching_end(stmt.field("definition"), scope, name, out);
   if (stmt.is("function_definition") || stmt.is("class_definition")) {
     for (const Binding* b : bindings(scope, name)) {
       if (b->site == stmt) {
@@ -525,7 +535,8 @@ std::vector<const Binding*> Flow::at_end(int32_t scope, std::string_view name) c
       if (b->kind == Binding::Kind::Param) out.push_back(b);
     }
   }
-  std::sort(out.begin(), out.end(), [](const Binding* a, const Binding* b) { return a->at < b->at; });
+  std::sort(out.begin(), out.end(),
+            [](const Binding* a, const Binding* b) { return a->at < b->at; });
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
@@ -555,7 +566,8 @@ std::vector<const Binding*> Flow::reaching(std::string_view name, Node use) cons
         Node parent = cur.parent();
         if (parent.null()) break;
         if (is_block_like(parent)) {
-          for (Node stmt = cur.prev_sibling(); !stmt.null() && !killed; stmt = stmt.prev_sibling()) {
+          for (Node stmt = cur.prev_sibling(); !stmt.null() && !killed;
+               stmt = stmt.prev_sibling()) {
             if (!stmt.named()) continue;
             killed = reaching_end(stmt, s, name, out);
           }
@@ -606,7 +618,8 @@ std::vector<const Binding*> Flow::reaching(std::string_view name, Node use) cons
         if (parent.is("for_in_clause") || opens_comprehension(parent)) {
           // Comprehension targets: the comprehension's own scope binds them.
           for (const Binding* b : bs) {
-            if (b->kind == Binding::Kind::For && b->site.parent() == parent && b->at <= use.start()) {
+            if (b->kind == Binding::Kind::For && b->site.parent() == parent &&
+                b->at <= use.start()) {
               out.push_back(b);
               killed = true;
             }

@@ -45,7 +45,7 @@ struct Binding {
   // binds c at {1, 1}). Empty for a plain target.
   uint8_t depth = 0;
   uint8_t path[6] = {};
-  uint32_t at = 0; // the byte where the binding takes effect (the end of an assignment)
+  uint32_t at = 0;      // the byte where the binding takes effect (the end of an assignment)
   bool starred = false; // `a, *rest = v`
 };
 
@@ -126,12 +126,14 @@ private:
   };
   struct KeyHash {
     size_t operator()(const Key& k) const {
-      return std::hash<std::string_view>{}(k.name) ^ (static_cast<size_t>(k.scope) * 0x9E3779B97F4A7C15ull);
+      return std::hash<std::string_view>{}(k.name) ^
+             (static_cast<size_t>(k.scope) * 0x9E3779B97F4A7C15ull);
     }
   };
   std::unordered_map<Key, std::vector<const Binding*>, KeyHash> by_name_;
   std::unordered_map<const void*, int32_t> scope_by_node_; // scope-opening node -> scope
-  std::unordered_map<const void*, std::unordered_map<std::string_view, std::vector<AttributeBinding>>>
+  std::unordered_map<const void*,
+                     std::unordered_map<std::string_view, std::vector<AttributeBinding>>>
       attributes_; // class_definition -> attr -> bindings
   std::unordered_map<std::string, Node> definitions_;
   std::unordered_map<std::string_view, std::vector<Node>> calls_;

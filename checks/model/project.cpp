@@ -19,7 +19,8 @@ namespace {
 // Files larger than this are not summarised (a generated or data module: nothing to learn).
 constexpr uintmax_t kMaxSummarisedBytes = 2u << 20;
 
-template <class T> const T* find_named(const std::vector<std::pair<std::string, T>>& v, std::string_view name) {
+template <class T>
+const T* find_named(const std::vector<std::pair<std::string, T>>& v, std::string_view name) {
   for (const auto& [n, x] : v) {
     if (n == name) return &x;
   }
@@ -105,7 +106,8 @@ std::vector<std::string_view> split(std::string_view line, char sep) {
   size_t pos = 0;
   while (true) {
     size_t next = line.find(sep, pos);
-    out.push_back(line.substr(pos, next == std::string_view::npos ? line.size() - pos : next - pos));
+    out.push_back(
+        line.substr(pos, next == std::string_view::npos ? line.size() - pos : next - pos));
     if (next == std::string_view::npos) break;
     pos = next + 1;
   }
@@ -120,12 +122,13 @@ std::string encode_facts(const std::string& name, const FunctionFacts& f) {
   }
   return escape(name) + "\t" + std::to_string(f.flags) + "\t" + std::to_string(f.loss_index) +
          "\t" + std::to_string(f.output_index) + "\t" +
-         (f.returns_const ? encode(*f.returns_const) : std::string("-")) + "\t" + calls;
+         (f.returns_const ? encode(*f.returns_const) : std::string("-")) + "\t" + calls + "\t" +
+         escape(f.returns_class);
 }
 
 std::optional<std::pair<std::string, FunctionFacts>> decode_facts(std::string_view line) {
   auto parts = split(line, '\t');
-  if (parts.size() != 6) return std::nullopt;
+  if (parts.size() != 7) return std::nullopt;
   FunctionFacts f;
   try {
     f.flags = static_cast<uint32_t>(std::stoul(std::string(parts[1])));
@@ -139,6 +142,7 @@ std::optional<std::pair<std::string, FunctionFacts>> decode_facts(std::string_vi
     for (std::string_view c : split(parts[5], ' '))
       f.calls.push_back(unescape(c));
   }
+  f.returns_class = unescape(parts[6]);
   return std::make_pair(unescape(parts[0]), f);
 }
 
@@ -170,7 +174,7 @@ const std::string* ModuleSummary::import(std::string_view name) const {
 //   F <function facts> | C name is_nn_module is_dataclass bases... | M <method facts> (of the last
 //   C) | V field value (of the last C) | K name value | I name target | O dest value
 std::string ModuleSummary::serialize() const {
-  std::string out = "oomlint-summary 1\n";
+  std::string out = "oomlint-summary 2\n";
   out += "flags\t" + std::to_string(flags) + "\n";
   for (const auto& [name, f] : functions)
     out += "F\t" + encode_facts(name, f) + "\n";
@@ -197,7 +201,7 @@ std::string ModuleSummary::serialize() const {
 std::optional<ModuleSummary> ModuleSummary::deserialize(std::string_view data) {
   ModuleSummary s;
   auto lines = split(data, '\n');
-  if (lines.empty() || lines[0] != "oomlint-summary 1") return std::nullopt;
+  if (lines.empty() || lines[0] != "oomlint-summary 2") return std::nullopt;
   for (size_t i = 1; i < lines.size(); ++i) {
     std::string_view line = lines[i];
     if (line.empty()) continue;
@@ -376,7 +380,8 @@ std::shared_ptr<const ModuleSummary> ProjectIndex::summary(const fs::path& file)
       store_key = "summary:" + std::to_string(std::hash<std::string>{}(*text)) + ":" +
                   std::to_string(text->size());
       if (auto data = store->load(store_key)) {
-        if (auto s = ModuleSummary::deserialize(*data)) made = std::make_shared<ModuleSummary>(std::move(*s));
+        if (auto s = ModuleSummary::deserialize(*data))
+          made = std::make_shared<ModuleSummary>(std::move(*s));
       }
     }
     if (!made) {
@@ -501,7 +506,8 @@ std::vector<std::pair<int, std::string>> scan_imports(std::string_view text) {
     while (pos < text.size() && (text[pos] == ' ' || text[pos] == '\t'))
       ++pos;
     bool from = text.substr(pos).starts_with("from ") || text.substr(pos).starts_with("from\t");
-    bool import = text.substr(pos).starts_with("import ") || text.substr(pos).starts_with("import\t");
+    bool import =
+        text.substr(pos).starts_with("import ") || text.substr(pos).starts_with("import\t");
     if (!from && !import) {
       pos = text.find('\n', start);
       if (pos == std::string_view::npos) break;
@@ -603,7 +609,8 @@ std::vector<ProjectIndex*> ProjectRegistry::projects() {
   return out;
 }
 
-std::vector<fs::path> ProjectIndex::imported_files(const fs::path& file, std::string_view text) const {
+std::vector<fs::path> ProjectIndex::imported_files(const fs::path& file,
+                                                   std::string_view text) const {
   std::vector<fs::path> out;
   for (const auto& [level, module] : scan_imports(text)) {
     if (module.empty() && level == 0) continue;

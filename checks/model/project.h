@@ -112,8 +112,8 @@ private:
   std::shared_ptr<SummaryStore> store_;
   mutable size_t built_ = 0;
   struct Scan {
-    uint32_t facts = 0;                          // from the module's own bytes
-    std::vector<std::filesystem::path> imports;  // project modules it imports
+    uint32_t facts = 0;                         // from the module's own bytes
+    std::vector<std::filesystem::path> imports; // project modules it imports
   };
   mutable std::map<std::filesystem::path, std::shared_ptr<const Scan>> scans_;
   std::shared_ptr<const Scan> scan(const std::filesystem::path& file) const;

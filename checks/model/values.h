@@ -96,6 +96,8 @@ struct FunctionFacts {
   int8_t output_index = -1;
   // Every reachable return gives this literal.
   std::optional<Const> returns_const;
+  // Every return gives an instance of this library class ("transformers.AutoModelForCausalLM").
+  std::string returns_class;
   // Callees that may be functions of other modules of the project, as the module names them
   // ("..utils.clear_memory", "pkg.helpers.validate"): their flags (but NoGrad, NoGradDecorator
   // and the Returns* ones) are the function's too. A module's summary is built from its own text
@@ -103,8 +105,8 @@ struct FunctionFacts {
   std::vector<std::string> calls;
   bool has(Flag f) const { return (flags & f) != 0; }
   // The flags a caller inherits from a function it calls.
-  static constexpr uint32_t kInherited = FreesCache | RunsForward | StartsMemoryHistory |
-                                         StopsMemoryHistory | SetsEvalMode | Trains;
+  static constexpr uint32_t kInherited =
+      FreesCache | RunsForward | StartsMemoryHistory | StopsMemoryHistory | SetsEvalMode | Trains;
   // What a caller inherits from this function: a function that runs without autograd runs its
   // forward passes without a graph.
   uint32_t inherited() const {

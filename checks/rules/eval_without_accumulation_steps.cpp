@@ -57,44 +57,6 @@ bool target_binds(const Semantics& m, Node t, std::string_view name) {
   return false;
 }
 
-// Is `name` a local variable of the function `fn`, so that it does not read the module's
-// variable of that name? Python makes a name local when the function has it as a parameter or
-// binds it anywhere in its body (assignment, `for` target, `with ... as`, `:=`), unless the
-// function declares it `global`. The walk also reads nested functions, whose bindings are
-// their own in Python: a name bound only there still reads as local here, which leaves the
-// Trainer unlinked and its arguments reported. At module level (`fn` null) nothing is local.
-bool local_to(const Semantics& m, Node fn, std::string_view name) {
-  if (fn.null()) return false;
-  Node params = fn.field("parameters");
-  for (uint32_t i = 0, n = params.null() ? 0 : params.named_child_count(); i < n; ++i) {
-    Node p = params.named_child(i);
-    Node id = p;
-    if (p.is("default_parameter") || p.is("typed_default_parameter")) {
-      id = p.field("name");
-    } else if (p.is("typed_parameter") || p.is("list_splat_pattern") ||
-               p.is("dictionary_splat_pattern")) {
-      id = p.named_child(0);
-    }
-    if (id.is("identifier") && m.text(id) == name) return true;
-  }
-  bool bound = false, global = false;
-  visit_subtree(fn.field("body"), [&](Node n) {
-    if (n.is("global_statement")) {
-      for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
-        if (m.text(n.named_child(i)) == name) global = true;
-      }
-    } else if (n.is("assignment") || n.is("augmented_assignment") || n.is("for_statement")) {
-      bound = bound || target_binds(m, n.field("left"), name);
-    } else if (n.is("named_expression")) {
-      bound = bound || target_binds(m, n.field("name"), name);
-    } else if (n.is("as_pattern_target")) {
-      bound = bound || target_binds(m, n, name);
-    }
-    return true;
-  });
-  return bound && !global;
-}
-
 // Does a `return` in `body` (nested functions included: the walk does not stop at them) return
 // a reduction of the logits: a call of argmax / argmin / max / min / topk, or a move to the CPU,
 // written in the return or in an assignment to the name it returns (`preds =
@@ -173,21 +135,91 @@ struct ArgsCall {
   std::string name; // the variable it is assigned to, if any
 };
 
+// What the file's models gather at evaluation, by the classes it loads with from_pretrained /
+// from_config: logits of the vocabulary's size (causal, masked or seq2seq language models), or
+// only a few numbers per sample (classification, token classification, QA, multiple choice).
+enum class Logits { Unknown, Small, Vocabulary };
+
+Logits logits_of_class(std::string_view cls) {
+  for (std::string_view v : {"CausalLM", "LMHead", "MaskedLM", "Seq2SeqLM", "ConditionalGeneration",
+                             "ForPreTraining", "Vision2Seq"}) {
+    if (cls.find(v) != std::string_view::npos) return Logits::Vocabulary;
+  }
+  for (std::string_view v :
+       {"SequenceClassification", "TokenClassification", "MultipleChoice", "QuestionAnswering",
+        "ImageClassification", "AudioClassification", "ObjectDetection", "SemanticSegmentation"}) {
+    if (cls.find(v) != std::string_view::npos) return Logits::Small;
+  }
+  return Logits::Unknown;
+}
+
+Logits logits_of_models(const Context& cx) {
+  bool small = false, vocabulary = false;
+  for (std::string_view method : {"from_pretrained", "from_config"}) {
+    for (Node call : cx.analysis().flow().calls_named(method)) {
+      auto q = cx.sema().callee_name(call);
+      if (!q || !q->starts_with("transformers.")) continue;
+      std::string_view cls = *q;
+      for (std::string_view v : {"CausalLM", "LMHead", "MaskedLM", "Seq2SeqLM",
+                                 "ConditionalGeneration", "ForPreTraining", "Vision2Seq"}) {
+        if (cls.find(v) != std::string_view::npos) vocabulary = true;
+      }
+      for (std::string_view v : {"SequenceClassification", "TokenClassification", "MultipleChoice",
+                                 "QuestionAnswering", "ImageClassification", "AudioClassification",
+                                 "ObjectDetection", "SemanticSegmentation"}) {
+        if (cls.find(v) != std::string_view::npos) small = true;
+      }
+    }
+  }
+  if (vocabulary) return Logits::Vocabulary;
+  return small ? Logits::Small : Logits::Unknown;
+}
+
 struct Consumer {
-  uint32_t scope;
+  uint32_t scope = 0;
   Node function;            // the function it is built in (null at module level)
   std::string args_name;    // `args=training_args`
+  Node args_node;           // that identifier
   uint32_t inline_args = 0; // start of `args=TrainingArguments(...)` written inline
   bool eval_dataset = false;
   bool compute_metrics = false;
-  bool reduces_logits = false; // preprocess_logits_for_metrics shrinks what is gathered
-  bool unknown = false;        // `**kwargs`: anything may be passed
+  bool reduces_logits = false;     // preprocess_logits_for_metrics shrinks what is gathered
+  Logits logits = Logits::Unknown; // of the `model=` it is given
+  bool unknown = false;            // `**kwargs`: anything may be passed
 };
 
 struct State : RuleState {
   std::vector<ArgsCall> args_calls;
   std::vector<Consumer> consumers;
 };
+
+// Is `use` (an identifier) bound, on some path, to the assignment whose value is `call`? The
+// flow follows the name through the function, or to the module when the function reads it as a
+// global (no parameter, assignment or loop target of that name in it, or a `global`).
+bool reaches(const Context& cx, Node use, Node call) {
+  for (const Binding* b : cx.analysis().flow().reaching(cx.text(use), use)) {
+    if (b->kind == Binding::Kind::Assign && b->value == call) return true;
+  }
+  return false;
+}
+
+// Is `name` read anywhere in the file (an identifier of that spelling that is not the target of
+// the assignment of `call`)?
+bool read_anywhere(const Context& cx, std::string_view name, Node call) {
+  Node root = call;
+  while (!root.parent().null())
+    root = root.parent();
+  Node target = call.parent().is("assignment") ? call.parent().field("left") : Node();
+  bool found = false;
+  std::vector<Node> stack{root};
+  while (!stack.empty() && !found) {
+    Node n = stack.back();
+    stack.pop_back();
+    if (n.is("identifier") && !(n == target) && cx.text(n) == name) found = true;
+    n.append_named_children(stack);
+  }
+  return found;
+}
 
 enum class Eval { Off, On, Unknown };
 
@@ -240,9 +272,13 @@ public:
     bool trainer = is_trainer(m, call);
     if (args.null() && trainer) args = Semantics::positional(call, 1);
     if (args.null()) return;
-    Consumer c{scope, fn, {}, 0, false, false, has_splat(call)};
+    Consumer c;
+    c.scope = scope;
+    c.function = fn;
+    c.unknown = has_splat(call);
     if (args.is("identifier")) {
       c.args_name = std::string(m.text(args));
+      c.args_node = args;
     } else if (args.is("call")) {
       c.inline_args = args.start();
     } else {
@@ -254,6 +290,12 @@ public:
     Node metrics = m.keyword(call, "compute_metrics");
     if (metrics.null() && trainer) metrics = Semantics::positional(call, 7);
     c.compute_metrics = !metrics.null() && !is_none(metrics);
+    Node model = m.keyword(call, "model");
+    if (model.null() && trainer) model = Semantics::positional(call, 0);
+    if (!model.null()) {
+      Ref cls = cx.analysis().class_of(model);
+      if (cls.kind == Ref::Kind::Library) c.logits = logits_of_class(cls.name);
+    }
     Node pre = m.keyword(call, "preprocess_logits_for_metrics");
     c.reduces_logits = !pre.null() && !is_none(pre) && reduces_logits(m, pre, fn, call);
     st.consumers.push_back(std::move(c));
@@ -262,26 +304,26 @@ public:
   void finish(Context& cx) const override {
     const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
-    // local_to() walks a whole function body: once per function and name.
-    std::map<std::pair<uint32_t, std::string_view>, bool> local;
-    auto reads_global = [&](Node fn, std::string_view name) {
-      auto [it, fresh] = local.try_emplace({fn.null() ? UINT32_MAX : fn.start(), name}, false);
-      if (fresh) it->second = local_to(m, fn, name);
-      return !it->second;
-    };
+    // Classifiers gather a few numbers per sample, where no linked trainer says otherwise.
+    std::optional<Logits> file_logits;
     for (const auto& a : st.args_calls) {
       Node call = a.call;
       if (has_splat(call) || !m.keyword(call, "eval_accumulation_steps").null()) continue;
       if (Semantics::bool_value(m.keyword(call, "prediction_loss_only")) == true) continue;
+      // Seq2SeqTrainer with predict_with_generate gathers generated token ids, not logits.
+      if (auto g = cx.analysis().constant(m.keyword(call, "predict_with_generate"));
+          g && g->truthy()) {
+        continue;
+      }
+      if (cx.analysis().is_dead(call)) continue;
       Eval s = strategy(m, call);
       if (s == Eval::Off) continue;
       bool on = s == Eval::On || Semantics::bool_value(m.keyword(call, "do_eval")) == true;
-      bool linked = false, gathers = false;
+      bool linked = false, gathers = false, small = true;
       for (const auto& c : st.consumers) {
-        // The same scope, or a module-level variable that a function reads as a global.
+        // The arguments object itself, inline or through the name bound to it.
         bool mine = c.inline_args == call.start() ||
-                    (!a.name.empty() && c.args_name == a.name &&
-                     (c.scope == a.scope || (a.module_level && reads_global(c.function, a.name))));
+                    (!a.name.empty() && c.args_name == a.name && reaches(cx, c.args_node, call));
         if (!mine) continue;
         linked = true;
         on = on || c.eval_dataset;
@@ -289,8 +331,17 @@ public:
         // preprocess_logits_for_metrics that reduces the logits (to token ids, say), what piles
         // up is a small fraction of them.
         gathers = gathers || (c.compute_metrics && !c.reduces_logits) || c.unknown;
+        Logits logits = c.logits;
+        if (logits == Logits::Unknown) {
+          if (!file_logits) file_logits = logits_of_models(cx);
+          logits = *file_logits;
+        }
+        small = small && logits == Logits::Small;
       }
+      if (linked && small) continue;
       if (!on || (linked && !gathers)) continue;
+      // Arguments bound to a name that nothing reads configure nothing.
+      if (!linked && !a.name.empty() && !read_anywhere(cx, a.name, call)) continue;
       auto d = cx.report(Semantics::callee(call),
                          "evaluation is on but `eval_accumulation_steps` is not set: the Trainer "
                          "keeps the predictions of the whole eval set on the GPU; set it to move "

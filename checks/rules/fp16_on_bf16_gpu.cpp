@@ -60,6 +60,67 @@ bool is_lightning_trainer(std::string_view q) {
          q == "lightning.fabric.Fabric" || q == "lightning_fabric.Fabric";
 }
 
+// GPTQ / AWQ quantized models compute in fp16 kernels.
+bool quantized_fp16(std::string_view source) {
+  for (std::string_view w : {"GPTQ", "gptq", "AWQ", "awq"}) {
+    if (source.find(w) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// Does the body of a `with` only run inference: every call there that does work is
+// `.generate(...)` or a pipeline (`pipeline(...)`, `pipe(...)`, `*_pipeline(...)`), and nothing
+// trains?
+bool body_runs_inference_only(const Context& cx, Node with) {
+  bool inference = false, other = false;
+  visit_subtree(with.field("body"), [&](Node n) {
+    if (!n.is("call")) return true;
+    std::string_view tail = cx.sema().callee_tail(n);
+    if (tail == "generate" || tail == "pipeline" || tail == "pipe" || tail.ends_with("_pipeline") ||
+        tail.ends_with("_pipe")) {
+      inference = true;
+      return false;
+    }
+    if (tail == "backward" || tail == "step") other = true;
+    return true;
+  });
+  return inference && !other;
+}
+
+// Is the autocast used only around inference: the `with` it opens, or, for an autocast kept in
+// a name first (`ctx = nullcontext() if final else torch.autocast("cuda")`), every `with` of
+// that name in the function?
+bool wraps_inference_only(const Context& cx) {
+  auto anc = cx.ancestors();
+  for (size_t i = anc.size(); i-- > 0;) {
+    Node a = anc[i];
+    if (a.is("function_definition") || a.is("lambda")) break;
+    if (a.is("with_statement")) return body_runs_inference_only(cx, a);
+    if (a.is("assignment") && a.field("left").is("identifier")) {
+      std::string_view name = cx.text(a.field("left"));
+      Node scope = cx.enclosing_function();
+      if (scope.null()) scope = anc.front();
+      bool used = false, all = true;
+      visit_subtree(scope, [&](Node n) {
+        if (!n.is("with_item")) return true;
+        Node v = n.field("value");
+        if (v.is("identifier") && cx.text(v) == name) {
+          used = true;
+          Node with = n.parent().parent();
+          all = all && with.is("with_statement") && body_runs_inference_only(cx, with);
+        }
+        return false;
+      });
+      return used && all;
+    }
+    if (!a.is("conditional_expression") && !a.is("parenthesized_expression") &&
+        !a.is("with_item") && !a.is("with_clause") && !a.is("as_pattern")) {
+      break;
+    }
+  }
+  return false;
+}
+
 // The keyword_argument node holding `value` (its parent).
 Node keyword_node(Node value) {
   Node p = value.parent();
@@ -94,7 +155,7 @@ public:
       .fix = FixAvailability::Sometimes,
       .summary = "fp16 mixed precision on a GPU that supports bf16",
   };
-  static constexpr NodeKind kKinds[] = {"call"};
+  static constexpr NodeKind kKinds[] = {"call", "pair"};
   // A report comes from one of five paths: TrainingArguments / a TRL config with the keyword
   // `fp16=True` (transformers/trl import); torch autocast (`autocast`); an Accelerator with
   // `mixed_precision="fp16"`; a Lightning Trainer / Fabric (a `lightning` module) with
@@ -105,22 +166,33 @@ public:
   // callee must resolve to torch's `autocast`, and a qualified name ends in the text of an
   // identifier token (an attribute's, or the imported name's, which an alias keeps:
   // `from torch import autocast as ac`), so `is_autocast_enabled` alone cannot make a report; so
-  // is the TrainingArguments family (facts::training_arguments_terms).
+  // is the TrainingArguments family (facts::training_arguments_terms). Two more paths: apex's
+  // `amp.initialize(..., opt_level="O1")`, and a DeepSpeed config dict with `"fp16":
+  // {"enabled": True}` (`zero_optimization` or a DeepSpeed batch size key in the dict).
   static Prefilter needs() {
-    return requires_all(anywhere("fp16") | code_identifier("autocast") | code("lightning") |
-                            code("half").word().ignoring_case(),
-                        anywhere("fp16") | code_identifier("autocast") | code("precision") |
-                            code("half").word().ignoring_case(),
-                        facts::training_arguments_terms() | code_identifier("autocast") |
-                            code("Accelerator") | code("Trainer") | code("Fabric") |
-                            code("train").word().ignoring_case() |
-                            code("optim").word().ignoring_case());
+    return requires_all(
+        anywhere("fp16") | code_identifier("autocast") | code("lightning") |
+            code("half").word().ignoring_case() | code("opt_level"),
+        anywhere("fp16") | code_identifier("autocast") | code("precision") |
+            code("half").word().ignoring_case() | code("opt_level"),
+        facts::training_arguments_terms() | code_identifier("autocast") | code("Accelerator") |
+            code("Trainer") | code("Fabric") | code("train").word().ignoring_case() |
+            code("optim").word().ignoring_case() | code("initialize") |
+            code_or_string("zero_optimization") | code_or_string("train_batch_size") |
+            code_or_string("train_micro_batch_size_per_gpu"));
   }
 
   void check(Node call, Context& cx) const override {
     if (!supports_bf16(cx.settings().target_gpu)) return;
+    if (call.is("pair")) return deepspeed_dict(call, cx);
+    // Code that never runs with the settings the file fixes (`if args.fp16:` with a flag that
+    // defaults to off) chooses nothing.
+    if (cx.analysis().is_dead(call)) return;
     const Semantics& m = cx.sema();
     auto q = m.callee_name(call);
+    if (q && (*q == "apex.amp.initialize" || *q == "apex.amp.frontend.initialize")) {
+      return apex(call, cx);
+    }
     if (q && facts::is_training_arguments_class(*q)) return training_arguments(call, cx);
     if (q && is_autocast(*q)) return autocast(call, *q, cx);
     if (q && (*q == "accelerate.Accelerator" || *q == "accelerate.accelerator.Accelerator")) {
@@ -163,7 +235,11 @@ private:
   void training_arguments(Node call, Context& cx) const {
     const Semantics& m = cx.sema();
     Node v = m.keyword(call, "fp16");
-    if (Semantics::bool_value(v) != true) return;
+    // A literal, or what the code fixes (`fp16=torch.cuda.is_available()` is fp16 on any GPU).
+    auto c = cx.analysis().constant(v);
+    if (!c || !c->truthy()) return;
+    // GPTQ / AWQ models run fp16 kernels: fp16 training matches the quantized weights.
+    if (quantized_fp16(cx.source())) return;
     Node kw = keyword_node(v);
     auto d = cx.report(kw, "`fp16=True` on a GPU that supports bf16 (" + target_name(cx) +
                                "): `bf16=True` saves the same activation memory with fp32's "
@@ -185,16 +261,23 @@ private:
       if (all.named_child(i).is("dictionary_splat") || all.named_child(i).is("list_splat")) return;
     }
     // Inference under no_grad: no gradients to underflow, fp16 is a fine choice there.
-    if (facts::in_no_grad(cx)) return;
+    if (facts::runs_without_grad(cx, call)) return;
+    // Around inference only (`pipeline(prompt)`, `model.generate(...)`): no training.
+    if (wraps_inference_only(cx)) return;
+    // Switched off by what the code fixes (`enabled=args.amp` with an option that defaults to
+    // off). Switched on by a setting read at run time, it is still fp16 whenever it is on.
     Node enabled = argument(m, call, "enabled", cuda_only ? 0 : 2);
-    if (Semantics::bool_value(enabled) == false) return;
+    if (!enabled.null()) {
+      auto c = cx.analysis().constant(enabled);
+      if (c && !c->truthy()) return;
+    }
     bool cuda = cuda_only;
     bool device_known = cuda_only;
     if (!cuda_only) {
       Node device = argument(m, call, "device_type", 0);
       if (device.null()) return;
-      if (auto s = m.string_value(device)) {
-        if (*s != "cuda") return; // "cpu" defaults to bf16; other devices are not our target
+      if (auto s = cx.analysis().constant(device); s && s->kind == Const::Kind::Str) {
+        if (s->s != "cuda") return; // "cpu" defaults to bf16; other devices are not our target
         cuda = device_known = true;
       }
     }
@@ -231,6 +314,7 @@ private:
     Node v = m.keyword(call, "mixed_precision");
     auto s = m.string_value(v);
     if (!s || *s != "fp16") return;
+    if (quantized_fp16(cx.source())) return;
     auto d = cx.report(keyword_node(v), "`mixed_precision=\"fp16\"` on a GPU that supports bf16 (" +
                                             target_name(cx) +
                                             "): use \"bf16\", which needs no loss scaling (M6)");
@@ -274,6 +358,56 @@ private:
           {replace(v, quote + replacement + quote)});
   }
 
+  // apex: `amp.initialize(model, optimizer, opt_level="O1")` is fp16 mixed precision (O1, O2) or
+  // a pure fp16 model (O3); O0 is fp32.
+  void apex(Node call, Context& cx) const {
+    Node level = cx.sema().keyword(call, "opt_level");
+    auto c = cx.analysis().constant(level);
+    if (!c || c->kind != Const::Kind::Str || (c->s != "O1" && c->s != "O2" && c->s != "O3")) return;
+    cx.report(call,
+              "apex AMP `opt_level=\"" + c->s +
+                  "\"` trains in fp16 on a GPU that supports "
+                  "bf16 (" +
+                  target_name(cx) +
+                  "): `torch.autocast(\"cuda\", dtype=torch.bfloat16)` needs no loss scaling and "
+                  "cannot overflow (M6)");
+  }
+
+  // A DeepSpeed config written as a dict: `"fp16": {"enabled": True}`.
+  void deepspeed_dict(Node pair, Context& cx) const {
+    const Analysis& a = cx.analysis();
+    auto key = a.constant(pair.field("key"));
+    if (!key || key->kind != Const::Kind::Str || key->s != "fp16") return;
+    Node value = pair.field("value");
+    if (!value.is("dictionary")) return;
+    Node config = pair.parent();
+    if (!config.is("dictionary") || a.is_dead(config)) return;
+    bool deepspeed = false;
+    std::optional<bool> enabled;
+    for (Node p = config.first_child(); !p.null(); p = p.next_sibling()) {
+      if (!p.is("pair")) continue;
+      auto k = a.constant(p.field("key"));
+      if (k && k->kind == Const::Kind::Str &&
+          (k->s == "zero_optimization" || k->s == "train_batch_size" ||
+           k->s == "train_micro_batch_size_per_gpu")) {
+        deepspeed = true;
+      }
+    }
+    for (Node p = value.first_child(); !p.null(); p = p.next_sibling()) {
+      if (!p.is("pair")) continue;
+      auto k = a.constant(p.field("key"));
+      if (k && k->kind == Const::Kind::Str && k->s == "enabled") {
+        auto v = a.constant(p.field("value"));
+        if (v && v->kind == Const::Kind::Bool) enabled = v->b;
+      }
+    }
+    if (!deepspeed || enabled != true) return;
+    cx.report(pair.field("key"), "DeepSpeed fp16 mixed precision on a GPU that supports bf16 (" +
+                                     target_name(cx) +
+                                     "): `\"bf16\": {\"enabled\": True}` needs no loss scaling "
+                                     "and cannot overflow (M6)");
+  }
+
   // `model.half()` (or `model = Net().half()`), and the calls that show a model is trained.
   void track_models(Node call, std::optional<std::string_view> q, Context& cx) const {
     const Semantics& m = cx.sema();
@@ -298,8 +432,16 @@ private:
     Node obj = f.field("object");
     if (tail == "half" && no_args) {
       std::string name;
-      Node parent = cx.parent();
-      if (parent.is("assignment") && parent.field("right") == call &&
+      // model = Net().half().to("cuda"): the assignment around the chain of moves.
+      Node top = call;
+      while (top.parent().is("attribute") && top.parent().parent().is("call")) {
+        Node outer = top.parent().parent();
+        std::string_view t = m.callee_tail(outer);
+        if (t != "to" && t != "cuda" && t != "train" && t != "requires_grad_") break;
+        top = outer;
+      }
+      Node parent = top == call ? cx.parent() : top.parent();
+      if (parent.is("assignment") && parent.field("right") == top &&
           parent.field("left").is("identifier")) {
         name = std::string(m.text(parent.field("left"))); // model = Net().cuda().half()
       } else if (obj.is("identifier") && parent.is("expression_statement")) {
