@@ -4,6 +4,7 @@
 // trl (the method name alone says nothing in other code). Shared by OOM071 and OOM072.
 #pragma once
 
+#include "engine/context.h"
 #include "facts/training_args.h"
 #include "model/semantics.h"
 
@@ -30,12 +31,34 @@ inline bool is_checkpointing_enable_call(const Semantics& m, Node call) {
   return imports_hf_training_library(m);
 }
 
-// The `gradient_checkpointing=True` keyword_argument of a TrainingArguments-family call, or null.
-inline Node checkpointing_true_keyword(const Semantics& m, Node call) {
+// The `gradient_checkpointing=...` keyword_argument of a TrainingArguments-family call whose
+// value the code fixes to on (`True`, or `not args.no_gradient_checkpointing` with a flag that
+// defaults to off), or null.
+inline Node checkpointing_true_keyword(const Context& cx, Node call) {
+  const Semantics& m = cx.sema();
   if (!is_training_arguments_call(m, call)) return Node();
   Node kw = keyword_argument_node(m, call, "gradient_checkpointing");
-  if (kw.null() || Semantics::bool_value(kw.field("value")) != true) return Node();
-  return kw;
+  if (kw.null()) return Node();
+  auto v = cx.analysis().constant(kw.field("value"));
+  return v && v->truthy() ? kw : Node();
+}
+
+// Code of a trainer itself (a method of a class named `*Trainer` or deriving from the Hugging
+// Face Trainer, as vendored copies are): it runs on whatever arguments its user passes, so the
+// user's script, not this code, decides whether checkpointing is on.
+inline bool in_trainer_implementation(const Context& cx) {
+  for (Node a : cx.ancestors()) {
+    if (!a.is("class_definition")) continue;
+    std::string_view name = cx.text(a.field("name"));
+    if (name.ends_with("Trainer")) return true;
+    Node supers = a.field("superclasses");
+    for (Node s = supers.first_child(); !s.null(); s = s.next_sibling()) {
+      if (!s.named()) continue;
+      auto q = cx.sema().qualified_name(s);
+      if (q && (q->ends_with(".Trainer") || q->ends_with("Seq2SeqTrainer"))) return true;
+    }
+  }
+  return false;
 }
 
 } // namespace oomlint::checks::facts

@@ -239,6 +239,7 @@ struct Analysis::Impl {
   std::unordered_set<const void*> facts_busy;
   std::unordered_map<const void*, uint8_t> tensors;
   std::unordered_map<const void*, bool> no_grad_functions; // only called under no_grad
+  std::optional<bool> script;                              // the file runs as __main__
   // argparse options of the file and of the project modules it imports: dest -> default
   // (nullopt: declared more than once with different defaults, or a default the analysis
   // cannot read).
@@ -405,9 +406,15 @@ std::optional<Const> Analysis::constant(Node e) const {
               ++index;
             }
             bool method = !flow_.class_of_method(fn).null();
-            for (Node call : callers(fn)) {
+            // Only when the file calls the function: a default is what every caller leaves
+            // alone, and a function that other modules call may get anything.
+            auto calls = callers(fn);
+            if (calls.empty()) v.reset();
+            bool constructor = method && text(fn.field("name")) == "__init__";
+            for (Node call : calls) {
               Node args = Semantics::arguments(call);
-              int pos = method && Semantics::callee(call).is("attribute") ? 1 : 0;
+              // `self` is the first parameter: an attribute call or a constructor passes it.
+              int pos = method && (constructor || Semantics::callee(call).is("attribute")) ? 1 : 0;
               Node given;
               for (Node a = args.first_child(); !a.null(); a = a.next_sibling()) {
                 if (!a.named() || a.is("comment")) continue;
@@ -1512,7 +1519,7 @@ bool Analysis::no_grad_at(Node n) const {
       } else {
         impl_->no_grad_functions[p.id()] = false; // while computing: no
         Impl::Guard guard(*impl_, reinterpret_cast<const char*>(p.id()) + 5);
-        if (guard.ok) {
+        if (guard.ok && callers_complete(p)) {
           auto calls = callers(p);
           only = !calls.empty();
           for (Node c : calls) {
@@ -1606,10 +1613,38 @@ std::vector<Node> decorators_of(Node fn) {
 
 } // namespace
 
+bool Analysis::callers_complete(Node fn) const {
+  std::string_view name = text(fn.field("name"));
+  int32_t scope = flow_.scope_of(fn);
+  const Flow::Scope& sc = flow_.scope(scope);
+  // A nested function is called only where its enclosing function can see it.
+  if (sc.kind == Flow::Scope::Kind::Function || sc.kind == Flow::Scope::Kind::Lambda) return true;
+  // A private name is the file's own business.
+  if (name.starts_with("_") && !name.starts_with("__")) return true;
+  // A function of a script (a file run as `__main__`) has no importers to call it.
+  if (sc.kind == Flow::Scope::Kind::Module) {
+    if (!impl_->script) {
+      impl_->script = source_.find("__name__") != std::string_view::npos &&
+                      source_.find("__main__") != std::string_view::npos;
+    }
+    return *impl_->script;
+  }
+  return false; // a method: a subclass in another module may call it
+}
+
 std::vector<Node> Analysis::callers(Node function_def) const {
   std::vector<Node> out;
   Node name = function_def.field("name");
   if (name.null()) return out;
+  // A constructor runs where its class is called.
+  Node cls = flow_.class_of_method(function_def);
+  if (!cls.null() && text(name) == "__init__") {
+    for (Node call : flow_.calls_named(text(cls.field("name")))) {
+      Ref r = callee(call);
+      if (r.kind == Ref::Kind::Class && r.node == cls) out.push_back(call);
+    }
+    return out;
+  }
   for (Node call : flow_.calls_named(text(name))) {
     if (local_target(call) == function_def) out.push_back(call);
   }

@@ -97,6 +97,10 @@ public:
   // Calls of this file that run `function_def` (by name, as a function, or as a method of its
   // class through `self`).
   std::vector<Node> callers(Node function_def) const;
+  // Does the file hold every call of the function: a nested function, a private one (`_name`),
+  // or a module-level function of a script (a file run as `__main__`)? A public function of an
+  // importable module, or a method, may be called from other modules too.
+  bool callers_complete(Node function_def) const;
 
   // What is known of a tensor-valued expression (flags below): a loss, a model's output, whether
   // it still holds its autograd graph, whether it was moved to the CPU. Names are followed through

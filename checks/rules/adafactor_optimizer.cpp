@@ -36,6 +36,8 @@ public:
     const Semantics& m = cx.sema();
     auto q = m.callee_name(call);
     if (!q) return;
+    // Code the file's settings never run (`if args.use_adafactor:` off by default) picks nothing.
+    if (cx.analysis().is_dead(call)) return;
     if (is_adafactor_class(*q)) {
       cx.report(call, std::string(kMessage));
       return;
@@ -43,7 +45,9 @@ public:
     if (!facts::is_training_arguments_class(*q)) return;
     Node optim = m.keyword(call, "optim");
     if (!optim.null()) {
-      auto v = m.string_value(optim);
+      auto c = cx.analysis().constant(optim);
+      auto v = c && c->kind == Const::Kind::Str ? std::optional<std::string_view>(c->s)
+                                                : std::optional<std::string_view>();
       auto oq = m.qualified_name(optim); // OptimizerNames.ADAFACTOR
       if ((v && *v == "adafactor") || (oq && oq->ends_with("OptimizerNames.ADAFACTOR"))) {
         cx.report(optim, std::string(kMessage));

@@ -15,6 +15,7 @@ struct State : RuleState {
   std::vector<Node> generative_loads;  // AutoModelForCausalLM.from_pretrained(...) and kin
   bool generative = false;             // the file trains a model that has a KV cache
   bool cache_handled = false;          // use_cache is set somewhere (to anything but True)
+  bool trl_config = false;             // checkpointing turned on in a TRL config
 };
 
 // Class names of models that generate text and so keep a key/value cache.
@@ -88,9 +89,14 @@ public:
   void check(Node node, Context& cx) const override {
     const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
+    // use_cache set to anything the code does not fix to True: handled by the script.
+    auto not_true = [&](Node v) {
+      auto c = cx.analysis().constant(v);
+      return !(c && c->truthy()) && !is_literal_true(v);
+    };
     if (node.is("keyword_argument")) {
       // use_cache=False / use_cache=not args.gradient_checkpointing in any call.
-      if (m.text(node.field("name")) == "use_cache" && !is_literal_true(node.field("value"))) {
+      if (m.text(node.field("name")) == "use_cache" && not_true(node.field("value"))) {
         st.cache_handled = true;
       }
       return;
@@ -99,7 +105,7 @@ public:
       // model.config.use_cache = False (any object's `.use_cache`).
       Node left = node.field("left");
       if (left.is("attribute") && m.text(left.field("attribute")) == "use_cache" &&
-          !is_literal_true(node.field("right"))) {
+          not_true(node.field("right"))) {
         st.cache_handled = true;
       }
       return;
@@ -109,19 +115,32 @@ public:
       st.generative = true;
       if (is_load) st.generative_loads.push_back(node);
     }
+    // Code the file's settings never run, and a trainer's own code, turn nothing on.
+    if (cx.analysis().is_dead(node) || facts::in_trainer_implementation(cx)) return;
     if (facts::is_checkpointing_enable_call(m, node)) {
       st.enable_calls.push_back(node);
       // Remember the statement now: finish() has no ancestors.
       st.enable_statements.push_back(cx.parent());
     }
-    Node kw = facts::checkpointing_true_keyword(m, node);
-    if (!kw.null()) st.checkpointing_kws.push_back(kw);
+    Node kw = facts::checkpointing_true_keyword(cx, node);
+    if (!kw.null()) {
+      st.checkpointing_kws.push_back(kw);
+      // TRL's trainers pass use_cache=False to every training forward themselves.
+      auto q = m.callee_name(node);
+      if (q && q->starts_with("trl.")) st.trl_config = true;
+    }
   }
 
   void finish(Context& cx) const override {
     auto& st = cx.state<State>();
     const Semantics& m = cx.sema();
     if (st.enable_calls.empty() && st.checkpointing_kws.empty()) return;
+    if (st.trl_config) return;
+    // Unsloth patches the model's forward and manages checkpointing and the cache itself.
+    if (cx.source().find("unsloth") != std::string_view::npos ||
+        cx.source().find("FastLanguageModel") != std::string_view::npos) {
+      return;
+    }
     // TRL trains generative models only; otherwise require a generative model class.
     if (st.cache_handled || !(st.generative || m.imports("trl"))) return;
     // `"use_cache"` as a string (config.update({"use_cache": False}), setattr(...)): handled.

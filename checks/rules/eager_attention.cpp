@@ -24,9 +24,17 @@ bool eager_is_deliberate(Context& cx, Node call) {
   }
   if (st.wants_attentions) return true;
   if (call.null()) return false;
-  std::string_view args = cx.text(Semantics::arguments(call));
-  for (std::string_view g : {"gemma-2", "gemma2", "gemma-3", "gemma3", "Gemma2", "Gemma3"}) {
-    if (args.find(g) != std::string_view::npos) return true;
+  auto gemma = [](std::string_view text) {
+    for (std::string_view g : {"gemma-2", "gemma2", "gemma-3", "gemma3", "Gemma2", "Gemma3"}) {
+      if (text.find(g) != std::string_view::npos) return true;
+    }
+    return false;
+  };
+  if (gemma(cx.text(Semantics::arguments(call)))) return true;
+  // The checkpoint named through a variable: `from_pretrained(model_id, ...)`.
+  Node id = Semantics::positional(call, 0);
+  if (auto c = cx.analysis().constant(id); c && c->kind == Const::Kind::Str && gemma(c->s)) {
+    return true;
   }
   return false;
 }

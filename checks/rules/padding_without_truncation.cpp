@@ -80,13 +80,45 @@ bool has_splat(Node call) {
   return false;
 }
 
-// Prompts tokenized for `model.generate(...)` or under no_grad: inference, where the length of a
-// prompt is the user's to choose and truncating it would change the answer.
-bool is_inference(const Context& cx) {
-  if (facts::in_no_grad(cx)) return true;
+// Prompts tokenized for `model.generate(...)` or without autograd: inference, where the length of
+// a prompt is the user's to choose and truncating it would change the answer. Without autograd:
+// under no_grad here, in a function the file only calls from such places, or a function whose
+// model calls all run under no_grad and that trains nothing (an evaluation batcher).
+bool is_inference(const Context& cx, Node call) {
+  if (facts::runs_without_grad(cx, call)) return true;
   Node fn = cx.enclosing_function();
   std::string_view scope = fn.null() ? cx.source() : cx.text(fn);
-  return scope.find(".generate(") != std::string_view::npos;
+  if (scope.find(".generate(") != std::string_view::npos) return true;
+  if (fn.is("function_definition")) {
+    FunctionFacts f = cx.analysis().facts(fn);
+    bool models = false, trains = f.has(FunctionFacts::Trains);
+    visit_subtree(fn, [&](Node n) {
+      if (n.is("call") && cx.analysis().is_model_call(n)) models = true;
+      return !models;
+    });
+    if (models && !trains && !f.has(FunctionFacts::RunsForward)) return true;
+  }
+  return false;
+}
+
+// Is the text a literal, or a name bound to one (`sentences = ["...", "..."]` above the call)?
+bool is_fixed_text(const Context& cx, Node n) {
+  if (is_literal_text(n)) return true;
+  if ((n.is("list") || n.is("tuple")) && n.named_child_count() > 0) {
+    for (uint32_t i = 0, c = n.named_child_count(); i < c; ++i) {
+      if (!is_fixed_text(cx, n.named_child(i))) return false;
+    }
+    return true;
+  }
+  if (!n.is("identifier")) return false;
+  auto bindings = cx.analysis().flow().reaching(cx.text(n), n);
+  if (bindings.empty()) return false;
+  for (const Binding* b : bindings) {
+    if (b->kind != Binding::Kind::Assign || b->depth != 0 || !is_literal_text(b->value)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 class PaddingWithoutTruncation final : public RuleBase<PaddingWithoutTruncation> {
@@ -131,11 +163,21 @@ public:
     if (!longest && !max_length_padding) return;
     if (!m.imports("transformers") || has_splat(node)) return;
     if (!is_tokenizer(cx, st, tokenizer_object(cx, node))) return;
-    if (is_literal_text(Semantics::positional(node, 0)) ||
-        is_literal_text(m.keyword(node, "text"))) {
+    if (is_fixed_text(cx, Semantics::positional(node, 0)) ||
+        is_fixed_text(cx, m.keyword(node, "text"))) {
       return;
     }
-    if (is_inference(cx)) return;
+    if (is_inference(cx, node)) return;
+    // `untruncated_ids = tokenizer(prompt, padding="longest")`: computed only to warn about
+    // what truncation cut (diffusers' idiom); the ids the model gets come from another call.
+    Node stmt = cx.parent();
+    for (Node p = node.parent(); !p.null() && !p.is("expression_statement"); p = p.parent())
+      stmt = p;
+    if (stmt.is("assignment") &&
+        cx.text(stmt.field("left")).find("untruncated") != std::string_view::npos) {
+      return;
+    }
+    if (cx.analysis().is_dead(node)) return;
     // A multimodal processor call: truncating its text can cut the image or audio placeholder
     // tokens, which the model then rejects, so leaving it untruncated is deliberate.
     for (std::string_view media : {"images", "videos", "audio", "audios"}) {
@@ -144,6 +186,10 @@ public:
     Node max_length = m.keyword(node, "max_length");
     if (max_length_padding) {
       if (!max_length.null()) return;
+      // `tokenizer.model_max_length = 512` set by the file: the padding length is chosen.
+      for (Node w : cx.analysis().flow().attribute_writes("model_max_length")) {
+        if (cx.analysis().constant(w.field("right"))) return;
+      }
       cx.report(padding, "`padding=\"max_length\"` without `max_length` pads every example to the "
                          "tokenizer's `model_max_length`, which can be thousands of tokens: set "
                          "`max_length` to the length the data needs (M16)");

@@ -10,7 +10,8 @@ namespace oomlint::checks {
 namespace {
 
 struct State : RuleState {
-  std::vector<Node> hf_sites; // enable() calls and TrainingArguments calls to judge in finish()
+  std::vector<Node> hf_sites;    // enable() calls and TrainingArguments calls to judge in finish()
+  std::vector<Node> hf_keywords; // their gradient_checkpointing= keyword (null for enable())
   bool ddp = false;
 };
 
@@ -60,14 +61,16 @@ public:
   // Two paths: torch.utils.checkpoint.checkpoint(_sequential) (the qualified name's parts `utils`
   // and `checkpoint` are in the source), or Hugging Face `gradient_checkpointing(_enable)` in a DDP
   // script (a DistributedDataParallel, a TrainingArguments `ddp_find_unused_parameters=`, or a
-  // launcher named in the text, as finish() checks). The launcher may be named in a comment or a
+  // launcher named in the text, `LOCAL_RANK` read from the environment or
+  // `init_process_group`, as finish() checks). The launcher may be named in a comment or a
   // string; the rest is code.
   static Prefilter needs() {
     return requires_all(code("checkpoint"), code("utils") | code("gradient_checkpointing"),
                         anywhere("utils") | anywhere("DistributedDataParallel") |
                             anywhere("ddp_find_unused_parameters") | anywhere("torchrun") |
                             anywhere("accelerate launch") | anywhere("torch.distributed.launch") |
-                            anywhere("torch.distributed.run"));
+                            anywhere("torch.distributed.run") | anywhere("LOCAL_RANK") |
+                            anywhere("init_process_group"));
   }
 
   void check(Node call, Context& cx) const override {
@@ -79,6 +82,9 @@ public:
         facts::is_training_arguments_call(m, call)) {
       st.ddp = true;
     }
+    // Code the file's settings never run (`if self.gradient_checkpointing:` with the attribute
+    // only ever set to False) checkpoints nothing.
+    if (cx.analysis().is_dead(call)) return;
     if (q && (*q == "torch.utils.checkpoint.checkpoint" ||
               *q == "torch.utils.checkpoint.checkpoint_sequential")) {
       if (facts::has_dictionary_splat(call) || !m.keyword(call, "use_reentrant").null()) return;
@@ -92,9 +98,17 @@ public:
       }
       return;
     }
+    // A trainer's own code checkpoints when its user asks; the user's script is where to say how.
+    if (facts::in_trainer_implementation(cx)) return;
     if (facts::is_checkpointing_enable_call(m, call) ||
-        !facts::checkpointing_true_keyword(m, call).null()) {
+        !facts::checkpointing_true_keyword(cx, call).null()) {
       st.hf_sites.push_back(call);
+      st.hf_keywords.push_back(facts::checkpointing_true_keyword(cx, call));
+    }
+    // torch.distributed set up by hand: the processes torchrun starts.
+    if (q && (*q == "torch.distributed.init_process_group" ||
+              *q == "torch.distributed.distributed_c10d.init_process_group")) {
+      st.ddp = true;
     }
   }
 
@@ -108,13 +122,15 @@ public:
                src.find("torchrun") != std::string_view::npos ||
                src.find("accelerate launch") != std::string_view::npos ||
                src.find("torch.distributed.launch") != std::string_view::npos ||
-               src.find("torch.distributed.run") != std::string_view::npos;
+               src.find("torch.distributed.run") != std::string_view::npos ||
+               src.find("LOCAL_RANK") != std::string_view::npos;
     if (!ddp) return;
-    for (Node call : st.hf_sites) {
+    for (size_t i = 0; i < st.hf_sites.size(); ++i) {
+      Node call = st.hf_sites[i];
       bool fixable = false;
       if (hf_call_is_explicit(m, call, &fixable)) continue;
       bool enable = call.is("call") && m.callee_tail(call) == "gradient_checkpointing_enable";
-      Node where = enable ? call : facts::checkpointing_true_keyword(m, call);
+      Node where = enable ? call : st.hf_keywords[i];
       auto d = cx.report(where,
                          "gradient checkpointing in a DDP script uses the reentrant variant by "
                          "default, which can fail under DDP (parameters marked ready twice); pass "
