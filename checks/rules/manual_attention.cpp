@@ -94,7 +94,7 @@ public:
         method == "half" || method == "to" || method == "type" || method == "type_as" ||
         method == "div" || method == "div_" || method == "mul" || method == "mul_" ||
         method == "add" || method == "add_" || method == "clamp" || method == "contiguous" ||
-        method == "view" || method == "reshape") {
+        method == "view" || method == "reshape" || method == "unsqueeze" || method == "squeeze") {
       return is_scores(obj, depth + 1);
     }
     return false;
@@ -149,8 +149,36 @@ private:
       }
     }
     if (strong) return true;
-    if (!weak || base.null() || q.null()) return false;
-    return has_letter(cx_.text(base), 'k') && has_letter(cx_.text(q), 'q');
+    if (weak && !base.null() && !q.null()) {
+      return has_letter(cx_.text(base), 'k') && has_letter(cx_.text(q), 'q');
+    }
+    // The other layout: the query transposed instead, `bmm(q.permute(0, 2, 1), k)` over
+    // (b, c, hw) tensors (VQGAN's spatial attention), named as a query and a key.
+    return !q.null() && is_query_transposed(q, depth) && has_letter(cx_.text(k), 'k') &&
+           has_letter(cx_.text(q), 'q');
+  }
+
+  // `q.permute(0, 2, 1)` / `q.transpose(1, 2)`, directly or through an assignment.
+  bool is_query_transposed(Node q, int depth) const {
+    q = unparen(q);
+    if (depth > kMaxDepth || q.null()) return false;
+    if (q.is("identifier")) {
+      for (Node rhs : assigned_values(q)) {
+        if (is_query_transposed(rhs, depth + 1)) return true;
+      }
+      return false;
+    }
+    if (!q.is("call") || m_.callee_name(q)) return false;
+    Node f = Semantics::callee(q);
+    if (!f.is("attribute")) return false;
+    std::string_view method = cx_.text(f.field("attribute"));
+    if (method == "permute") return Semantics::argument_count(q) == 3 && permutes_last_dim(q);
+    if (method == "transpose") {
+      auto x = signed_int(cx_, Semantics::positional(q, 0));
+      auto y = signed_int(cx_, Semantics::positional(q, 1));
+      return x && y && std::min(*x, *y) == 1 && std::max(*x, *y) == 2;
+    }
+    return is_query_transposed(f.field("object"), depth + 1);
   }
 
   // permute(0, 1, 3, 2) / permute(0, 2, 3, 1): the last dimension (the features) moves away.
@@ -191,11 +219,16 @@ private:
       }
       return false;
     };
-    const std::string& d = a.back();
     const std::string& key = o.back();
     const std::string& query = o[o.size() - 2];
-    return d == b.back() && !contains(o, d) && contains(b, key) && !contains(a, key) &&
-           contains(a, query) && !contains(b, query);
+    // Contracted: an index of both operands that the output drops (the features, last in
+    // "bhid,bhjd" or before the positions in the channels-first "bhdi,bhdj").
+    bool contracted = false;
+    for (const auto& d : a) {
+      if (contains(b, d) && !contains(o, d)) contracted = true;
+    }
+    return contracted && contains(b, key) && !contains(a, key) && contains(a, query) &&
+           !contains(b, query);
   }
 
   // Index names of one einsum operand: characters for torch.einsum, words for einops.
@@ -290,18 +323,107 @@ Node softmax_input(const Context& cx, Node call) {
     if (dim.null()) dim = Semantics::positional(call, 0);
     return last_dim(dim) ? obj : Node();
   }
-  // self.softmax(scores), where self.softmax = nn.Softmax(dim=-1)
-  if (obj.is("identifier") && cx.text(obj) == "self" &&
-      method.find("softmax") != std::string_view::npos) {
-    return Semantics::positional(call, 0);
+  // self.softmax(scores), where self.softmax = nn.Softmax(dim=-1); also under another name
+  // (`self.attend = nn.Softmax(dim=-1)`), found through the class's attributes.
+  if (obj.is("identifier") && cx.text(obj) == "self") {
+    if (method.find("softmax") != std::string_view::npos) return Semantics::positional(call, 0);
+    Ref cls = cx.analysis().class_of(f);
+    if (cls.kind == Ref::Kind::Library &&
+        (cls.name == "torch.nn.Softmax" || cls.name == "torch.nn.modules.activation.Softmax")) {
+      return Semantics::positional(call, 0);
+    }
   }
   return Node();
+}
+
+// After the softmax, are the weights used for something other than the product with the values
+// (`attn @ v`, matmul / bmm / einsum), a dropout, a cast or a reshape: multiplied by a learned
+// span mask, blended with another softmax, handed to a hook for Grad-CAM? SDPA cannot do that.
+bool weights_used_otherwise(const Context& cx, Node scope, Node call) {
+  Node stmt = call.parent();
+  while (!stmt.null() && !stmt.is("assignment") && !stmt.is("expression_statement")) {
+    stmt = stmt.parent();
+  }
+  if (!stmt.is("assignment") || !stmt.field("left").is("identifier")) return false;
+  std::vector<std::string_view> names{cx.text(stmt.field("left"))};
+  bool other = false;
+  auto is_name = [&](Node e) {
+    e = unparen(e);
+    if (!e.is("identifier")) return false;
+    for (auto n : names) {
+      if (cx.text(e) == n) return true;
+    }
+    return false;
+  };
+  visit_subtree(scope, [&](Node n) {
+    if (other) return false;
+    if (n.end() <= stmt.end()) return false;
+    if (!is_name(n)) return true;
+    // A use of the weights: what takes them?
+    Node p = n.parent();
+    while (p.is("parenthesized_expression"))
+      p = p.parent();
+    if (p.is("binary_operator") && cx.text(p.field("operator")) == "@") return false;
+    if (p.is("argument_list")) {
+      Node c = p.parent();
+      std::string_view tail = cx.sema().callee_tail(c);
+      if (tail == "matmul" || tail == "bmm" || tail == "einsum") return false; // with the values
+      if (tail.find("drop") != std::string_view::npos || tail.find("softmax") != std::string_view::npos) {
+        // attn = self.attn_drop(attn): the weights go on under that name.
+        Node a = c.parent();
+        if (a.is("assignment") && a.field("left").is("identifier")) {
+          names.push_back(cx.text(a.field("left")));
+        }
+        return false;
+      }
+    }
+    if (p.is("attribute")) {
+      std::string_view m = cx.text(p.field("attribute"));
+      Node c = p.parent();
+      if (c.is("call") && (m == "matmul" || m == "bmm")) return false; // with the values
+      if (c.is("call") && (m == "type_as" || m == "to" || m == "float" || m == "half" ||
+                           m == "contiguous" || m == "view" || m == "reshape" ||
+                           m == "transpose" || m == "permute" ||
+                           m.find("drop") != std::string_view::npos)) {
+        Node a = c.parent();
+        if (a.is("assignment") && a.field("left").is("identifier")) {
+          names.push_back(cx.text(a.field("left")));
+        }
+        return false;
+      }
+    }
+    if (p.is("assignment") && p.field("left") == n) return false; // rebound
+    if (p.is("return_statement") || p.is("expression_list")) return false; // weights_are_kept
+    other = true;
+    return false;
+  });
+  return other;
+}
+
+// Is the query one position: built from `x[:, 0:1]` / `x[:, :1]` (CrossViT's class-token
+// attention)?
+bool single_query(const Context& cx, Node scope) {
+  bool found = false;
+  visit_subtree(scope, [&](Node n) {
+    if (found) return false;
+    if (n.is("assignment") && n.field("left").is("identifier")) {
+      std::string_view name = cx.text(n.field("left"));
+      if (name == "q" || name == "query" || name.starts_with("q_")) {
+        std::string text = cx.code_text(n.field("right"), false);
+        std::erase(text, ' ');
+        found = text.find("[:,0:1") != std::string::npos || text.find("[:,:1") != std::string::npos;
+      }
+    }
+    return !found;
+  });
+  return found;
 }
 
 // The attention weights are an output of their own (returned, or stored on the module for
 // inspection): scaled_dot_product_attention does not return them, so the manual path is needed.
 bool weights_are_kept(const Context& cx, Node scope, Node call) {
   if (scope.null()) return false;
+  if (weights_used_otherwise(cx, scope, call)) return true;
   // The name the softmax result is bound to: the nearest enclosing assignment.
   std::string_view weights;
   auto anc = cx.ancestors();
@@ -383,10 +505,14 @@ public:
     for (std::string_view marker : kFusedMarkers) {
       if (cx.source().find(marker) != std::string_view::npos) return;
     }
+    // Attention lives in a model's forward; a softmax over toy tensors at module level (a
+    // notebook's worked example) trains nothing.
     Node scope = cx.enclosing_function();
-    if (scope.null() && !cx.ancestors().empty()) scope = cx.ancestors().front();
+    if (scope.null()) return;
     Analyzer an(cx, scope);
     if (!an.is_scores(input, 0)) return;
+    // A single query (the class token, `x[:, 0:1]`): scores grow linearly with the length.
+    if (single_query(cx, scope)) return;
     if (weights_are_kept(cx, scope, call)) return;
     cx.report(call,
               "attention computed by hand: the softmax over `q @ k^T` materialises the whole "
