@@ -370,6 +370,7 @@ TEST_CASE("a comment inside a call's parentheses is no argument", "[model][engin
   // OOM153 reads `model.eval()` as the switch to evaluation only when it has no argument.
   auto script = [](std::string_view eval_call) {
     return "import torch\n\n"
+           "device = torch.device(\"cuda\")\n\n"
            "def score(model, batches):\n"
            "    " +
            std::string(eval_call) +

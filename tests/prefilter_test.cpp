@@ -544,7 +544,7 @@ TEST_CASE("OOM153 with each kind of model", "[prefilter]") {
     std::string text =
         "import torch\n" + std::string(setup) +
         "\n\ndef evaluate():\n    for batch in val_loader:\n        out = " + std::string(callee) +
-        "(batch)\n        print(out)\n";
+        "(batch.cuda())\n        print(out)\n";
     INFO(text);
     auto all = engine.check(text, /*no_prefilter=*/true);
     CHECK(all.size() == 1);
@@ -552,7 +552,7 @@ TEST_CASE("OOM153 with each kind of model", "[prefilter]") {
   }
   // `model_report` is no model: nothing to report, and not parsed for it.
   std::string_view text = "import torch\n\n\ndef evaluate():\n    for batch in val_loader:\n"
-                          "        out = model_report(batch)\n        print(out)\n";
+                          "        out = model_report(batch.cuda())\n        print(out)\n";
   CHECK(engine.check(text, /*no_prefilter=*/true).empty());
   CHECK_FALSE(engine.active_rules(text).at(0));
 }
@@ -564,7 +564,7 @@ TEST_CASE("OOM153 in eval mode", "[prefilter]") {
   checks::Engine engine(checks::Settings{}, {rule});
   for (std::string_view mode : {"model.eval()", "model.train(False)", "model.train(mode=False)"}) {
     std::string text = "import torch\n\n\ndef predict(model, xs):\n    " + std::string(mode) +
-                       "\n    preds = model(xs)\n    return preds\n";
+                       "\n    preds = model(xs.cuda())\n    return preds\n";
     INFO(text);
     auto all = engine.check(text, /*no_prefilter=*/true);
     CHECK(all.size() == (mode.find("mode=") == std::string_view::npos ? 1u : 0u));
@@ -687,7 +687,7 @@ TEST_CASE("words of an iterable or a receiver count in strings and not in commen
       {"OOM153",
        "import torch\nimport torch.nn as nn\n\n\ndef score(net, xs):\n    total = 0.0\n"
        "    for images, labels in ",
-       ":\n        total += nn.functional.cross_entropy(net(images), labels).item()\n"
+       ":\n        total += nn.functional.cross_entropy(net(images.cuda()), labels).item()\n"
        "    return total\n",
        {{"loaders[\"test\"]", 1},
         {"(xs  # test loader\n    )", 0},

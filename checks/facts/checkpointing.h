@@ -47,14 +47,19 @@ inline Node checkpointing_true_keyword(const Context& cx, Node call) {
 // Face Trainer, as vendored copies are): it runs on whatever arguments its user passes, so the
 // user's script, not this code, decides whether checkpointing is on.
 inline bool in_trainer_implementation(const Context& cx) {
-  for (Node a : cx.ancestors()) {
-    if (!a.is("class_definition")) continue;
+  // The enclosing classes, through the scopes (not every ancestor node: a deep expression would
+  // make that a walk per node).
+  const Flow& flow = cx.analysis().flow();
+  for (int32_t s = flow.scope_of(cx.node()); s > 0; s = flow.scope(s).parent) {
+    const Flow::Scope& sc = flow.scope(s);
+    if (sc.kind != Flow::Scope::Kind::Class) continue;
+    Node a = sc.node;
     std::string_view name = cx.text(a.field("name"));
     if (name.ends_with("Trainer")) return true;
     Node supers = a.field("superclasses");
-    for (Node s = supers.first_child(); !s.null(); s = s.next_sibling()) {
-      if (!s.named()) continue;
-      auto q = cx.sema().qualified_name(s);
+    for (Node c = supers.first_child(); !c.null(); c = c.next_sibling()) {
+      if (!c.named()) continue;
+      auto q = cx.sema().qualified_name(c);
       if (q && (q->ends_with(".Trainer") || q->ends_with("Seq2SeqTrainer"))) return true;
     }
   }

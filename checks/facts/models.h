@@ -37,7 +37,13 @@ inline Clause model_call_terms() {
   return code_identifier("model") | code("_model").ends_word().ignoring_case() |
          code_identifier("models") | code("net").ends_word().ignoring_case() |
          code_identifier("network") | code_identifier("Module") | code("LightningModule") |
-         code("PreTrainedModel") | code("from_pretrained");
+         code("PreTrainedModel") | code("from_pretrained") |
+         // used like a module (Analysis::used_as_model) or built by a model factory
+         code_identifier("eval") | code_identifier("train") | code_identifier("parameters") |
+         code_identifier("named_parameters") | code_identifier("state_dict") |
+         code_identifier("load_state_dict") | code_identifier("requires_grad_") |
+         code_identifier("timm") | code_identifier("torchvision") | code("Sequential") |
+         code("DataParallel") | code_identifier("get_peft_model") | code_identifier("compile");
 }
 // ... and "this is a model's output" (is_model_output): a model call or an output field
 // (`logits`, `*_logits`, `logits_per_*`, `(last_)hidden_state(s)`, `pooler_output`).

@@ -391,55 +391,7 @@ std::optional<Const> Analysis::constant(Node e) const {
         v = constant(element_at(b->value, *b));
         break;
       case Binding::Kind::Param:
-        if (!b->value.null()) {
-          // A default stands when no call in the file passes something else for it.
-          v = constant(b->value);
-          Node fn = flow_.scope(b->scope).node;
-          if (v && fn.is("function_definition")) {
-            std::string_view pname = text(b->target);
-            // The parameter's place among the positional ones.
-            int index = 0, position = -1;
-            for (Node p = fn.field("parameters").first_child(); !p.null(); p = p.next_sibling()) {
-              if (!p.named()) continue;
-              if (p.is("list_splat_pattern") || p.is("keyword_separator")) break;
-              if (p == b->site) position = index;
-              ++index;
-            }
-            bool method = !flow_.class_of_method(fn).null();
-            // Only when the file calls the function: a default is what every caller leaves
-            // alone, and a function that other modules call may get anything.
-            auto calls = callers(fn);
-            if (calls.empty()) v.reset();
-            bool constructor = method && text(fn.field("name")) == "__init__";
-            for (Node call : calls) {
-              Node args = Semantics::arguments(call);
-              // `self` is the first parameter: an attribute call or a constructor passes it.
-              int pos = method && (constructor || Semantics::callee(call).is("attribute")) ? 1 : 0;
-              Node given;
-              for (Node a = args.first_child(); !a.null(); a = a.next_sibling()) {
-                if (!a.named() || a.is("comment")) continue;
-                if (a.is("list_splat") || a.is("dictionary_splat")) {
-                  v.reset();
-                  break;
-                }
-                if (a.is("keyword_argument")) {
-                  if (text(a.field("name")) == pname) given = a.field("value");
-                } else {
-                  if (pos == position) given = a;
-                  ++pos;
-                }
-              }
-              if (!v) break;
-              if (!given.null()) {
-                auto g = constant(given);
-                if (!g || !(*g == *v)) {
-                  v.reset();
-                  break;
-                }
-              }
-            }
-          }
-        }
+        v = parameter_value(*b);
         break;
       case Binding::Kind::Import: {
         Ref r = resolve(b->target);
@@ -642,48 +594,118 @@ std::optional<Const> Analysis::constant(Node e) const {
   return out;
 }
 
+std::optional<Const> Analysis::parameter_value(const Binding& b) const {
+  // What every call of the file passes for the parameter (its default where a call leaves it
+  // out), when the file calls the function at all: a function that other modules call may get
+  // anything. A parameter without a default also needs every call to be in this file.
+  Node fn = flow_.scope(b.scope).node;
+  if (!fn.is("function_definition")) return std::nullopt;
+  std::optional<Const> def;
+  if (!b.value.null()) {
+    def = constant(b.value);
+    if (!def) return std::nullopt;
+  } else if (!callers_complete(fn)) {
+    return std::nullopt;
+  }
+  std::string_view pname = text(b.target);
+  // The parameter's place among the positional ones.
+  int index = 0, position = -1;
+  for (Node p = fn.field("parameters").first_child(); !p.null(); p = p.next_sibling()) {
+    if (!p.named()) continue;
+    if (p.is("list_splat_pattern") || p.is("keyword_separator")) break;
+    if (p == b.site) position = index;
+    ++index;
+  }
+  bool method = !flow_.class_of_method(fn).null();
+  bool constructor = method && text(fn.field("name")) == "__init__";
+  auto calls = callers(fn);
+  if (calls.empty()) return std::nullopt;
+  std::optional<Const> value;
+  for (Node call : calls) {
+    Node args = Semantics::arguments(call);
+    // `self` is the first parameter: an attribute call or a constructor passes it.
+    int pos = method && (constructor || Semantics::callee(call).is("attribute")) ? 1 : 0;
+    Node given;
+    for (Node a = args.first_child(); !a.null(); a = a.next_sibling()) {
+      if (!a.named() || a.is("comment")) continue;
+      if (a.is("list_splat") || a.is("dictionary_splat")) return std::nullopt;
+      if (a.is("keyword_argument")) {
+        if (text(a.field("name")) == pname) given = a.field("value");
+      } else {
+        if (pos == position) given = a;
+        ++pos;
+      }
+    }
+    std::optional<Const> here = given.null() ? def : constant(given);
+    if (!here || (value && !(*value == *here))) return std::nullopt;
+    value = here;
+  }
+  return value;
+}
+
 bool Analysis::is_dead(Node n) const {
-  for (Node child = n, p = n.parent(); !p.null(); child = p, p = p.parent()) {
-    if (p.is("if_statement")) {
-      Node cond = p.field("condition");
-      if (child == p.field("consequence")) {
-        auto c = constant(cond);
-        if (c && !c->truthy()) return true;
-        continue;
-      }
-      if (!child.is("elif_clause") && !child.is("else_clause")) continue;
+  // Dead if the parent makes this child unreachable, or the parent is dead: kept per node, so a
+  // chain of nested nodes costs one walk.
+  std::vector<Node> path;
+  bool dead = false;
+  for (Node c = n; !c.null(); c = c.parent()) {
+    auto known = dead_.find(c.id());
+    if (known != dead_.end()) {
+      dead = known->second;
+      break;
+    }
+    path.push_back(c);
+  }
+  for (size_t i = path.size(); i-- > 0;) {
+    Node c = path[i];
+    Node p = c.parent();
+    dead = dead || (!p.null() && dead_under(c, p));
+    dead_.emplace(c.id(), dead);
+  }
+  return dead;
+}
+
+// Whether `p` never runs its child `child`, on what the constants say.
+bool Analysis::dead_under(Node child, Node p) const {
+  if (p.is("if_statement")) {
+    Node cond = p.field("condition");
+    if (child == p.field("consequence")) {
       auto c = constant(cond);
-      if (c && c->truthy()) return true; // the first branch always runs
-      for (Node b = p.first_child(); !b.null() && !(b == child); b = b.next_sibling()) {
-        if (!b.is("elif_clause")) continue;
-        auto bc = constant(b.field("condition"));
-        if (bc && bc->truthy()) return true;
-      }
-      continue;
-    }
-    if (p.is("elif_clause") && child == p.field("consequence")) {
-      auto c = constant(p.field("condition"));
       if (c && !c->truthy()) return true;
-      continue;
+      return false;
     }
-    if (p.is("conditional_expression")) {
-      Node a = p.named_child(0), cond = p.named_child(1), b = p.named_child(2);
-      if (child == a || child == b) {
-        auto c = constant(cond);
-        if (c && c->truthy() == (child == b)) return true;
-      }
-      continue;
+    if (!child.is("elif_clause") && !child.is("else_clause")) return false;
+    auto c = constant(cond);
+    if (c && c->truthy()) return true; // the first branch always runs
+    for (Node b = p.first_child(); !b.null() && !(b == child); b = b.next_sibling()) {
+      if (!b.is("elif_clause")) continue;
+      auto bc = constant(b.field("condition"));
+      if (bc && bc->truthy()) return true;
     }
-    if (p.is("while_statement") && child == p.field("body")) {
-      auto c = constant(p.field("condition"));
-      if (c && !c->truthy()) return true;
-      continue;
+    return false;
+  }
+  if (p.is("elif_clause") && child == p.field("consequence")) {
+    auto c = constant(p.field("condition"));
+    if (c && !c->truthy()) return true;
+    return false;
+  }
+  if (p.is("conditional_expression")) {
+    Node a = p.named_child(0), cond = p.named_child(1), b = p.named_child(2);
+    if (child == a || child == b) {
+      auto c = constant(cond);
+      if (c && c->truthy() == (child == b)) return true;
     }
-    if (p.is("boolean_operator") && child == p.field("right")) {
-      auto c = constant(p.field("left"));
-      std::string_view op = text(p.field("operator"));
-      if (c && ((op == "and" && !c->truthy()) || (op == "or" && c->truthy()))) return true;
-    }
+    return false;
+  }
+  if (p.is("while_statement") && child == p.field("body")) {
+    auto c = constant(p.field("condition"));
+    if (c && !c->truthy()) return true;
+    return false;
+  }
+  if (p.is("boolean_operator") && child == p.field("right")) {
+    auto c = constant(p.field("left"));
+    std::string_view op = text(p.field("operator"));
+    if (c && ((op == "and" && !c->truthy()) || (op == "or" && c->truthy()))) return true;
   }
   return false;
 }
@@ -1067,11 +1089,17 @@ Ref Analysis::class_of(Node e) const {
         cls.name = c.name.substr(0, c.name.size() - last.size() - 1);
         return cls;
       }
+      if (c.name == "torch.compile") {
+        // The compiled module answers for the module it wraps.
+        Ref inner = class_of(Semantics::positional(e, 0));
+        if (inner) return inner;
+      }
       if (c.name == "timm.create_model" || c.name.starts_with("torchvision.models.") ||
           c.name == "peft.get_peft_model" || c.name == "torch.compile") {
+        // A model factory: what it builds is a whole model (is_nn_module knows these names).
         Ref cls;
         cls.kind = Ref::Kind::Library;
-        cls.name = "torch.nn.Module";
+        cls.name = c.name;
         return cls;
       }
       if (!last.empty() && last[0] >= 'A' && last[0] <= 'Z') return c;
@@ -1202,7 +1230,10 @@ bool Analysis::is_nn_module(const Ref& cls) const {
         !n.starts_with("torch.nn.parameter") && !n.ends_with("Loss") && n != "torch.nn.Parameter") {
       return true;
     }
-    if (n.starts_with("torchvision.models.")) return true;
+    if (n.starts_with("torchvision.models.") || n == "timm.create_model" ||
+        n == "peft.get_peft_model" || n == "torch.compile") {
+      return true;
+    }
     std::string_view last = last_part(n);
     if (n.starts_with("transformers.") || n.starts_with("peft.") || n.starts_with("diffusers.")) {
       return last.find("Model") != std::string_view::npos ||
@@ -1278,15 +1309,29 @@ bool Analysis::is_model_object(Node e) const {
   Ref cls = class_of(e);
   if (cls.kind == Ref::Kind::Library && cls.name.starts_with("torch.nn.")) {
     // A layer of torch.nn (`conv(x)`) is not a model; a container or a wrapper of one is.
+    // (`x: nn.Module` says only that it is some module: the name and its uses decide.)
     std::string_view last = last_part(cls.name);
-    if (last == "Sequential" || last == "DataParallel" || last == "DistributedDataParallel" ||
-        last == "Module") {
+    if (last == "Sequential" || last == "DataParallel" || last == "DistributedDataParallel") {
       return true;
     }
-    return is_model_like_name(name);
+    return is_model_like_name(name) || (last == "Module" && used_as_model(e));
   }
   if (cls) return is_nn_module(cls);
-  return is_model_like_name(name);
+  return is_model_like_name(name) || used_as_model(e);
+}
+
+bool Analysis::used_as_model(Node e) const {
+  // The file switches it to eval or train mode, or reads its parameters: `inception.eval()`,
+  // `self.encoder.parameters()`. Only nn.Module objects answer to those.
+  std::string_view t = text(e);
+  for (std::string_view method : {"eval", "train", "parameters", "named_parameters", "state_dict",
+                                  "load_state_dict", "requires_grad_"}) {
+    for (Node call : flow_.calls_named(method)) {
+      Node f = Semantics::callee(call);
+      if (f.is("attribute") && text(f.field("object")) == t) return true;
+    }
+  }
+  return false;
 }
 
 uint8_t Analysis::tensor(Node e) const {
@@ -1331,7 +1376,11 @@ uint8_t Analysis::tensor(Node e) const {
         out = kOutput | kGraph;
       } else {
         Ref r = callee(e);
-        if (r.kind == Ref::Kind::Library) {
+        // `self.criterion(...)` in a subclass of a library class names the library's member
+        // only when the library has one; an attribute the class sets itself is judged below.
+        bool self_member = f.is("attribute") && unparen(f.field("object")).is("identifier") &&
+                           text(unparen(f.field("object"))) == "self";
+        if (r.kind == Ref::Kind::Library && !self_member) {
           std::string_view q = r.name;
           if (q.starts_with("torch.nn.functional.") && is_functional_loss(last_part(q))) {
             out = kLoss | kGraph;
@@ -1356,7 +1405,9 @@ uint8_t Analysis::tensor(Node e) const {
           if (cls.kind == Ref::Kind::Library && cls.name.starts_with("torch.nn.") &&
               cls.name.ends_with("Loss")) {
             out = kLoss | kGraph;
-          } else if (!cls) {
+          } else if (!cls || cls.is_library("torch.nn.Module") ||
+                     cls.is_library("torch.nn.modules.module.Module")) {
+            // Unknown, or typed only as some module (`loss_fn: nn.Module`): the name decides.
             if (f.is("call")) {
               Ref c = callee(f);
               if (c.kind == Ref::Kind::Library && c.name.starts_with("torch.nn.") &&
@@ -1381,9 +1432,9 @@ uint8_t Analysis::tensor(Node e) const {
       out = tensor(obj) & ~kGraph;
     } else if (a == "loss" && !is_config_like_name(o) &&
                !(obj.is("attribute") && text(obj.field("object")) == "self")) {
-      out = kLoss | kGraph;
+      out = kLoss | graph_of(obj);
     } else if (is_output_field(a) && !is_config_like_name(o)) {
-      out = kOutput | kGraph;
+      out = kOutput | graph_of(obj);
     } else if (a == "T" || a == "mT") {
       out = tensor(obj);
     }
@@ -1430,6 +1481,8 @@ uint8_t Analysis::tensor(Node e) const {
                 t |= kLoss | kGraph;
               if (fx->has(FunctionFacts::ReturnsOutput) && fx->output_index == b->path[0])
                 t |= kOutput | kGraph;
+            } else if (is_model_call(call)) {
+              t |= kOutput | kGraph; // preds, aux = model(x)
             }
           }
         }
@@ -1439,13 +1492,66 @@ uint8_t Analysis::tensor(Node e) const {
         }
         if ((t & kGraph) && no_grad_at(b->site)) t &= ~kGraph;
       } else if (b->kind == Binding::Kind::For) {
-        t = 0;
+        t = element_tensor(*b);
+        if ((t & kGraph) && no_grad_at(b->site)) t &= ~kGraph;
       }
       out = first ? t : static_cast<uint8_t>(out & t);
       first = false;
     }
   }
   impl_->tensors[e.id()] = out;
+  return out;
+}
+
+uint8_t Analysis::graph_of(Node obj) const {
+  obj = unparen(obj);
+  // The result of a call here: its own graph (none when the call runs without autograd).
+  if (obj.is("call")) return no_grad_at(obj) ? 0 : kGraph;
+  // A name bound to a known output: its graph; otherwise (a parameter, an attribute) assume one.
+  if (obj.is("identifier")) {
+    uint8_t t = tensor(obj);
+    if (t & (kOutput | kLoss)) return t & kGraph;
+  }
+  return kGraph;
+}
+
+uint8_t Analysis::element_tensor(const Binding& b) const {
+  // for k, v in losses.items() / for v in losses.values() / for v in [l1, l2]: the flags every
+  // element of the container has.
+  Node it = unparen(b.value);
+  if (it.is("call")) {
+    std::string_view tail = sema_.callee_tail(it);
+    bool item_value = tail == "items" && b.depth == 1 && b.path[0] == 1;
+    if (!item_value && !(tail == "values" && b.depth == 0)) return 0;
+    it = unparen(Semantics::receiver(it));
+  } else if (b.depth != 0) {
+    return 0;
+  }
+  std::vector<Node> values;
+  auto collect = [&](Node c) {
+    c = unparen(c);
+    if (c.is("dictionary")) {
+      for (Node p = c.first_child(); !p.null(); p = p.next_sibling()) {
+        if (p.is("pair")) values.push_back(p.field("value"));
+      }
+      return true;
+    }
+    if (c.is("list") || c.is("tuple")) {
+      for (Node e : elements(c))
+        values.push_back(e);
+      return true;
+    }
+    return false;
+  };
+  if (!collect(it) && it.is("identifier")) {
+    for (const Binding* cb : flow_.reaching(text(it), it)) {
+      if (cb->kind != Binding::Kind::Assign || !collect(element_at(cb->value, *cb))) return 0;
+    }
+  }
+  if (values.empty()) return 0;
+  uint8_t out = 0xFF;
+  for (Node v : values)
+    out &= tensor(v);
   return out;
 }
 
@@ -1721,7 +1827,21 @@ FunctionFacts Analysis::facts(Node fn) const {
         Ref r = callee(c);
         if (r.is_library("torch.set_grad_enabled")) {
           auto v = constant(Semantics::positional(c, 0));
-          if (v && !v->truthy()) out.flags |= FunctionFacts::NoGrad;
+          // ... unless the function turns it back on further down.
+          bool reenabled = false;
+          visit_subtree(body, [&](Node n) {
+            if (reenabled || n.is("function_definition") || n.is("class_definition")) return false;
+            if (n.is("call") && !(n == c)) {
+              Ref q = callee(n);
+              if (q.is_library("torch.enable_grad")) reenabled = true;
+              if (q.is_library("torch.set_grad_enabled")) {
+                auto on = constant(Semantics::positional(n, 0));
+                reenabled = !on || on->truthy();
+              }
+            }
+            return !reenabled;
+          });
+          if (v && !v->truthy() && !reenabled) out.flags |= FunctionFacts::NoGrad;
         }
       }
     }

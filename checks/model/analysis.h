@@ -131,6 +131,14 @@ private:
   // argparse options declared in this file: destination -> default (nullopt when declared twice
   // with different defaults, or with one the analysis cannot read).
   std::unordered_map<std::string, std::optional<Const>> option_table() const;
+  // kGraph when what `obj` holds may carry a graph (the object of `.loss`, `.logits`).
+  uint8_t graph_of(Node obj) const;
+  // The tensor flags every element of the container a `for` iterates has.
+  uint8_t element_tensor(const Binding& b) const;
+  // Is the expression used like an nn.Module in the file (`.eval()`, `.parameters()` on it)?
+  bool used_as_model(Node e) const;
+  // The value a parameter has on every call of the file (see constant()).
+  std::optional<Const> parameter_value(const Binding& b) const;
   // What one binding of a name refers to.
   Ref ref_of_binding(const Binding& b) const;
   // A dotted path as a module records it (leading dots for a relative import), seen from the
@@ -143,12 +151,15 @@ private:
   uint32_t inherited_flags(const std::filesystem::path& file,
                            const std::vector<std::string>& calls) const;
   const FunctionFacts* project_function(const Ref& r) const;
+  // Whether `p` never runs its child `child` (the one step of is_dead()).
+  bool dead_under(Node child, Node p) const;
   struct Impl;
   std::string_view source_;
   const Semantics& sema_;
   FileContext file_;
   Flow flow_;
   std::unique_ptr<Impl> impl_;
+  mutable std::unordered_map<const void*, bool> dead_; // memo of is_dead, per node
 };
 
 } // namespace oomlint::checks

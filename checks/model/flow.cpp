@@ -364,43 +364,58 @@ int32_t Flow::scope_opened_by(Node n) const {
   return it == scope_by_node_.end() ? -1 : it->second;
 }
 
+namespace {
+
+// Whether `n` is the default value of a parameter of the function or lambda `p` (`n`'s
+// grandparent's parent): a default is evaluated in the scope around the function.
+bool is_parameter_default(Node n, Node param, Node params, Node fn) {
+  if (params.null() || !(params == fn.field("parameters"))) return false;
+  if (!param.is("default_parameter") && !param.is("typed_default_parameter")) return false;
+  return n == param.field("value");
+}
+
+} // namespace
+
 int32_t Flow::scope_of(Node n) const {
-  Node child = n;
-  for (Node p = n.parent(); !p.null(); child = p, p = p.parent()) {
-    if (p.is("function_definition")) {
-      if (child == p.field("body")) return scope_opened_by(p);
-      if (child == p.field("parameters")) {
-        // A parameter is the function's; its default value is the scope's around it.
-        Node param;
-        for (Node q = n; !(q == child); q = q.parent())
-          param = q;
-        Node value;
-        parameter_name(param, &value);
-        bool in_default = !value.null() && n.start() >= value.start() && n.end() <= value.end();
-        if (!in_default) return scope_opened_by(p);
-      }
-      continue;
+  // The scope of a node is that of its parent unless the parent opens a scope the node is in;
+  // answers are kept per node, so that a chain of nested nodes costs one walk, not one each.
+  std::vector<Node> path;
+  int32_t scope = 0;
+  for (Node c = n;; c = c.parent()) {
+    auto known = scope_of_node_.find(c.id());
+    if (known != scope_of_node_.end()) {
+      scope = known->second;
+      break;
     }
-    if (p.is("lambda")) {
-      if (child == p.field("body")) return scope_opened_by(p);
-      if (child == p.field("parameters")) {
-        Node param;
-        for (Node q = n; !(q == child); q = q.parent())
-          param = q;
-        Node value;
-        parameter_name(param, &value);
-        bool in_default = !value.null() && n.start() >= value.start() && n.end() <= value.end();
-        if (!in_default) return scope_opened_by(p);
-      }
-      continue;
+    path.push_back(c);
+    if (c.parent().null()) {
+      scope = 0;
+      break;
     }
-    if (p.is("class_definition")) {
-      if (child == p.field("body")) return scope_opened_by(p);
-      continue;
-    }
-    if (opens_comprehension(p) || p.is("module")) return scope_opened_by(p);
   }
-  return 0;
+  // Walk back down from the outermost node whose scope is known (or the root's, 0).
+  for (size_t i = path.size(); i-- > 0;) {
+    Node c = path[i];
+    Node p = c.parent();
+    int32_t s = scope; // default: the parent's
+    if (p.null()) {
+      s = 0;
+    } else if (p.is("function_definition") || p.is("lambda")) {
+      if (c == p.field("body") || c == p.field("parameters")) s = scope_opened_by(p);
+    } else if (p.is("class_definition")) {
+      if (c == p.field("body")) s = scope_opened_by(p);
+    } else if (opens_comprehension(p) || p.is("module")) {
+      s = scope_opened_by(p);
+    } else if (Node params = p.parent(), fn = params.null() ? Node() : params.parent();
+               !fn.null() && (fn.is("function_definition") || fn.is("lambda")) &&
+               is_parameter_default(c, p, params, fn)) {
+      // scope here is the function's (its parameters'); the default is the scope around it.
+      s = scope_of(fn);
+    }
+    scope_of_node_.emplace(c.id(), s);
+    scope = s;
+  }
+  return scope;
 }
 
 Node Flow::function_of(Node n) const {

@@ -131,7 +131,8 @@ private:
     }
   };
   std::unordered_map<Key, std::vector<const Binding*>, KeyHash> by_name_;
-  std::unordered_map<const void*, int32_t> scope_by_node_; // scope-opening node -> scope
+  std::unordered_map<const void*, int32_t> scope_by_node_;         // scope-opening node -> scope
+  mutable std::unordered_map<const void*, int32_t> scope_of_node_; // memo of scope_of
   std::unordered_map<const void*,
                      std::unordered_map<std::string_view, std::vector<AttributeBinding>>>
       attributes_; // class_definition -> attr -> bindings

@@ -106,6 +106,53 @@ bool uses_volatile(const Context& cx, Node root) {
   return found;
 }
 
+bool dummy_inputs(const Context& cx, Node call) {
+  Node args = Semantics::arguments(call);
+  bool any = false;
+  for (Node a = args.first_child(); !a.null(); a = a.next_sibling()) {
+    if (!a.named() || a.is("comment") || a.is("keyword_argument")) continue;
+    Node v = a;
+    if (v.is("identifier")) {
+      auto bindings = cx.analysis().flow().reaching(cx.text(v), v);
+      if (bindings.size() != 1 || bindings[0]->kind != Binding::Kind::Assign ||
+          bindings[0]->depth != 0) {
+        return false;
+      }
+      v = bindings[0]->value;
+    }
+    while (v.is("call") && Semantics::callee(v).is("attribute") &&
+           (cx.sema().callee_tail(v) == "to" || cx.sema().callee_tail(v) == "cuda")) {
+      v = Semantics::receiver(v);
+    }
+    auto q = v.is("call") ? cx.sema().callee_name(v) : std::nullopt;
+    if (!q || !(*q == "torch.randn" || *q == "torch.rand" || *q == "torch.zeros" ||
+                *q == "torch.ones" || *q == "torch.randint" || *q == "torch.empty")) {
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
+bool freezes_parameters(const Context& cx, Node root) {
+  bool found = false;
+  visit_subtree(root, [&](Node n) {
+    if (found) return false;
+    if (n.is("assignment")) {
+      Node left = n.field("left");
+      if (left.is("attribute") && cx.text(left.field("attribute")) == "requires_grad" &&
+          Semantics::bool_value(n.field("right")) == false) {
+        found = true;
+      }
+    } else if (n.is("call") && cx.sema().callee_tail(n) == "requires_grad_" &&
+               Semantics::bool_value(Semantics::positional(n, 0)) == false) {
+      found = true;
+    }
+    return !found;
+  });
+  return found;
+}
+
 bool is_async(const Context& cx, Node fn) {
   return cx.text(fn).starts_with("async");
 }
@@ -191,6 +238,12 @@ public:
     if (trains_after(cx, scope, from)) return;
     // PyTorch before 0.4 turned autograd off with `Variable(x, volatile=True)`.
     if (uses_volatile(cx, scope)) return;
+    // A dummy forward (inputs made by torch.randn / zeros / ones here) probes shapes, exports or
+    // warms up: no data is evaluated.
+    if (!eval_loop && dummy_inputs(cx, node)) return;
+    // Every parameter frozen first (`for p in net.parameters(): p.requires_grad = False`,
+    // `net.requires_grad_(False)`): no graph is recorded.
+    if (freezes_parameters(cx, fn.null() ? scope : fn)) return;
     if (cx.analysis().no_grad_at(node)) return;
     uint32_t key = !fn.null() ? fn.start() + 1 : (loop.null() ? node.start() : loop.start());
     if (!st.reported.insert(key).second) return;

@@ -117,8 +117,7 @@ struct ScopeInfo {
   Names dep_names;
   NameSet backward_names; // names in a backward / autograd.grad call
   NameSet returned;
-  NameSet tensor_used;                                        // used as a tensor later on
-  std::unordered_map<std::string_view, bool> loss_in_no_grad; // last loss assignment under no_grad
+  NameSet tensor_used; // used as a tensor later on
 };
 
 struct Candidate {
@@ -166,6 +165,59 @@ void left_names(const Context& cx, Node left, Names& out) {
   }
 }
 
+// Does the value hold a loss tensor with its graph: a loss (the deep analysis follows names,
+// tuples unpacked from the user's loss functions, `outputs.loss`, arithmetic) or a dict, list or
+// tuple written out with one inside (`outputs.append({"loss": loss, ...})`)?
+bool carries_loss_graph(const Context& cx, Node value) {
+  const Analysis& a = cx.analysis();
+  auto holds = [&](Node e) {
+    uint8_t t = a.tensor(e);
+    return (t & Analysis::kLoss) && (t & Analysis::kGraph);
+  };
+  if (holds(value)) return true;
+  if (value.is("dictionary")) {
+    for (Node p = value.first_child(); !p.null(); p = p.next_sibling()) {
+      if (p.is("pair") && holds(p.field("value"))) return true;
+    }
+  }
+  if (value.is("tuple") || value.is("list")) {
+    for (Node e = value.first_child(); !e.null(); e = e.next_sibling()) {
+      if (e.named() && holds(e)) return true;
+    }
+  }
+  return false;
+}
+
+// Is `name` (a list or a total) assigned afresh or cleared anywhere inside the loop?
+bool reset_in_loop(const Context& cx, Node loop, std::string_view name) {
+  bool found = false;
+  visit_subtree(loop.field("body"), [&](Node n) {
+    if (found) return false;
+    if (n.is("assignment")) {
+      Node left = n.field("left");
+      Node right = n.field("right");
+      if (left.is("identifier") && cx.text(left) == name && !right.null()) {
+        // `total = total + loss` keeps accumulating; anything else starts over.
+        bool reads_itself = false;
+        visit_subtree(right, [&](Node r) {
+          if (r.is("identifier") && cx.text(r) == name) reads_itself = true;
+          return !reads_itself;
+        });
+        found = !reads_itself;
+      }
+    } else if (n.is("call") && cx.sema().callee_tail(n) == "clear" &&
+               cx.text(Semantics::receiver(n)) == name) {
+      found = true;
+    } else if (n.is("delete_statement")) {
+      for (Node c = n.first_child(); !c.null(); c = c.next_sibling()) {
+        if (c.named() && cx.text(c).starts_with(name)) found = true;
+      }
+    }
+    return !found;
+  });
+  return found;
+}
+
 // Edits that take the accumulated expression off the graph: `loss` -> `loss.item()`,
 // `loss * n` -> `(loss * n).item()`.
 std::optional<Edit> off_graph_edit(const Context& cx, Node e, std::string_view method) {
@@ -199,7 +251,8 @@ public:
   // `.append(...)`), in code.
   static Prefilter needs() {
     return requires_all(code("loss") | code("Loss") | code("criterion") | code("cross_entropy") |
-                            code("kl_div") | code_or_string("\"loss\"") | code_or_string("'loss'"),
+                            code("kl_div") | code_or_string("\"loss\"") | code_or_string("'loss'") |
+                            imported_fact(FunctionFacts::ReturnsLoss),
                         facts::step_loop_terms() | code_identifier("training_step"),
                         code("+") | code("append"));
   }
@@ -300,7 +353,6 @@ private:
     Names& used = st.used;
     used.clear();
     collect_names(cx, right, used);
-    bool is_loss = left.is("identifier") && cx.sema().is_loss_expr(right);
     if (!names.empty()) {
       // The targets share one copy of the names on the right.
       auto begin = static_cast<uint32_t>(sc.dep_names.size());
@@ -311,7 +363,6 @@ private:
     }
     for (std::string_view n : names) {
       if (a.is("assignment")) sc.assigns[n].push_back(Assign{a.start(), !contains(used, n)});
-      if (is_loss) sc.loss_in_no_grad[n] = facts::in_no_grad(cx);
     }
     if (a.is("augmented_assignment")) {
       std::string_view op = cx.text(a.field("operator"));
@@ -335,18 +386,13 @@ private:
   // with its graph, computed on each step of a loop that the accumulator outlives.
   void consider(Context& cx, State& st, ScopeInfo& sc, Node stmt, Node target, Node value) const {
     const Semantics& m = cx.sema();
-    if (!m.is_loss_expr(value) || facts::in_no_grad(cx)) return;
+    if (!carries_loss_graph(cx, value) || facts::runs_without_grad(cx, stmt)) return;
     std::string_view acc = name_of(cx, target);
     if (acc.empty() && target.is("subscript")) acc = name_of(cx, target.field("value"));
     if (acc.empty()) return;
     Names value_names;
     collect_names(cx, value, value_names);
     if (contains(value_names, acc)) return; // `loss += loss_aux * loss`: one expression
-    // The loss was computed under no_grad (an eval step split in two blocks).
-    for (std::string_view n : value_names) {
-      auto it = sc.loss_in_no_grad.find(n);
-      if (it != sc.loss_in_no_grad.end() && it->second) return;
-    }
     bool self_attribute = acc.starts_with("self.");
     Node loop = cx.enclosing_loop(stmt);
     if (loop.null()) {
@@ -382,6 +428,9 @@ private:
         }
       }
       if (!before) return;
+      // Cleared or made anew inside the loop (every few steps, for a backward of the window):
+      // it holds a window of steps, not the whole loop.
+      if (reset_in_loop(cx, loop, acc)) return;
     }
     std::string statement(cx.text(stmt));
     if (statement.size() > 60 || statement.find('\n') != std::string::npos) {

@@ -368,7 +368,8 @@ bool weights_used_otherwise(const Context& cx, Node scope, Node call) {
       Node c = p.parent();
       std::string_view tail = cx.sema().callee_tail(c);
       if (tail == "matmul" || tail == "bmm" || tail == "einsum") return false; // with the values
-      if (tail.find("drop") != std::string_view::npos || tail.find("softmax") != std::string_view::npos) {
+      if (tail.find("drop") != std::string_view::npos ||
+          tail.find("softmax") != std::string_view::npos) {
         // attn = self.attn_drop(attn): the weights go on under that name.
         Node a = c.parent();
         if (a.is("assignment") && a.field("left").is("identifier")) {
@@ -382,9 +383,8 @@ bool weights_used_otherwise(const Context& cx, Node scope, Node call) {
       Node c = p.parent();
       if (c.is("call") && (m == "matmul" || m == "bmm")) return false; // with the values
       if (c.is("call") && (m == "type_as" || m == "to" || m == "float" || m == "half" ||
-                           m == "contiguous" || m == "view" || m == "reshape" ||
-                           m == "transpose" || m == "permute" ||
-                           m.find("drop") != std::string_view::npos)) {
+                           m == "contiguous" || m == "view" || m == "reshape" || m == "transpose" ||
+                           m == "permute" || m.find("drop") != std::string_view::npos)) {
         Node a = c.parent();
         if (a.is("assignment") && a.field("left").is("identifier")) {
           names.push_back(cx.text(a.field("left")));
@@ -392,7 +392,7 @@ bool weights_used_otherwise(const Context& cx, Node scope, Node call) {
         return false;
       }
     }
-    if (p.is("assignment") && p.field("left") == n) return false; // rebound
+    if (p.is("assignment") && p.field("left") == n) return false;          // rebound
     if (p.is("return_statement") || p.is("expression_list")) return false; // weights_are_kept
     other = true;
     return false;
