@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "fixture_support.h"
 #include "registry.h"
+#include "tool_commands.h"
 
 using namespace oomlint;
 
@@ -145,7 +146,8 @@ TEST_CASE("the README rule table is the registry's", "[registry][docs]") {
   REQUIRE(b != std::string::npos);
   REQUIRE(e != std::string::npos);
   std::string table = readme.substr(b + begin.size(), e - b - begin.size());
-  INFO("regenerate with: tools/update-rule-table.sh\nexpected:\n"
+  INFO("README.md's rule table is not the registry's: regenerate it with\n  "
+       << test::update_rule_table_command() << "\nexpected:\n"
        << checks::rules_markdown_table());
   CHECK(table == checks::rules_markdown_table());
 }

@@ -1,0 +1,25 @@
+// The commands a failing test tells a contributor to run (tools/update-*.sh), with this test
+// build's directory where the script would not pick it by itself.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "fixture_support.h"
+
+namespace oomlint::test {
+
+// This test build's directory as a script takes it: relative to the repository when inside it.
+inline std::string build_dir_argument() {
+  std::filesystem::path build = OOMLINT_BUILD_DIR;
+  auto rel = build.lexically_relative(source_dir());
+  if (!rel.empty() && *rel.begin() != "..") return rel.generic_string();
+  return build.generic_string();
+}
+
+// tools/update-rule-table.sh takes the build directory as its argument.
+inline std::string update_rule_table_command() {
+  return "tools/update-rule-table.sh " + build_dir_argument();
+}
+
+} // namespace oomlint::test
