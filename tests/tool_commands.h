@@ -22,7 +22,7 @@ inline std::string update_rule_table_command() {
   return "tools/update-rule-table.sh " + build_dir_argument();
 }
 
-// tools/update-snapshots.sh uses build-test unless told otherwise.
+// tools/update-snapshots.sh and tools/update-fixed.sh use build-test unless told otherwise.
 inline std::string update_command(const std::string& script, const std::string& args) {
   std::string build = build_dir_argument();
   std::string cmd = "tools/" + script;

@@ -2,7 +2,8 @@
 // tests compare with, so what it writes is what the tests expect:
 //   oomlint_dev rule-table              the README's rule table (registry_test)
 //   oomlint_dev snapshots [FIXTURE...]  write tests/fixtures/snapshots/*.snap (snapshot_test)
-// A FIXTURE names every fixture whose name starts with it: `OOM203` is OOM203.py and
+//   oomlint_dev fixed CODE...           write tests/fixtures/CODE*.fixed.py (fixtures_test)
+// A FIXTURE or CODE names every fixture whose name starts with it: `OOM203` is OOM203.py and
 // OOM203_*.py, `OOM203_training_args` that one (a path or a `.py` suffix is accepted).
 #include <algorithm>
 #include <filesystem>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/engine.h"
+#include "engine/fixes.h"
 #include "fixture_support.h"
 #include "registry.h"
 #include "snapshot.h"
@@ -87,6 +90,53 @@ int snapshots(const std::vector<std::string>& args) {
   return 0;
 }
 
+int fixed(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::cerr << "usage: oomlint_dev fixed CODE...\n";
+    return 2;
+  }
+  std::vector<fs::path> fixtures;
+  if (!select_fixtures(args, fixtures)) return 2;
+  int status = 0;
+  for (const auto& path : fixtures) {
+    auto f = test::load_fixture(path);
+    const checks::Rule* rule = checks::find_rule(f.code);
+    if (rule == nullptr) {
+      std::cerr << "oomlint_dev: " << repo_path(path) << ": no rule " << f.code
+                << " is registered (its file must end with OOMLINT_REGISTER_RULE)\n";
+      status = 1;
+      continue;
+    }
+    fs::path fixed_path = path;
+    fixed_path.replace_extension(".fixed.py");
+    checks::Engine engine(f.settings);
+    // Every fix, safe and unsafe, round after round until nothing changes: as fixtures_test.
+    auto outcome = checks::apply_fixes(engine, f.text, /*unsafe=*/true);
+    if (outcome.applied > 0) {
+      write_if_changed(fixed_path, outcome.text);
+      continue;
+    }
+    // No fix applies: fixtures_test wants no .fixed.py, and no fixable diagnostic.
+    if (fs::exists(fixed_path)) {
+      fs::remove(fixed_path);
+      std::cout << "removed   " << repo_path(fixed_path) << " (no fix applies)\n";
+    } else {
+      std::cout << "no fix in " << repo_path(path)
+                << (rule->meta().fix == checks::FixAvailability::None ? " (the rule has none)" : "")
+                << ": no .fixed.py\n";
+    }
+    bool fixable = false;
+    for (const auto& d : engine.check(f.text, true))
+      fixable = fixable || d.fix.has_value();
+    if (fixable) {
+      std::cerr << "oomlint_dev: " << repo_path(path) << " has fixes, but each of them would "
+                << "break the syntax and is dropped: fix the rule's edits\n";
+      status = 1;
+    }
+  }
+  return status;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -98,10 +148,11 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (command == "snapshots") return snapshots(args);
+    if (command == "fixed") return fixed(args);
   } catch (const std::exception& e) {
     std::cerr << "oomlint_dev: " << e.what() << "\n";
     return 2;
   }
-  std::cerr << "usage: oomlint_dev rule-table | snapshots [FIXTURE...]\n";
+  std::cerr << "usage: oomlint_dev rule-table | snapshots [FIXTURE...] | fixed CODE...\n";
   return 2;
 }
