@@ -488,6 +488,24 @@ TEST_CASE("each rule's fixes in its fixtures are what it declares and its page n
   }
 }
 
+TEST_CASE("no rule file, page or fixture keeps a TODO", "[registry]") {
+  // tools/new-rule.sh marks with TODO what a contributor writes in its skeletons.
+  const std::pair<const char*, const char*> places[] = {
+      {"checks/rules", ".cpp"}, {"docs/rules", ".md"}, {"tests/fixtures", ".py"}};
+  for (auto [dir, ext] : places) {
+    for (const auto& e : fs::directory_iterator(test::source_dir() / dir)) {
+      if (e.path().extension() != ext) continue;
+      std::istringstream in(test::read_file(e.path()));
+      std::string line;
+      for (int no = 1; std::getline(in, line); ++no) {
+        if (line.find("TODO") == std::string::npos) continue;
+        FAIL_CHECK(dir << "/" << e.path().filename().string() << ":" << no << " still has a TODO "
+                       << "of tools/new-rule.sh's skeleton: write what it asks for\n  " << line);
+      }
+    }
+  }
+}
+
 TEST_CASE("every doc page belongs to a rule", "[registry][docs]") {
   for (const auto& e : fs::directory_iterator(test::source_dir() / "docs" / "rules")) {
     auto name = e.path().stem().string();
