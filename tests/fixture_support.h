@@ -3,6 +3,7 @@
 //   ok()                              lines without `# expect:` must stay clean
 // A first-line header sets options:  # oomlint-test: target_gpu=volta
 // CODE*.fixed.py, when present, is what applying every fix (safe and unsafe) must produce.
+// snapshots/NAME.snap pins NAME.py's diagnostics and fixes in full (snapshot.h).
 #pragma once
 
 #include <filesystem>

@@ -1,13 +1,8 @@
 // The prefilter: what a file's bytes must contain, before any parsing, for a rule to be able to
-// report in it. A rule declares it once, as typed terms (docs/contributing/prefilter.md):
-//
-//   requires_all(code("retain_graph"), code("backward") | code("autograd"))
-//       .excluding(anywhere("flash_attn"))
-//
-// Every clause of requires_all() must hold (a clause holds when one of its terms occurs), and no
-// excluding() term may occur. A file no enabled rule can match is not parsed at all. The rule
-// must never report where its prefilter does not hold: the fixture, corpus and fuzz tests run
-// with and without it and require identical results.
+// report in it (the rule's needs()). The contract: a rule never reports in a file where its
+// prefilter does not hold; the fixture, prefilter, corpus and fuzz tests compare runs with and
+// without it. docs/contributing/prefilter.md explains terms, clauses and fragments, and how to
+// choose them.
 #pragma once
 
 #include <cstdint>

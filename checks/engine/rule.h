@@ -77,10 +77,12 @@ public:
 // checks/rules/*.cpp for it and generates the registry, so adding a rule needs no other edit; a
 // rule file without it, or with it inside a namespace, fails the build with a message.
 #define OOMLINT_REGISTER_RULE(Type)                                                                \
-  struct oomlint_register_rule_at_file_scope_##Type;                                               \
-  static_assert(std::is_same_v<oomlint_register_rule_at_file_scope_##Type,                         \
-                               ::oomlint_register_rule_at_file_scope_##Type>,                      \
-                "OOMLINT_REGISTER_RULE must stand at file scope, outside any namespace");          \
+  struct OOMLINT_REGISTER_RULE_must_stand_at_file_scope_outside_any_namespace_##Type;              \
+  static_assert(                                                                                   \
+      std::is_same_v<                                                                              \
+          OOMLINT_REGISTER_RULE_must_stand_at_file_scope_outside_any_namespace_##Type,             \
+          ::OOMLINT_REGISTER_RULE_must_stand_at_file_scope_outside_any_namespace_##Type>,          \
+      "OOMLINT_REGISTER_RULE must stand at file scope, outside any namespace");                    \
   const ::oomlint::checks::Rule& oomlint_rule_##Type() {                                           \
     static const ::oomlint::checks::Type instance;                                                 \
     return instance;                                                                               \

@@ -239,7 +239,7 @@ public:
       .slug = "loss-accumulated-with-graph",
       .section = "M20",
       .severity = Severity::Warning,
-      .fix = FixAvailability::Sometimes,
+      .fix = FixAvailability::Always,
       .summary = "A loss tensor accumulated across steps together with its autograd graph",
   };
   static constexpr NodeKind kKinds[] = {"assignment", "augmented_assignment", "call",

@@ -17,7 +17,7 @@ public:
       .slug = "output-kept-in-train-loop",
       .section = "M20",
       .severity = Severity::Warning,
-      .fix = FixAvailability::Always,
+      .fix = FixAvailability::Sometimes,
       .summary = "training loop keeps model outputs with their autograd graph in a list",
   };
   static constexpr NodeKind kKinds[] = {"call", "assignment", "class_definition"};

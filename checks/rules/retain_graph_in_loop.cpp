@@ -58,16 +58,13 @@ public:
       return !second;
     });
     if (second) return;
-    Node argument = value.parent();
+    Node argument = value.parent(); // a keyword_argument of the call's argument_list
     auto d =
         cx.report(argument, "`retain_graph=True` on every training step with no second backward "
                             "after it: the step's saved activations outlive the backward and stay "
                             "in memory while the next forward runs; drop it (M20)");
-    if (argument.is("keyword_argument")) {
-      if (auto edits = remove_argument(argument)) {
-        d.fix("Remove `retain_graph=True`", Applicability::Unsafe, std::move(*edits));
-      }
-    }
+    // remove_argument() has an edit for every argument of an argument_list: always a fix.
+    d.fix("Remove `retain_graph=True`", Applicability::Unsafe, remove_argument(argument).value());
   }
 };
 
