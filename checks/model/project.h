@@ -93,6 +93,12 @@ public:
   // (`empty_cache`, `_record_memory_history`, a model call...) or a project module it imports
   // may. Over-approximate on purpose: the prefilter uses it to decide which rules a file needs.
   uint32_t imported_facts(const std::filesystem::path& file, std::string_view text) const;
+  // The project files `text` (the content of `file`) imports, directly or through other project
+  // modules, nearest first, read from their bytes (scan_imports): what the file's analysis may
+  // consult, so what its results depend on. At most kMaxDependencies files.
+  static constexpr size_t kMaxDependencies = 256;
+  std::vector<std::filesystem::path> dependencies(const std::filesystem::path& file,
+                                                  std::string_view text) const;
 
   // The language server's open documents: their text wins over the file on disk.
   void set_text(const std::filesystem::path& file, std::optional<std::string> text);
