@@ -145,6 +145,50 @@ struct State : RuleState {
   std::unordered_map<uint32_t, std::unordered_map<std::string, std::vector<uint32_t>>> trained;
 };
 
+// Does the expression read like a mixed-precision switch (`args.amp`, `use_fp16`,
+// `config.MIXED_PRECISION`), not a device test (`device.type == "cuda"`, on whenever a GPU is)?
+bool is_precision_switch(std::string_view text) {
+  std::string t;
+  for (char c : text)
+    t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view device : {"cuda", "device", "gpu", "is_available"}) {
+    if (t.find(device) != std::string::npos) return false;
+  }
+  for (std::string_view w : {"amp", "fp16", "half", "mixed", "precision", "autocast"}) {
+    if (t.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Is `cond` a mixed-precision switch whose value this code cannot read (`args.amp`, a parameter
+// its callers fill)? A name is followed to its one assignment: `use_amp = device.type == "cuda"`
+// is a device test, on whenever a GPU is, so not a switch.
+bool runtime_switch(const Context& cx, Node cond, int depth = 0) {
+  if (cx.analysis().constant(cond)) return false;
+  if (cond.is("identifier") && depth < 3) {
+    auto defs = cx.analysis().flow().reaching(cx.text(cond), cond);
+    if (defs.size() == 1 && defs[0]->kind == Binding::Kind::Assign && defs[0]->depth == 0 &&
+        !defs[0]->value.null()) {
+      return runtime_switch(cx, defs[0]->value, depth + 1);
+    }
+  }
+  return is_precision_switch(cx.text(cond));
+}
+
+// Is the call inside `if <switch>:` (in the same function) where the switch is a runtime
+// mixed-precision flag (runtime_switch)? Whether the run is fp16 is then decided at run time.
+bool under_runtime_switch(const Context& cx, Node call) {
+  Node child = call;
+  for (Node p = call.parent(); !p.null(); child = p, p = p.parent()) {
+    if (p.is("function_definition") || p.is("class_definition") || p.is("module")) break;
+    if ((p.is("if_statement") || p.is("elif_clause")) && child == p.field("consequence") &&
+        runtime_switch(cx, p.field("condition"))) {
+      return true;
+    }
+  }
+  return false;
+}
+
 class Fp16OnBf16Gpu final : public RuleBase<Fp16OnBf16Gpu> {
 public:
   static constexpr RuleMeta kMeta{
@@ -264,13 +308,18 @@ private:
     if (facts::runs_without_grad(cx, call)) return;
     // Around inference only (`pipeline(prompt)`, `model.generate(...)`): no training.
     if (wraps_inference_only(cx)) return;
-    // Switched off by what the code fixes (`enabled=args.amp` with an option that defaults to
-    // off). Switched on by a setting read at run time, it is still fp16 whenever it is on.
+    // A switch that the code fixes off is off. One known only at run time (`enabled=args.amp`
+    // with an option this code cannot read, `if use_amp:` with a flag its callers pass) may
+    // leave the run in fp32: without a dtype, stay silent; an explicit `dtype=torch.float16`
+    // is the author's choice of fp16 whenever the switch is on.
     Node enabled = argument(m, call, "enabled", cuda_only ? 0 : 2);
+    bool switched = false;
     if (!enabled.null()) {
       auto c = cx.analysis().constant(enabled);
       if (c && !c->truthy()) return;
+      switched = !c && runtime_switch(cx, enabled);
     }
+    switched = switched || under_runtime_switch(cx, call);
     bool cuda = cuda_only;
     bool device_known = cuda_only;
     if (!cuda_only) {
@@ -289,7 +338,7 @@ private:
                           "cannot overflow (M6)";
     if (dtype.null()) {
       // The CUDA default is float16.
-      if (!cuda || !device_known) return;
+      if (!cuda || !device_known || switched) return;
       if (bf16_offered_elsewhere(cx, call, scope)) return;
       auto d = cx.report(call, message);
       auto torch_name = m.local_name_for("torch");
