@@ -199,6 +199,12 @@ struct ModelBindings {
     } else if (cx.sema().qualified_name(f)) {
       return false; // an imported function or class
     }
+    // `evaluate_model(x)` defined in the file or the project: a function, not a model.
+    Ref target = cx.analysis().resolve(f);
+    if (target.kind == Ref::Kind::Function || target.kind == Ref::Kind::ProjectFunction ||
+        target.kind == Ref::Kind::Class || target.kind == Ref::Kind::ProjectClass) {
+      return false;
+    }
     return is_model_like_name(last_name(cx, f));
   }
 
