@@ -2,6 +2,7 @@
 // torch.utils.checkpoint without `use_reentrant=`, or Hugging Face gradient checkpointing without
 // `gradient_checkpointing_kwargs={"use_reentrant": False}` in a script trained with DDP.
 #include <array>
+#include <cctype>
 #include <vector>
 
 #include "kit.h"
@@ -46,6 +47,43 @@ bool is_ddp_class(std::string_view q) {
          q == "torch.nn.parallel.distributed.DistributedDataParallel";
 }
 
+// Is `word` ever set in the file: `x.word = ...`, `word=...` as a keyword, `"word": ...` as a key?
+bool set_in_file(std::string_view src, std::string_view word) {
+  for (size_t at = src.find(word); at != std::string_view::npos; at = src.find(word, at + 1)) {
+    size_t end = at + word.size();
+    if (end < src.size() && (std::isalnum(static_cast<unsigned char>(src[end])) || src[end] == '_'))
+      continue;
+    size_t i = end;
+    if (i < src.size() && (src[i] == '"' || src[i] == '\'')) ++i;
+    while (i < src.size() && src[i] == ' ')
+      ++i;
+    bool assigned = i < src.size() && src[i] == '=' && (i + 1 >= src.size() || src[i + 1] != '=');
+    bool key = i < src.size() && src[i] == ':' && end < src.size() && src[end] != ' ';
+    if (assigned || key) return true;
+  }
+  return false;
+}
+
+// Is the call only reached under `if getattr(<obj>, "<flag>", False) ...:` where nothing in the
+// file ever sets <flag>? A configuration field read with an off default, that this code never
+// turns on: the branch is off by default (an optional path of a vendored model).
+bool under_unset_optional_flag(const Context& cx, Node call) {
+  const Semantics& m = cx.sema();
+  Node child = call;
+  for (Node p = call.parent(); !p.null(); child = p, p = p.parent()) {
+    if (p.is("function_definition") || p.is("class_definition")) break;
+    if (!p.is("if_statement") || !(child == p.field("consequence"))) continue;
+    Node cond = p.field("condition");
+    while (cond.is("boolean_operator") && cx.text(cond.field("operator")) == "and")
+      cond = cond.field("left");
+    if (!cond.is("call") || cx.text(Semantics::callee(cond)) != "getattr") continue;
+    auto name = m.string_value(Semantics::positional(cond, 1));
+    auto dflt = cx.analysis().constant(Semantics::positional(cond, 2));
+    if (name && dflt && !dflt->truthy() && !set_in_file(cx.source(), *name)) return true;
+  }
+  return false;
+}
+
 class ReentrantCheckpoint final : public RuleBase<ReentrantCheckpoint> {
 public:
   static constexpr RuleMeta kMeta{
@@ -84,7 +122,7 @@ public:
     }
     // Code the file's settings never run (`if self.gradient_checkpointing:` with the attribute
     // only ever set to False) checkpoints nothing.
-    if (cx.analysis().is_dead(call)) return;
+    if (cx.analysis().is_dead(call) || under_unset_optional_flag(cx, call)) return;
     if (q && (*q == "torch.utils.checkpoint.checkpoint" ||
               *q == "torch.utils.checkpoint.checkpoint_sequential")) {
       if (facts::has_dictionary_splat(call) || !m.keyword(call, "use_reentrant").null()) return;
