@@ -170,6 +170,23 @@ bool calls_train(const Context& cx, Node fn) {
   return found;
 }
 
+// Is `fn` a function nested in another that returns it by name (a closure factory)?
+bool returned_by_factory(const Context& cx, Node fn) {
+  if (fn.null() || !fn.is("function_definition")) return false;
+  Node outer = cx.analysis().flow().function_of(fn.parent());
+  if (outer.null() || !outer.is("function_definition")) return false;
+  std::string_view name = cx.text(fn.field("name"));
+  Node body = outer.field("body");
+  for (uint32_t i = 0, n = body.named_child_count(); i < n; ++i) {
+    Node stmt = body.named_child(i);
+    if (stmt.is("return_statement") && stmt.named_child_count() == 1 &&
+        stmt.named_child(0).is("identifier") && cx.text(stmt.named_child(0)) == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
 class EvalWithoutNoGrad final : public RuleBase<EvalWithoutNoGrad> {
 public:
   static constexpr RuleMeta kMeta{
@@ -231,6 +248,10 @@ public:
     // A one-off call whose result is dropped (quantization calibration, warm-up, hooks) runs for
     // its side effects; only flag those inside an evaluation loop.
     if (!eval_loop && !helper && cx.parent().is("expression_statement")) return;
+    // A one-batch step function built and handed back by a factory (`def make_val_step(model):
+    // def step(x, y): ...; return step`): its callers' loops, not visible here, choose the grad
+    // mode. A returned function with its own evaluation loop is judged as any other.
+    if (loop.null() && returned_by_factory(cx, fn)) return;
     // Gradients wanted on purpose: adversarial examples, saliency maps, test-time training. In
     // eval mode, only what runs after the switch counts: a function that trains, then validates.
     Node scope = !loop.null() ? loop : !fn.null() ? fn : cx.ancestors().front();
