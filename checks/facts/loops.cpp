@@ -26,11 +26,38 @@ struct StepLoops : RuleState {
   std::unordered_map<uint32_t, bool> known;
 };
 
+// The text a `for` loop iterates: its iterable, and for a name in it (`for data in tk0`,
+// `enumerate(pbar)`) what the name was assigned (`tk0 = tqdm(valid_loader)`), so that a loader
+// wrapped in a progress bar first still names its split.
+std::string iterable_text(const Context& cx, Node loop) {
+  Node right = loop.field("right");
+  std::string iter = cx.code_text(right, /*strings=*/true);
+  std::vector<Node> names;
+  if (right.is("identifier")) names.push_back(right);
+  if (right.is("call")) {
+    Node args = Semantics::arguments(right);
+    for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
+      if (args.named_child(i).is("identifier")) names.push_back(args.named_child(i));
+    }
+  }
+  for (Node name : names) {
+    auto defs = cx.analysis().flow().reaching(cx.text(name), name);
+    if (defs.empty() || defs.size() > 2) continue;
+    for (const Binding* b : defs) {
+      if (b->kind == Binding::Kind::Assign && b->depth == 0 && !b->value.null()) {
+        iter += ' ';
+        iter += cx.code_text(b->value, /*strings=*/true);
+      }
+    }
+  }
+  return iter;
+}
+
 } // namespace
 
 bool iterates_data(const Context& cx, Node loop) {
   if (!loop.is("for_statement")) return false;
-  std::string iter = cx.code_text(loop.field("right"), /*strings=*/true);
+  std::string iter = iterable_text(cx, loop);
   // `minibatches`, `get_batches()`: batches inside a longer word counts too.
   if (iter.find("batches") != std::string::npos) return true;
   for (const auto& w : words_of(iter)) {
@@ -102,8 +129,7 @@ bool is_eval_iterable(std::string_view text) {
 }
 
 bool is_eval_loop(const Context& cx, Node loop) {
-  return loop.is("for_statement") &&
-         is_eval_iterable(cx.code_text(loop.field("right"), /*strings=*/true));
+  return loop.is("for_statement") && is_eval_iterable(iterable_text(cx, loop));
 }
 
 Clause eval_split_terms() {

@@ -72,17 +72,17 @@ inline bool runs_model(const Context& cx, Node call, bool* helper = nullptr) {
   return false;
 }
 
-// Does the file use a GPU at all (`cuda`, `device`, `gpu`, `accelerat`, `.to(`)? Without one,
-// a model's activations and outputs sit in host memory, which the rules do not judge.
+// Does the file use a GPU at all (`cuda`, `device`, `DEVICE`, `gpu`, `accelerat`, `.to(`)? Without
+// one, a model's activations and outputs sit in host memory, which the rules do not judge.
 inline bool mentions_gpu(std::string_view source) {
-  for (std::string_view w : {"cuda", "device", "gpu", "GPU", "accelerat", ".to("}) {
+  for (std::string_view w : {"cuda", "device", "DEVICE", "gpu", "GPU", "accelerat", ".to("}) {
     if (source.find(w) != std::string_view::npos) return true;
   }
   return false;
 }
 inline Clause mentions_gpu_terms() {
-  return anywhere("cuda") | anywhere("device") | anywhere("gpu") | anywhere("GPU") |
-         anywhere("accelerat") | anywhere(".to(");
+  return anywhere("cuda") | anywhere("device") | anywhere("DEVICE") | anywhere("gpu") |
+         anywhere("GPU") | anywhere("accelerat") | anywhere(".to(");
 }
 
 inline bool is_model_like_name(std::string_view n) {

@@ -10,13 +10,6 @@ namespace {
 
 using namespace facts;
 
-// Without any sign of a GPU the outputs are on the CPU already.
-bool mentions_gpu(std::string_view source) {
-  return source.find("cuda") != std::string_view::npos ||
-         source.find("device") != std::string_view::npos ||
-         source.find("accelerat") != std::string_view::npos;
-}
-
 class EvalOutputsOnGpu final : public RuleBase<EvalOutputsOnGpu> {
 public:
   static constexpr RuleMeta kMeta{
@@ -33,8 +26,7 @@ public:
   // output, and an evaluation loop: one over an evaluation split, or a data loop in eval mode (a
   // step loop that steps nothing, since training loops are skipped).
   static Prefilter needs() {
-    return requires_all(code("torch"), code("append") | code("extend"),
-                        anywhere("cuda") | anywhere("device") | anywhere("accelerat"),
+    return requires_all(code("torch"), code("append") | code("extend"), mentions_gpu_terms(),
                         model_output_terms(), evaluation_code_terms(),
                         eval_split_terms() | iterates_data_terms());
   }
