@@ -394,7 +394,8 @@ std::optional<Const> Analysis::constant(Node e) const {
         v = parameter_value(*b);
         break;
       case Binding::Kind::Import: {
-        Ref r = resolve(b->target);
+        // What the import binds (resolving its target would look before the import).
+        Ref r = ref_of_binding(*b);
         if (r.kind == Ref::Kind::ProjectConstant && r.module) {
           if (const Const* c = r.module->constant(r.name)) v = *c;
         }
