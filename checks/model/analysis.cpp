@@ -523,6 +523,21 @@ std::optional<Const> Analysis::constant(Node e) const {
         // An instance of a dataclass / config class of the file or the project: its field's
         // default, unless the call that made it passes the field.
         Ref cls = class_of(o);
+        // A field the class does not declare: the first base of the file that does.
+        for (int hops = 0; cls.kind == Ref::Kind::Class && hops < 8 &&
+                           flow_.bindings(flow_.scope_opened_by(cls.node), attr).empty();
+             ++hops) {
+          Ref base;
+          Node supers = cls.node.field("superclasses");
+          for (Node s = supers.null() ? Node() : supers.first_child(); !s.null();
+               s = s.next_sibling()) {
+            if (!s.named() || s.is("keyword_argument") || s.is("comment")) continue;
+            base = resolve(s);
+            break;
+          }
+          if (base.kind != Ref::Kind::Class && base.kind != Ref::Kind::ProjectClass) break;
+          cls = base;
+        }
         if (cls.kind == Ref::Kind::Class) {
           for (const Binding* b : flow_.bindings(flow_.scope_opened_by(cls.node), attr)) {
             if (b->kind != Binding::Kind::Assign) continue;
@@ -614,6 +629,7 @@ std::optional<Const> Analysis::parameter_value(const Binding& b) const {
   for (Node p = fn.field("parameters").first_child(); !p.null(); p = p.next_sibling()) {
     if (!p.named()) continue;
     if (p.is("list_splat_pattern") || p.is("keyword_separator")) break;
+    if (p.is("positional_separator")) continue; // `/` is no parameter
     if (p == b.site) position = index;
     ++index;
   }
