@@ -237,6 +237,10 @@ struct Analysis::Impl {
   int depth = 0;
   std::unordered_map<const void*, FunctionFacts> facts;
   std::unordered_set<const void*> facts_busy;
+  // Facts computed after a recursive call was cut short: they may miss the flags of a function
+  // still being computed, so they are kept only until the outermost facts() call is done.
+  bool facts_cut = false;
+  std::unordered_map<const void*, FunctionFacts> facts_provisional;
   std::unordered_map<const void*, uint8_t> tensors;
   std::unordered_map<const void*, bool> no_grad_functions; // only called under no_grad
   std::optional<bool> script;                              // the file runs as __main__
@@ -1783,7 +1787,12 @@ FunctionFacts Analysis::facts(Node fn) const {
   if (!fn.is("function_definition")) return {};
   auto memo = impl_->facts.find(fn.id());
   if (memo != impl_->facts.end()) return memo->second;
-  if (!impl_->facts_busy.insert(fn.id()).second) return {}; // recursion: nothing yet
+  auto provisional = impl_->facts_provisional.find(fn.id());
+  if (provisional != impl_->facts_provisional.end()) return provisional->second;
+  if (!impl_->facts_busy.insert(fn.id()).second) { // recursion: nothing yet
+    impl_->facts_cut = true;
+    return {};
+  }
   FunctionFacts out;
   auto is_no_grad_expr = [&](Node d) {
     Node target = d.is("call") ? Semantics::callee(d) : d;
@@ -2014,7 +2023,16 @@ FunctionFacts Analysis::facts(Node fn) const {
   // Flags of project functions it calls, resolved now (in a file checked within its project).
   if (file_.project && !out.calls.empty()) out.flags |= inherited_flags(file_.path, out.calls);
   impl_->facts_busy.erase(fn.id());
-  impl_->facts[fn.id()] = out;
+  if (impl_->facts_busy.empty()) {
+    // The outermost call: every function of a cycle through it has added its flags.
+    impl_->facts[fn.id()] = out;
+    impl_->facts_provisional.clear();
+    impl_->facts_cut = false;
+  } else if (impl_->facts_cut) {
+    impl_->facts_provisional[fn.id()] = out;
+  } else {
+    impl_->facts[fn.id()] = out;
+  }
   return out;
 }
 
