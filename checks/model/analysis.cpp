@@ -237,6 +237,10 @@ struct Analysis::Impl {
   int depth = 0;
   std::unordered_map<const void*, FunctionFacts> facts;
   std::unordered_set<const void*> facts_busy;
+  // Facts computed after a recursive call was cut short: they may miss the flags of a function
+  // still being computed, so they are kept only until the outermost facts() call is done.
+  bool facts_cut = false;
+  std::unordered_map<const void*, FunctionFacts> facts_provisional;
   std::unordered_map<const void*, uint8_t> tensors;
   std::unordered_map<const void*, bool> no_grad_functions; // only called under no_grad
   std::optional<bool> script;                              // the file runs as __main__
@@ -394,7 +398,8 @@ std::optional<Const> Analysis::constant(Node e) const {
         v = parameter_value(*b);
         break;
       case Binding::Kind::Import: {
-        Ref r = resolve(b->target);
+        // What the import binds (resolving its target would look before the import).
+        Ref r = ref_of_binding(*b);
         if (r.kind == Ref::Kind::ProjectConstant && r.module) {
           if (const Const* c = r.module->constant(r.name)) v = *c;
         }
@@ -522,6 +527,21 @@ std::optional<Const> Analysis::constant(Node e) const {
         // An instance of a dataclass / config class of the file or the project: its field's
         // default, unless the call that made it passes the field.
         Ref cls = class_of(o);
+        // A field the class does not declare: the first base of the file that does.
+        for (int hops = 0; cls.kind == Ref::Kind::Class && hops < 8 &&
+                           flow_.bindings(flow_.scope_opened_by(cls.node), attr).empty();
+             ++hops) {
+          Ref base;
+          Node supers = cls.node.field("superclasses");
+          for (Node s = supers.null() ? Node() : supers.first_child(); !s.null();
+               s = s.next_sibling()) {
+            if (!s.named() || s.is("keyword_argument") || s.is("comment")) continue;
+            base = resolve(s);
+            break;
+          }
+          if (base.kind != Ref::Kind::Class && base.kind != Ref::Kind::ProjectClass) break;
+          cls = base;
+        }
         if (cls.kind == Ref::Kind::Class) {
           for (const Binding* b : flow_.bindings(flow_.scope_opened_by(cls.node), attr)) {
             if (b->kind != Binding::Kind::Assign) continue;
@@ -613,6 +633,7 @@ std::optional<Const> Analysis::parameter_value(const Binding& b) const {
   for (Node p = fn.field("parameters").first_child(); !p.null(); p = p.next_sibling()) {
     if (!p.named()) continue;
     if (p.is("list_splat_pattern") || p.is("keyword_separator")) break;
+    if (p.is("positional_separator")) continue; // `/` is no parameter
     if (p == b.site) position = index;
     ++index;
   }
@@ -1766,7 +1787,12 @@ FunctionFacts Analysis::facts(Node fn) const {
   if (!fn.is("function_definition")) return {};
   auto memo = impl_->facts.find(fn.id());
   if (memo != impl_->facts.end()) return memo->second;
-  if (!impl_->facts_busy.insert(fn.id()).second) return {}; // recursion: nothing yet
+  auto provisional = impl_->facts_provisional.find(fn.id());
+  if (provisional != impl_->facts_provisional.end()) return provisional->second;
+  if (!impl_->facts_busy.insert(fn.id()).second) { // recursion: nothing yet
+    impl_->facts_cut = true;
+    return {};
+  }
   FunctionFacts out;
   auto is_no_grad_expr = [&](Node d) {
     Node target = d.is("call") ? Semantics::callee(d) : d;
@@ -1997,7 +2023,16 @@ FunctionFacts Analysis::facts(Node fn) const {
   // Flags of project functions it calls, resolved now (in a file checked within its project).
   if (file_.project && !out.calls.empty()) out.flags |= inherited_flags(file_.path, out.calls);
   impl_->facts_busy.erase(fn.id());
-  impl_->facts[fn.id()] = out;
+  if (impl_->facts_busy.empty()) {
+    // The outermost call: every function of a cycle through it has added its flags.
+    impl_->facts[fn.id()] = out;
+    impl_->facts_provisional.clear();
+    impl_->facts_cut = false;
+  } else if (impl_->facts_cut) {
+    impl_->facts_provisional[fn.id()] = out;
+  } else {
+    impl_->facts[fn.id()] = out;
+  }
   return out;
 }
 

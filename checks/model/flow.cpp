@@ -466,14 +466,16 @@ bool Flow::reaching_end(Node stmt, int32_t scope, std::string_view name,
     all = reaching_end(stmt.field("consequence"), scope, name, out) && all;
     for (Node c = stmt.first_child(); !c.null(); c = c.next_sibling()) {
       if (c.is("elif_clause")) {
+        reaching_end(c.field("condition"), scope, name, out); // may not run
         all = reaching_end(c.field("consequence"), scope, name, out) && all;
       } else if (c.is("else_clause")) {
         has_else = true;
         all = reaching_end(c.field("body"), scope, name, out) && all;
       }
     }
-    // A walrus in a condition always runs; the rest may not.
-    return has_else && all;
+    if (has_else && all) return true;
+    // A walrus in the first condition always runs; the rest may not.
+    return reaching_end(stmt.field("condition"), scope, name, out);
   }
   if (stmt.is("for_statement") || stmt.is("while_statement")) {
     add_all_in(stmt); // the target, the body, an else clause: any of them may be last
@@ -545,10 +547,10 @@ std::vector<const Binding*> Flow::at_end(int32_t scope, std::string_view name) c
       out.push_back(b);
     killed = true;
   }
-  if (!killed) {
-    for (const Binding* b : bs) {
-      if (b->kind == Binding::Kind::Param) out.push_back(b);
-    }
+  for (const Binding* b : bs) {
+    if (!killed && b->kind == Binding::Kind::Param) out.push_back(b);
+    // `global name` in a function: it may have run whenever the name is read.
+    if (b->scope != scope) out.push_back(b);
   }
   std::sort(out.begin(), out.end(),
             [](const Binding* a, const Binding* b) { return a->at < b->at; });
@@ -590,6 +592,18 @@ std::vector<const Binding*> Flow::reaching(std::string_view name, Node use) cons
         if (killed) break;
         bool loop_body = (parent.is("for_statement") || parent.is("while_statement")) &&
                          cur == parent.field("body");
+        if ((parent.is("while_statement") && cur == parent.field("condition")) ||
+            ((parent.is("for_statement") || parent.is("while_statement")) &&
+             cur.is("else_clause"))) {
+          // After any number of iterations: whatever the body (and a for's target) binds.
+          Node body = parent.field("body");
+          for (const Binding* b : bs) {
+            if ((b->site.start() >= body.start() && b->at <= body.end()) ||
+                (b->kind == Binding::Kind::For && b->site == parent)) {
+              out.push_back(b);
+            }
+          }
+        }
         if (parent.is("for_statement") && cur == parent.field("body")) {
           for (const Binding* b : bs) {
             if (b->kind == Binding::Kind::For && b->site == parent) {
@@ -634,7 +648,7 @@ std::vector<const Binding*> Flow::reaching(std::string_view name, Node use) cons
           // Comprehension targets: the comprehension's own scope binds them.
           for (const Binding* b : bs) {
             if (b->kind == Binding::Kind::For && b->site.parent() == parent &&
-                b->at <= use.start()) {
+                (b->at <= use.start() || cur == parent.field("body"))) {
               out.push_back(b);
               killed = true;
             }
@@ -656,6 +670,9 @@ std::vector<const Binding*> Flow::reaching(std::string_view name, Node use) cons
         for (const Binding* b : bs) {
           if (b->kind == Binding::Kind::Param) out.push_back(b);
         }
+      }
+      for (const Binding* b : bs) {
+        if (b->scope != s) out.push_back(b); // `global name` in a function
       }
       std::sort(out.begin(), out.end(),
                 [](const Binding* a, const Binding* b) { return a->at < b->at; });
