@@ -53,6 +53,29 @@ std::string iterable_text(const Context& cx, Node loop) {
   return iter;
 }
 
+// `next(it)` on an iterator of data: its argument, or what the argument name was assigned
+// (`it = iter(train_loader)`), names a loader, batches or a dataset.
+bool draws_data(const Context& cx, Node next_call) {
+  Node arg = Semantics::positional(next_call, 0);
+  if (arg.null()) return false;
+  std::string text = cx.code_text(arg, /*strings=*/true);
+  if (arg.is("identifier")) {
+    auto defs = cx.analysis().flow().reaching(cx.text(arg), arg);
+    if (defs.size() > 2) return false;
+    for (const Binding* b : defs) {
+      if (b->kind == Binding::Kind::Assign && b->depth == 0 && !b->value.null()) {
+        text += ' ';
+        text += cx.code_text(b->value, /*strings=*/true);
+      }
+    }
+  }
+  if (text.find("batches") != std::string::npos) return true;
+  for (const auto& w : words_of(text)) {
+    if (is_data_word(w)) return true;
+  }
+  return false;
+}
+
 } // namespace
 
 bool iterates_data(const Context& cx, Node loop) {
@@ -94,6 +117,8 @@ bool is_step_loop(const Context& cx, Node loop) {
         if (m == "backward") result = true;
         if (m == "step" && is_optimizer(cx, f.field("object"))) result = true;
       }
+      // `for _ in range(n): batch = next(val_iter)` with `val_iter = iter(val_loader)`.
+      if (f.is("identifier") && cx.text(f) == "next" && draws_data(cx, n)) result = true;
     }
     n.append_named_children(stack);
   }

@@ -15,8 +15,9 @@ bool iterates_data(const Context& cx, Node loop);
 Clause iterates_data_terms();
 
 // A loop that runs training or evaluation steps: it iterates data, or its own body (not a nested
-// loop's) calls `.backward(...)` or steps an optimizer (is_optimizer). An epoch loop around a
-// step loop is not one.
+// loop's) calls `.backward(...)`, steps an optimizer (is_optimizer) or draws a batch with
+// `next(it)` from an iterator of data (`it = iter(val_loader)`). An epoch loop around a step
+// loop is not one.
 bool is_step_loop(const Context& cx, Node loop);
 Clause step_loop_terms();
 

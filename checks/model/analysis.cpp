@@ -1576,6 +1576,27 @@ uint8_t Analysis::element_tensor(const Binding& b) const {
   return out;
 }
 
+bool Analysis::periodic_within(Node n, Node stop) const {
+  Node child = n;
+  for (Node p = n.parent(); !p.null() && !(p == stop); child = p, p = p.parent()) {
+    Node cond;
+    if (p.is("if_statement") || p.is("elif_clause") || p.is("while_statement")) {
+      cond = p.field("condition");
+    } else if (p.is("else_clause")) {
+      return true;
+    } else if (p.is("conditional_expression") || p.is("boolean_operator")) {
+      return true;
+    }
+    if (cond.null() || child == cond) continue;
+    std::string_view t = text(cond);
+    bool device_test = t.find("is_available") != std::string_view::npos ||
+                       t.find("cuda") != std::string_view::npos ||
+                       t.find("device") != std::string_view::npos;
+    if (!device_test) return true;
+  }
+  return false;
+}
+
 bool Analysis::no_grad_within(Node n, Node stop) const {
   Node child = n;
   for (Node p = n.parent(); !p.null() && !(p == stop); child = p, p = p.parent()) {
@@ -1895,13 +1916,16 @@ FunctionFacts Analysis::facts(Node fn) const {
       std::string_view tail = sema_.callee_tail(n);
       Ref r = callee(n);
       bool library = r.kind == Ref::Kind::Library;
+      // Emptying the cache counts when every call does it: not `if step % 100 == 0:`, though
+      // `if torch.cuda.is_available():` still runs on every call on a GPU.
+      uint32_t keep = periodic_within(n, fn) ? ~uint32_t(FunctionFacts::FreesCache) : ~0u;
       if (library) {
-        if (const KnownWrapper* w = known_wrapper(r.name)) out.flags |= w->flags;
+        if (const KnownWrapper* w = known_wrapper(r.name)) out.flags |= w->flags & keep;
         std::string_view q = r.name;
         if (q.ends_with(".empty_cache") &&
             (q.starts_with("torch.") || q.find("get_accelerator()") != std::string_view::npos ||
              q.find("get_device_module()") != std::string_view::npos)) {
-          out.flags |= FunctionFacts::FreesCache;
+          out.flags |= FunctionFacts::FreesCache & keep;
         }
         if (q == "torch.cuda.memory._record_memory_history") {
           Node enabled = sema_.keyword(n, "enabled");
@@ -1917,7 +1941,7 @@ FunctionFacts Analysis::facts(Node fn) const {
         uint32_t inherited = cf->inherited();
         // A forward pass run under no_grad here is no forward with a graph.
         if (no_grad_within(n, fn)) inherited &= ~FunctionFacts::RunsForward;
-        out.flags |= inherited;
+        out.flags |= inherited & keep;
       }
       // A callee that may be another module of the project: its importers resolve it.
       if (library && may_be_project(r.name) && out.calls.size() < 32 &&

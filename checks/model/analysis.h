@@ -122,6 +122,9 @@ public:
   bool no_grad_at(Node n) const;
   // Is `n` inside a `with torch.no_grad()` (inference_mode, set_grad_enabled(False)) below
   // `stop`?
+  // Is `n` run only on some calls of `stop`: under an `if` / `while` / `else` (or a conditional
+  // expression) between them whose test is not a device test (`torch.cuda.is_available()`)?
+  bool periodic_within(Node n, Node stop) const;
   bool no_grad_within(Node n, Node stop) const;
 
   // The summary of this file as other modules see it.

@@ -77,8 +77,8 @@ struct Const {
 // functions it calls.
 struct FunctionFacts {
   enum Flag : uint32_t {
-    FreesCache = 1u << 0,          // calls torch.cuda.empty_cache() (or a wrapper of it)
-    NoGrad = 1u << 1,              // its whole body runs without autograd
+    FreesCache = 1u << 0, // empties the cache (torch.cuda.empty_cache() or a wrapper) on every call
+    NoGrad = 1u << 1,     // its whole body runs without autograd
     NoGradDecorator = 1u << 2,     // used as a decorator, it makes the function it wraps no_grad
     RunsForward = 1u << 3,         // calls a model (a forward pass)
     StartsMemoryHistory = 1u << 4, // torch.cuda.memory._record_memory_history(...) on

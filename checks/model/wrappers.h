@@ -41,6 +41,11 @@ inline constexpr KnownWrapper kKnownWrappers[] = {
      "accelerate/accelerator.py"},
     {"accelerate.accelerator.Accelerator.clear", FunctionFacts::FreesCache,
      "accelerate/accelerator.py"},
+    // trl: empty_cache() empties the cache of the first device module it finds (CUDA last).
+    {"trl.trainer.utils.empty_cache", FunctionFacts::FreesCache, "trl/trainer/utils.py"},
+    {"trl.experimental.utils.empty_cache", FunctionFacts::FreesCache, "trl/experimental/utils.py"},
+    {"trl.generation.vllm_generation.empty_cache", FunctionFacts::FreesCache,
+     "trl/generation/vllm_generation.py"},
     // DeepSpeed's accelerator abstraction: get_accelerator().empty_cache() is the device's.
     {"deepspeed.accelerator.get_accelerator().empty_cache", FunctionFacts::FreesCache,
      "deepspeed/accelerator/cuda_accelerator.py"},

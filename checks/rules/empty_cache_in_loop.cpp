@@ -21,6 +21,30 @@ bool is_periodic(const Context& cx, Node loop) {
   return false;
 }
 
+bool has_loop(Node fn) {
+  bool found = false;
+  visit_subtree(fn.field("body"), [&](Node n) {
+    if (n.is("for_statement") || n.is("while_statement")) found = true;
+    return !found;
+  });
+  return found;
+}
+
+bool runs_steps(const Context& cx, Node loop) {
+  bool found = false;
+  visit_subtree(loop.field("body"), [&](Node n) {
+    if (found || n.is("function_definition") || n.is("class_definition")) return false;
+    if (n.is("call")) {
+      std::string_view tail = cx.sema().callee_tail(n);
+      Node f = Semantics::callee(n);
+      found = cx.analysis().is_model_call(n) || tail == "backward" ||
+              (tail == "step" && f.is("attribute") && facts::is_optimizer(cx, f.field("object")));
+    }
+    return !found;
+  });
+  return found;
+}
+
 class EmptyCacheInLoop final : public RuleBase<EmptyCacheInLoop> {
 public:
   static constexpr RuleMeta kMeta{
@@ -32,24 +56,50 @@ public:
       .summary = "`torch.cuda.empty_cache()` called on every training or evaluation step",
   };
   static constexpr NodeKind kKinds[] = {"call"};
-  // The call (or the `torch_empty_cache_steps=` keyword), in code.
-  static Prefilter needs() { return requires_all(code("empty_cache")); }
+  // The call (or the `torch_empty_cache_steps=` keyword), or a wrapper's name, in code; or a
+  // project module the file imports that may empty the cache.
+  static Prefilter needs() {
+    return requires_all(code("empty_cache") | code("release_memory") | code("clear_device_cache") |
+                        code("free_memory") | code("clear") |
+                        imported_fact(FunctionFacts::FreesCache));
+  }
 
   void check(Node call, Context& cx) const override {
     if (facts::is_training_arguments_call(cx.sema(), call)) {
       check_training_arguments(call, cx);
       return;
     }
-    if (!cx.sema().is_call_to(call, {"torch.cuda.empty_cache", "torch.cuda.memory.empty_cache"})) {
-      return;
+    // torch.cuda.empty_cache() under any spelling (`acc = torch.cuda; acc.empty_cache()`), a
+    // library's wrapper of it (accelerate's release_memory(), trl's empty_cache()), or a
+    // function of the file or the project that calls one.
+    bool direct =
+        cx.sema().is_call_to(call, {"torch.cuda.empty_cache", "torch.cuda.memory.empty_cache"});
+    if (!direct) {
+      auto f = cx.analysis().call_facts(call);
+      if (!f || !f->has(FunctionFacts::FreesCache)) return;
+      // A helper that runs a model or a loop of its own (a whole training run per dataset) is
+      // more than a per-step clean-up: emptying the cache between its runs is a choice.
+      if (f->has(FunctionFacts::RunsForward) || f->has(FunctionFacts::Trains)) return;
+      Ref r = cx.analysis().callee(call);
+      if (r.kind == Ref::Kind::Function && has_loop(r.node)) return;
     }
     Node loop = cx.enclosing_loop(call);
     if (loop.null() || !facts::is_step_loop(cx, loop)) return;
+    // Through a helper, the loop must be seen running steps itself (a model call, a backward, an
+    // optimizer step): a loop over dataset names that trains one model each is not a step loop.
+    if (!direct && !runs_steps(cx, loop)) return;
     // Recovery after an OOM (or any error) is the one place where freeing the cache is the point.
     for (Node a : cx.ancestors()) {
       if (a.is("except_clause")) return;
     }
     if (is_periodic(cx, loop)) return;
+    if (!direct) {
+      std::string callee(cx.text(Semantics::callee(call)));
+      cx.report(call, "`" + callee +
+                          "()` empties the CUDA cache on every step: that frees no live tensor, "
+                          "only hands cached blocks back to the driver, and slows each step (M20)");
+      return; // it may do more than that: no fix
+    }
     auto d =
         cx.report(call, "`empty_cache()` runs on every step: it frees no live tensor, only hands "
                         "cached blocks back to the driver, and slows each step (M20)");

@@ -228,6 +228,31 @@ TEST_CASE("summaries: a loss returned alone, in a tuple, or off the graph", "[mo
   CHECK(a.analysis().tensor(a.at("through(x, y)")) & A::kLoss);
 }
 
+TEST_CASE("summaries: the cache is freed on every call only outside a condition of its own",
+          "[model][summaries]") {
+  Analysed a("import torch\n"
+             "def periodic(step):\n"
+             "    if step % 100 == 0:\n"
+             "        torch.cuda.empty_cache()\n"
+             "def on_gpu():\n"
+             "    if torch.cuda.is_available():\n"
+             "        torch.cuda.empty_cache()\n"
+             "def otherwise(flag):\n"
+             "    if torch.cuda.is_available():\n"
+             "        pass\n"
+             "    else:\n"
+             "        torch.cuda.empty_cache()\n"
+             "def through(step):\n"
+             "    periodic(step)\n"
+             "def always():\n"
+             "    on_gpu()\n");
+  CHECK_FALSE(facts_of(a, "periodic").has(FunctionFacts::FreesCache));
+  CHECK(facts_of(a, "on_gpu").has(FunctionFacts::FreesCache));
+  CHECK_FALSE(facts_of(a, "otherwise").has(FunctionFacts::FreesCache));
+  CHECK_FALSE(facts_of(a, "through").has(FunctionFacts::FreesCache));
+  CHECK(facts_of(a, "always").has(FunctionFacts::FreesCache));
+}
+
 TEST_CASE("summaries: recursion terminates and facts compose along a call chain",
           "[model][summaries][recursion]") {
   std::string text = "import torch\n"
