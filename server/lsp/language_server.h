@@ -2,15 +2,23 @@
 // shutdown, exit), document sync, diagnostics (push, pull, workspace), code actions, hover and
 // settings. Transport-free: messages come in through handle_raw()/handle(), go out through the
 // Sender. Analysis runs on the Scheduler; with zero workers, tests drive it with run_pending().
+//
+// Project-wide analysis: every document is checked with its project (checks::ProjectIndex, one
+// per project root, kept in a workspace ProjectRegistry), as `oomlint check` does. Open Python
+// documents' text wins over the file on disk; an edit to a module re-checks the open documents
+// that import it (directly or not), and so does a change on disk that the client's file watcher
+// reports.
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "line_index.h"
 #include "lsp/analysis.h"
@@ -19,6 +27,7 @@
 #include "lsp/protocol.h"
 #include "lsp/scheduler.h"
 #include "lsp/workspace.h"
+#include "model/project.h"
 
 namespace oomlint::lsp {
 
@@ -91,15 +100,39 @@ private:
   void apply_init_options(const json& options);
   void schedule_diagnostics(const std::string& uri);
   void recheck_open_documents();
+
+  // The project of a document, with the registry that owns it (kept alive while in use) and the
+  // project epoch read before the analysis starts.
+  struct ProjectRef {
+    std::shared_ptr<checks::ProjectRegistry> registry;
+    checks::FileContext file;
+    uint64_t epoch = 0;
+    const checks::FileContext* context() const { return file.project ? &file : nullptr; }
+  };
+  ProjectRef project_for(const std::string& uri);
+  std::shared_ptr<checks::ProjectRegistry> registry();
+  // An open document's text goes to its project (nullopt: closed, the file on disk wins again).
+  void push_text(const std::string& uri, std::optional<std::string> text);
+  // Module files changed (their text, or on disk): bump the epoch, then re-check the open
+  // documents that depend on them (all of them when `structure`: files appeared or vanished, so
+  // imports may resolve elsewhere). `except` is re-checked by its caller.
+  void modules_changed(const std::vector<std::filesystem::path>& files, bool structure,
+                       const std::string& except = "");
+  // A new registry (a root marker appeared or vanished): open documents' text pushed again.
+  void reset_projects();
   // Diagnostics of an open document (cached per version and settings generation).
   struct Result {
     int64_t version = 0;
     uint64_t generation = 0;
     std::vector<checks::Diagnostic> diagnostics;
     json lsp;
+    uint64_t epoch = 0;                      // project epoch when the analysis started
+    std::vector<std::filesystem::path> deps; // the project files the document imports
   };
+  // Was nothing the result was computed from changed since (its imports' text, the project)?
+  bool fresh(const Result& result);
   std::shared_ptr<const Result> result_for(const Snapshot& snap, const std::atomic<bool>& cancel);
-  std::string result_id(uint64_t generation, const Snapshot& snap) const;
+  std::string result_id(const Result& result) const;
 
   Sender send_;
   std::mutex send_mutex_;
@@ -127,6 +160,12 @@ private:
 
   std::mutex results_mutex_;
   std::map<std::string, std::shared_ptr<const Result>> results_;
+
+  std::mutex project_mutex_;
+  std::shared_ptr<checks::ProjectRegistry> projects_;
+  uint64_t project_epoch_ = 1;   // bumped by every change of a module
+  uint64_t structure_epoch_ = 0; // results older than this are stale, whatever they import
+  std::map<std::filesystem::path, uint64_t> changed_at_; // module -> epoch of its last change
 };
 
 } // namespace oomlint::lsp

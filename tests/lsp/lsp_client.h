@@ -76,6 +76,15 @@ public:
     }
     return out;
   }
+  // The requests the server sent the client (their params), oldest first.
+  std::vector<json> server_requests(const std::string& method) {
+    std::lock_guard lock(mutex_);
+    std::vector<json> out;
+    for (const auto& m : outbox_) {
+      if (m.value("method", "") == method && m.contains("id")) out.push_back(m["params"]);
+    }
+    return out;
+  }
   // Every publishDiagnostics for `uri`, oldest first.
   std::vector<json> published(const std::string& uri) {
     std::vector<json> out;
