@@ -1,6 +1,11 @@
 #include "lsp/language_server.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -21,6 +26,7 @@ namespace oomlint::lsp {
 namespace {
 constexpr size_t kMaxWorkspaceFileBytes = size_t{16} << 20;
 constexpr size_t kProgressBatch = 50;
+constexpr std::string_view kIndexProgressToken = "oomlint-index";
 
 // The files whose appearance or disappearance moves a project's root (ProjectIndex::find_root).
 bool is_root_marker(const std::string& name) {
@@ -56,8 +62,9 @@ std::string hash_text(std::string_view text) {
 } // namespace
 
 LanguageServer::LanguageServer(Sender send, ServerOptions options)
-    : send_(std::move(send)), scheduler_(options.scheduler),
+    : send_(std::move(send)), scheduler_(options.scheduler), options_(options),
       projects_(std::make_shared<checks::ProjectRegistry>()) {
+  index_workspace_ = options.index_workspace;
   logger_.set_stderr_level(options.stderr_level);
   logger_.set_client_sink([this](LogLevel level, const std::string& message) {
     notify("window/logMessage", {{"type", static_cast<int>(level)}, {"message", message}});
@@ -66,6 +73,7 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
   bind_request("initialize", [this](const json& p) { return on_initialize(p); });
   bind_request("shutdown", [this](const json&) {
     shutdown_ = true;
+    index_cancel_ = true;
     return json(nullptr);
   });
   bind_async("textDocument/codeAction",
@@ -101,6 +109,7 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
 }
 
 LanguageServer::~LanguageServer() {
+  stop_indexing();
   scheduler_.stop();
 }
 
@@ -168,6 +177,7 @@ void LanguageServer::end_of_stream() {
     logger_.info(shutdown_ ? "input closed after shutdown" : "input closed without shutdown");
   }
   exited_ = true;
+  index_cancel_ = true;
   scheduler_.stop();
 }
 
@@ -182,7 +192,10 @@ void LanguageServer::handle(const json& message) {
   bool valid_id = has_id && (id_it->is_number_integer() || id_it->is_string());
   auto method_it = message.find("method");
   if (method_it == message.end()) {
-    if (message.contains("result") || message.contains("error")) return; // a reply to us
+    if (message.contains("result") || message.contains("error")) { // a reply to us
+      on_client_reply(message);
+      return;
+    }
     reply_error(valid_id ? *id_it : json(nullptr), error_code::kInvalidRequest,
                 "a message needs a `method`");
     return;
@@ -238,6 +251,7 @@ void LanguageServer::handle_request(const json& id, const std::string& method, c
 void LanguageServer::handle_notification(const std::string& method, const json& params) {
   if (method == "exit") {
     exited_ = true;
+    index_cancel_ = true;
     scheduler_.stop();
     return;
   }
@@ -280,13 +294,23 @@ void LanguageServer::notify(const std::string& method, json params) {
   send_(message);
 }
 
-void LanguageServer::request_client(const std::string& method, json params) {
-  json message = {{"jsonrpc", "2.0"},
-                  {"id", "oomlint-" + std::to_string(next_request_id_++)},
-                  {"method", method},
-                  {"params", std::move(params)}};
+std::string LanguageServer::request_client(const std::string& method, json params) {
   std::lock_guard lock(send_mutex_);
+  std::string id = "oomlint-" + std::to_string(next_request_id_++);
+  json message = {
+      {"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
   send_(message);
+  return id;
+}
+
+void LanguageServer::on_client_reply(const json& message) {
+  const json& id = message["id"];
+  if (!id.is_string()) return;
+  std::lock_guard lock(progress_mutex_);
+  if (!progress_request_.empty() && id.get<std::string>() == progress_request_) {
+    // The token exists once the client has answered without an error.
+    progress_ready_ = !message.contains("error");
+  }
 }
 
 void LanguageServer::show_message(int type, const std::string& message) {
@@ -314,6 +338,9 @@ json LanguageServer::on_initialize(const json& params) {
   if (const json* refresh =
           find_path(params, "capabilities.workspace.diagnostics.refreshSupport")) {
     diagnostic_refresh_ = refresh->is_boolean() && refresh->get<bool>();
+  }
+  if (const json* progress = find_path(params, "capabilities.window.workDoneProgress")) {
+    work_done_progress_ = progress->is_boolean() && progress->get<bool>();
   }
   if (const json* trace = find_member(params, "trace"); trace && trace->is_string()) {
     if (auto level = level_from_trace(trace->get<std::string>())) logger_.set_client_level(*level);
@@ -364,6 +391,9 @@ void LanguageServer::apply_init_options(const json& options) {
   if (const json* push = find_member(options, "pushDiagnostics"); push && push->is_boolean()) {
     push_diagnostics_ = push->get<bool>();
   }
+  if (const json* index = find_member(options, "indexWorkspace"); index && index->is_boolean()) {
+    index_workspace_ = index->get<bool>();
+  }
   const json& settings = options.contains("settings") ? options["settings"] : options;
   try {
     workspace_.set_client_settings(settings_from_lsp(settings));
@@ -373,6 +403,7 @@ void LanguageServer::apply_init_options(const json& options) {
 }
 
 void LanguageServer::on_initialized() {
+  start_indexing();
   if (!watch_dynamic_) return;
   // Config files, the project's modules (a module edited outside the editor changes what its
   // importers' checks see) and the root markers (they move a project's root).
@@ -596,6 +627,106 @@ void LanguageServer::reset_projects() {
   }
   std::lock_guard lock(project_mutex_);
   projects_ = std::move(fresh_registry);
+}
+
+// ---- background indexing -----------------------------------------------------------------
+
+void LanguageServer::start_indexing() {
+  if (!index_workspace_ || index_done_ || indexer_.joinable()) return;
+  if (workspace_.folder_paths().empty()) return;
+  if (work_done_progress_) {
+    std::string id = request_client("window/workDoneProgress/create",
+                                    {{"token", std::string(kIndexProgressToken)}});
+    std::lock_guard lock(progress_mutex_);
+    progress_request_ = id;
+  }
+  if (scheduler_.synchronous()) {
+    // Tests drive it with run_pending(), like the rest of the work.
+    scheduler_.schedule(
+        "index", [this](const std::atomic<bool>& cancel) { index_workspace(cancel); },
+        /*debounced=*/false);
+    return;
+  }
+  indexer_ = std::thread([this] {
+    // Below the analysis threads: this thread only warms the project's summaries, so any
+    // request or diagnostics run goes first when they compete for a CPU.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+    std::atomic<bool> never{false};
+    index_workspace(never);
+  });
+}
+
+void LanguageServer::stop_indexing() {
+  index_cancel_ = true;
+  if (indexer_.joinable()) indexer_.join();
+}
+
+void LanguageServer::index_workspace(const std::atomic<bool>& cancel) {
+  using clock = std::chrono::steady_clock;
+  auto started = clock::now();
+  auto stopped = [&] { return cancel || index_cancel_; };
+  // The workspace's modules, as `oomlint check` would walk them, within the bounds.
+  std::vector<std::filesystem::path> files;
+  size_t skipped = 0;
+  for (const auto& folder : workspace_.folder_paths()) {
+    if (stopped() || files.size() >= options_.index_max_files) break;
+    for (auto& file : discover_python_files(folder, options_.index_max_files - files.size())) {
+      if (file.extension() != ".py" || workspace_.is_excluded(file)) continue;
+      std::error_code ec;
+      auto size = std::filesystem::file_size(file, ec);
+      if (ec || size > options_.index_max_file_bytes) {
+        ++skipped;
+        continue;
+      }
+      files.push_back(file.lexically_normal());
+    }
+  }
+  bool begun = false;
+  auto progress = [&](json value) {
+    {
+      std::lock_guard lock(progress_mutex_);
+      if (!progress_ready_) return false;
+    }
+    notify("$/progress",
+           {{"token", std::string(kIndexProgressToken)}, {"value", std::move(value)}});
+    return true;
+  };
+  auto begin = [&] {
+    if (!begun) {
+      begun = progress({{"kind", "begin"},
+                        {"title", "oomlint: indexing"},
+                        {"message", std::to_string(files.size()) + " modules"},
+                        {"percentage", 0},
+                        {"cancellable", false}});
+    }
+  };
+  begin();
+  auto last_report = clock::now();
+  size_t done = 0;
+  for (const auto& file : files) {
+    if (stopped()) break;
+    auto projects = registry();
+    projects->for_file(file)->summary(file);
+    ++done;
+    if (clock::now() - last_report >= std::chrono::milliseconds(200)) {
+      last_report = clock::now();
+      begin();
+      if (begun) {
+        progress(
+            {{"kind", "report"},
+             {"message", std::to_string(done) + "/" + std::to_string(files.size()) + " modules"},
+             {"percentage", static_cast<int>(done * 100 / files.size())}});
+      }
+    }
+  }
+  double seconds = std::chrono::duration<double>(clock::now() - started).count();
+  std::ostringstream summary;
+  summary.precision(3);
+  summary << "indexed " << done << " of " << files.size() << " modules in " << seconds << " s";
+  if (skipped) summary << " (" << skipped << " larger files skipped)";
+  if (begun) progress({{"kind", "end"}, {"message", summary.str()}});
+  logger_.info(summary.str());
+  index_done_ = !stopped();
 }
 
 bool LanguageServer::fresh(const Result& result) {

@@ -7,7 +7,8 @@
 // per project root, kept in a workspace ProjectRegistry), as `oomlint check` does. Open Python
 // documents' text wins over the file on disk; an edit to a module re-checks the open documents
 // that import it (directly or not), and so does a change on disk that the client's file watcher
-// reports.
+// reports. After `initialized`, a background thread summarises the workspace's modules at low
+// priority, with $/progress when the client takes it.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "line_index.h"
@@ -34,6 +36,12 @@ namespace oomlint::lsp {
 struct ServerOptions {
   SchedulerOptions scheduler;
   LogLevel stderr_level = LogLevel::Info;
+  // Summarise the workspace's modules in the background after `initialized` (the client can turn
+  // it off with the initialization option `indexWorkspace: false`).
+  bool index_workspace = true;
+  // Bounds of that indexing: at most this many files, none larger than this.
+  size_t index_max_files = 20000;
+  uintmax_t index_max_file_bytes = uintmax_t{1} << 20;
 };
 
 class LanguageServer {
@@ -76,7 +84,9 @@ private:
   void reply(const json& id, json result);
   void reply_error(const json& id, int code, const std::string& message);
   void notify(const std::string& method, json params);
-  void request_client(const std::string& method, json params);
+  // Sends a request to the client; returns its id.
+  std::string request_client(const std::string& method, json params);
+  void on_client_reply(const json& message);
   void show_message(int type, const std::string& message);
 
   // Handlers.
@@ -120,6 +130,11 @@ private:
                        const std::string& except = "");
   // A new registry (a root marker appeared or vanished): open documents' text pushed again.
   void reset_projects();
+
+  // Background indexing of the workspace's modules.
+  void start_indexing();
+  void stop_indexing();
+  void index_workspace(const std::atomic<bool>& cancel);
   // Diagnostics of an open document (cached per version and settings generation).
   struct Result {
     int64_t version = 0;
@@ -152,6 +167,8 @@ private:
   bool watch_dynamic_ = false;
   bool push_diagnostics_ = true;
   bool diagnostic_refresh_ = false;
+  bool work_done_progress_ = false;
+  bool index_workspace_ = true;
   int next_request_id_ = 1;
 
   std::mutex requests_mutex_;
@@ -161,11 +178,19 @@ private:
   std::mutex results_mutex_;
   std::map<std::string, std::shared_ptr<const Result>> results_;
 
+  ServerOptions options_;
   std::mutex project_mutex_;
   std::shared_ptr<checks::ProjectRegistry> projects_;
   uint64_t project_epoch_ = 1;   // bumped by every change of a module
   uint64_t structure_epoch_ = 0; // results older than this are stale, whatever they import
   std::map<std::filesystem::path, uint64_t> changed_at_; // module -> epoch of its last change
+
+  std::thread indexer_;
+  std::atomic<bool> index_cancel_{false};
+  std::atomic<bool> index_done_{false};
+  std::mutex progress_mutex_;
+  std::string progress_request_; // id of our window/workDoneProgress/create request
+  bool progress_ready_ = false;  // the client accepted it
 };
 
 } // namespace oomlint::lsp

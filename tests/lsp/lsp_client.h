@@ -85,6 +85,15 @@ public:
     }
     return out;
   }
+  // The id of the last request `method` the server sent (null when none).
+  json server_request_id(const std::string& method) {
+    std::lock_guard lock(mutex_);
+    json id;
+    for (const auto& m : outbox_) {
+      if (m.value("method", "") == method && m.contains("id")) id = m["id"];
+    }
+    return id;
+  }
   // Every publishDiagnostics for `uri`, oldest first.
   std::vector<json> published(const std::string& uri) {
     std::vector<json> out;

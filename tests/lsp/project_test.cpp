@@ -211,3 +211,75 @@ TEST_CASE("lsp project: ProjectIndex::set_text drops what it scanned of the old 
   index.invalidate(p.path / "utils.py");
   CHECK(index.dependencies(train, "from utils import X\n").size() == 2);
 }
+
+TEST_CASE("lsp project: the workspace is indexed after initialized, with $/progress",
+          "[lsp][project]") {
+  Project p;
+  p.write("pyproject.toml", "[tool.oomlint]\nexclude = [\"legacy/*\"]\n");
+  p.write("utils.py", utils(true));
+  p.write("train.py", kTrain);
+  p.write("pkg/__init__.py", "");
+  p.write("legacy/old.py", "import torch\n"); // excluded by the config
+  p.write("data/big.py", "X = [" + std::string(size_t{1} << 20, '1') + "]\n"); // too large
+  p.write("notes.ipynb", "{}");                                                // not a module
+  LspClient c;
+  json caps = {{"window", {{"workDoneProgress", true}}}};
+  c.call("initialize", {{"processId", nullptr},
+                        {"rootUri", nullptr},
+                        {"capabilities", caps},
+                        {"workspaceFolders", p.folders()}});
+  c.notify("initialized", json::object());
+  json create = c.server_request_id("window/workDoneProgress/create");
+  REQUIRE(create.is_string());
+  json token = c.server_requests("window/workDoneProgress/create")[0]["token"];
+  // Progress only once the client has accepted the token.
+  c.server().handle(json{{"jsonrpc", "2.0"}, {"id", create}, {"result", nullptr}});
+  c.run_pending();
+  std::vector<json> progress;
+  for (const auto& n : c.notifications("$/progress")) {
+    if (n["token"] == token) progress.push_back(n["value"]);
+  }
+  REQUIRE(progress.size() >= 2);
+  CHECK(progress.front()["kind"] == "begin");
+  CHECK(progress.back()["kind"] == "end");
+  std::string end = progress.back()["message"].get<std::string>();
+  CHECK(end.find("indexed 3 of 3 modules") != std::string::npos);
+  CHECK(end.find("1 larger files skipped") != std::string::npos);
+}
+
+TEST_CASE("lsp project: no $/progress without the client's consent, no indexing when turned off",
+          "[lsp][project]") {
+  Project p;
+  p.write("utils.py", utils(true));
+  {
+    LspClient c; // the client never answers the create request
+    c.initialize({{"window", {{"workDoneProgress", true}}}}, nullptr, p.folders());
+    CHECK(c.server_requests("window/workDoneProgress/create").size() == 1);
+    CHECK(c.notifications("$/progress").empty());
+  }
+  {
+    LspClient c;
+    c.initialize({{"window", {{"workDoneProgress", true}}}}, {{"indexWorkspace", false}},
+                 p.folders());
+    CHECK(c.server_requests("window/workDoneProgress/create").empty());
+  }
+}
+
+TEST_CASE("lsp project: a threaded server indexes in the background and still answers",
+          "[lsp][project]") {
+  Project p;
+  for (int i = 0; i < 200; ++i)
+    p.write("m" + std::to_string(i) + ".py", utils(i % 2 == 0));
+  p.write("train.py", kTrain);
+  LspClient c(/*workers=*/2);
+  c.initialize(json::object(), nullptr, p.folders());
+  c.open(p.uri("train.py"), kTrain);
+  json hover = c.call("textDocument/hover", {{"textDocument", {{"uri", p.uri("train.py")}}},
+                                             {"position", {{"line", 0}, {"character", 0}}}});
+  CHECK(hover.is_null());
+  c.run_pending();
+  CHECK(count_code(c.last_diagnostics(p.uri("train.py")), "OOM153") == 0); // no utils.py
+  // Shutting down stops (and joins) the indexer.
+  c.call("shutdown", nullptr);
+  c.notify("exit", nullptr);
+}
