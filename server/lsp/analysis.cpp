@@ -11,18 +11,19 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 
 Analysis run(std::string_view uri, DocumentKind kind, std::string_view text, const ts::Tree* tree,
-             const checks::Engine& engine, const std::atomic<bool>* cancel) {
+             const checks::Engine& engine, const std::atomic<bool>* cancel,
+             const checks::FileContext* file) {
   Analysis out;
   auto was_cancelled = [&] { return cancel && cancel->load(); };
   switch (kind) {
   case DocumentKind::Python: {
     if (tree && *tree) {
       ts::Tree own = tree->clone(); // a tree is used by one thread at a time
-      out.diagnostics = engine.check(text, own, cancel);
+      out.diagnostics = engine.check(text, own, cancel, false, file);
     } else {
       ts::Parser parser;
       ts::Tree fresh = parser.parse(text);
-      if (fresh) out.diagnostics = engine.check(text, fresh, cancel);
+      if (fresh) out.diagnostics = engine.check(text, fresh, cancel, false, file);
     }
     break;
   }
@@ -32,7 +33,7 @@ Analysis run(std::string_view uri, DocumentKind kind, std::string_view text, con
     ts::Parser parser;
     ts::Tree fresh = parser.parse(nb->python);
     if (!fresh) break;
-    for (auto& d : engine.check(nb->python, fresh, cancel)) {
+    for (auto& d : engine.check(nb->python, fresh, cancel, false, file)) {
       out.diagnostics.push_back(map_to_json(*nb, std::move(d)));
     }
     break;
@@ -49,13 +50,14 @@ Analysis run(std::string_view uri, DocumentKind kind, std::string_view text, con
 } // namespace
 
 Analysis analyze(const Snapshot& snapshot, const checks::Engine& engine,
-                 const std::atomic<bool>* cancel) {
-  return run(snapshot.uri, snapshot.kind, *snapshot.text, snapshot.tree.get(), engine, cancel);
+                 const std::atomic<bool>* cancel, const checks::FileContext* file) {
+  return run(snapshot.uri, snapshot.kind, *snapshot.text, snapshot.tree.get(), engine, cancel,
+             file);
 }
 
 Analysis analyze_text(std::string_view uri, std::string_view text, const checks::Engine& engine,
-                      const std::atomic<bool>* cancel) {
-  return run(uri, document_kind(uri, ""), text, nullptr, engine, cancel);
+                      const std::atomic<bool>* cancel, const checks::FileContext* file) {
+  return run(uri, document_kind(uri, ""), text, nullptr, engine, cancel, file);
 }
 
 } // namespace oomlint::lsp

@@ -1,6 +1,7 @@
 // One document through the engine: Python text (with its kept tree, or parsed here), notebooks
 // as JSON (code cells mapped back to the JSON text), DeepSpeed JSON configs. Offsets in the
-// result are offsets into the document's own text.
+// result are offsets into the document's own text. `file` (path and project) lets the rules see
+// what the project modules a document imports do, as `oomlint check` does.
 #pragma once
 
 #include <atomic>
@@ -21,9 +22,9 @@ struct Analysis {
 };
 
 Analysis analyze(const Snapshot& snapshot, const checks::Engine& engine,
-                 const std::atomic<bool>* cancel);
+                 const std::atomic<bool>* cancel, const checks::FileContext* file = nullptr);
 // For files that are not open (workspace diagnostics).
 Analysis analyze_text(std::string_view uri, std::string_view text, const checks::Engine& engine,
-                      const std::atomic<bool>* cancel);
+                      const std::atomic<bool>* cancel, const checks::FileContext* file = nullptr);
 
 } // namespace oomlint::lsp

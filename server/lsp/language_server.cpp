@@ -1,6 +1,11 @@
 #include "lsp/language_server.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -21,6 +26,12 @@ namespace oomlint::lsp {
 namespace {
 constexpr size_t kMaxWorkspaceFileBytes = size_t{16} << 20;
 constexpr size_t kProgressBatch = 50;
+constexpr std::string_view kIndexProgressToken = "oomlint-index";
+
+// The files whose appearance or disappearance moves a project's root (ProjectIndex::find_root).
+bool is_root_marker(const std::string& name) {
+  return name == "pyproject.toml" || name == "oomlint.toml" || name == "setup.py" || name == ".git";
+}
 
 std::string text_document_uri(const json& params) {
   return get_string(require_object(member(params, "textDocument"), "textDocument"), "uri");
@@ -51,7 +62,9 @@ std::string hash_text(std::string_view text) {
 } // namespace
 
 LanguageServer::LanguageServer(Sender send, ServerOptions options)
-    : send_(std::move(send)), scheduler_(options.scheduler) {
+    : send_(std::move(send)), scheduler_(options.scheduler), options_(options),
+      projects_(std::make_shared<checks::ProjectRegistry>()) {
+  index_workspace_ = options.index_workspace;
   logger_.set_stderr_level(options.stderr_level);
   logger_.set_client_sink([this](LogLevel level, const std::string& message) {
     notify("window/logMessage", {{"type", static_cast<int>(level)}, {"message", message}});
@@ -60,6 +73,7 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
   bind_request("initialize", [this](const json& p) { return on_initialize(p); });
   bind_request("shutdown", [this](const json&) {
     shutdown_ = true;
+    index_cancel_ = true;
     return json(nullptr);
   });
   bind_async("textDocument/codeAction",
@@ -95,6 +109,7 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
 }
 
 LanguageServer::~LanguageServer() {
+  stop_indexing();
   scheduler_.stop();
 }
 
@@ -162,6 +177,7 @@ void LanguageServer::end_of_stream() {
     logger_.info(shutdown_ ? "input closed after shutdown" : "input closed without shutdown");
   }
   exited_ = true;
+  index_cancel_ = true;
   scheduler_.stop();
 }
 
@@ -176,7 +192,10 @@ void LanguageServer::handle(const json& message) {
   bool valid_id = has_id && (id_it->is_number_integer() || id_it->is_string());
   auto method_it = message.find("method");
   if (method_it == message.end()) {
-    if (message.contains("result") || message.contains("error")) return; // a reply to us
+    if (message.contains("result") || message.contains("error")) { // a reply to us
+      on_client_reply(message);
+      return;
+    }
     reply_error(valid_id ? *id_it : json(nullptr), error_code::kInvalidRequest,
                 "a message needs a `method`");
     return;
@@ -232,6 +251,7 @@ void LanguageServer::handle_request(const json& id, const std::string& method, c
 void LanguageServer::handle_notification(const std::string& method, const json& params) {
   if (method == "exit") {
     exited_ = true;
+    index_cancel_ = true;
     scheduler_.stop();
     return;
   }
@@ -274,13 +294,23 @@ void LanguageServer::notify(const std::string& method, json params) {
   send_(message);
 }
 
-void LanguageServer::request_client(const std::string& method, json params) {
-  json message = {{"jsonrpc", "2.0"},
-                  {"id", "oomlint-" + std::to_string(next_request_id_++)},
-                  {"method", method},
-                  {"params", std::move(params)}};
+std::string LanguageServer::request_client(const std::string& method, json params) {
   std::lock_guard lock(send_mutex_);
+  std::string id = "oomlint-" + std::to_string(next_request_id_++);
+  json message = {
+      {"jsonrpc", "2.0"}, {"id", id}, {"method", method}, {"params", std::move(params)}};
   send_(message);
+  return id;
+}
+
+void LanguageServer::on_client_reply(const json& message) {
+  const json& id = message["id"];
+  if (!id.is_string()) return;
+  std::lock_guard lock(progress_mutex_);
+  if (!progress_request_.empty() && id.get<std::string>() == progress_request_) {
+    // The token exists once the client has answered without an error.
+    progress_ready_ = !message.contains("error");
+  }
 }
 
 void LanguageServer::show_message(int type, const std::string& message) {
@@ -308,6 +338,9 @@ json LanguageServer::on_initialize(const json& params) {
   if (const json* refresh =
           find_path(params, "capabilities.workspace.diagnostics.refreshSupport")) {
     diagnostic_refresh_ = refresh->is_boolean() && refresh->get<bool>();
+  }
+  if (const json* progress = find_path(params, "capabilities.window.workDoneProgress")) {
+    work_done_progress_ = progress->is_boolean() && progress->get<bool>();
   }
   if (const json* trace = find_member(params, "trace"); trace && trace->is_string()) {
     if (auto level = level_from_trace(trace->get<std::string>())) logger_.set_client_level(*level);
@@ -342,7 +375,7 @@ json LanguageServer::on_initialize(const json& params) {
       {"inlayHintProvider", true},
       {"diagnosticProvider",
        {{"identifier", "oomlint"},
-        {"interFileDependencies", false},
+        {"interFileDependencies", true},
         {"workspaceDiagnostics", true}}},
       {"workspace", {{"workspaceFolders", {{"supported", true}, {"changeNotifications", true}}}}},
   };
@@ -358,6 +391,9 @@ void LanguageServer::apply_init_options(const json& options) {
   if (const json* push = find_member(options, "pushDiagnostics"); push && push->is_boolean()) {
     push_diagnostics_ = push->get<bool>();
   }
+  if (const json* index = find_member(options, "indexWorkspace"); index && index->is_boolean()) {
+    index_workspace_ = index->get<bool>();
+  }
   const json& settings = options.contains("settings") ? options["settings"] : options;
   try {
     workspace_.set_client_settings(settings_from_lsp(settings));
@@ -367,9 +403,14 @@ void LanguageServer::apply_init_options(const json& options) {
 }
 
 void LanguageServer::on_initialized() {
+  start_indexing();
   if (!watch_dynamic_) return;
-  json watchers =
-      json::array({{{"globPattern", "**/pyproject.toml"}}, {{"globPattern", "**/oomlint.toml"}}});
+  // Config files, the project's modules (a module edited outside the editor changes what its
+  // importers' checks see) and the root markers (they move a project's root).
+  json watchers = json::array({{{"globPattern", "**/pyproject.toml"}},
+                               {{"globPattern", "**/oomlint.toml"}},
+                               {{"globPattern", "**/*.py"}},
+                               {{"globPattern", "**/.git"}, {"kind", 5}}}); // created, deleted
   request_client(
       "client/registerCapability",
       {{"registrations", json::array({{{"id", "oomlint-config-watch"},
@@ -385,12 +426,13 @@ void LanguageServer::on_did_open(const json& params) {
   std::string language = opt_string(doc, "languageId").value_or("");
   int64_t version = get_int(doc, "version");
   std::string text = get_string(doc, "text");
-  store_.open(uri, language, version, std::move(text));
+  store_.open(uri, language, version, text);
   {
     std::lock_guard lock(results_mutex_);
     results_.erase(uri);
   }
   schedule_diagnostics(uri);
+  push_text(uri, std::move(text));
 }
 
 void LanguageServer::on_did_change(const json& params) {
@@ -413,6 +455,7 @@ void LanguageServer::on_did_change(const json& params) {
     return;
   }
   schedule_diagnostics(uri);
+  if (auto snap = store_.snapshot(uri)) push_text(uri, *snap->text);
 }
 
 void LanguageServer::on_did_close(const json& params) {
@@ -425,6 +468,7 @@ void LanguageServer::on_did_close(const json& params) {
   }
   if (was_open) {
     notify("textDocument/publishDiagnostics", {{"uri", uri}, {"diagnostics", json::array()}});
+    push_text(uri, std::nullopt); // the file on disk is the module again
   }
 }
 
@@ -449,16 +493,36 @@ void LanguageServer::on_did_change_watched_files(const json& params) {
   const json& changes = member(params, "changes");
   if (!changes.is_array()) return;
   bool config_changed = false;
+  bool roots_changed = false; // a root marker appeared or vanished
+  bool structure = false;     // a module appeared or vanished: imports may resolve elsewhere
+  std::vector<std::filesystem::path> modules;
   for (const auto& c : changes) {
     if (!c.is_object() || !c.contains("uri") || !c["uri"].is_string()) continue;
-    auto path = uri_to_path(c["uri"].get<std::string>());
-    if (path && is_config_file_name(path->filename().string())) config_changed = true;
+    std::string uri = c["uri"].get<std::string>();
+    auto path = uri_to_path(uri);
+    if (!path) continue;
+    // FileChangeType: 1 created, 2 changed, 3 deleted.
+    int type = c.contains("type") && c["type"].is_number_integer() ? c["type"].get<int>() : 2;
+    std::string name = path->filename().string();
+    if (is_config_file_name(name)) config_changed = true;
+    if (is_root_marker(name) && type != 2) roots_changed = true;
+    if (path->extension() != ".py") continue;
+    std::filesystem::path file = path->lexically_normal();
+    if (type != 2) structure = true;
+    // An open document's text is what its project sees; the disk changing under it changes
+    // nothing until it closes.
+    if (type == 2 && store_.is_open(uri)) continue;
+    registry()->for_file(file)->invalidate(file);
+    modules.push_back(file);
   }
-  if (!config_changed) return;
-  for (const auto& error : workspace_.reload_configs()) {
-    show_message(1, "oomlint: " + error + " (keeping the last valid configuration)");
+  if (config_changed) {
+    for (const auto& error : workspace_.reload_configs()) {
+      show_message(1, "oomlint: " + error + " (keeping the last valid configuration)");
+    }
   }
-  recheck_open_documents();
+  if (roots_changed) reset_projects();
+  if (!modules.empty() || roots_changed) modules_changed(modules, structure || roots_changed);
+  if (config_changed) recheck_open_documents();
 }
 
 void LanguageServer::on_did_change_workspace_folders(const json& params) {
@@ -488,6 +552,194 @@ void LanguageServer::recheck_open_documents() {
   if (diagnostic_refresh_) request_client("workspace/diagnostic/refresh", nullptr);
 }
 
+// ---- the project --------------------------------------------------------------------------
+
+std::shared_ptr<checks::ProjectRegistry> LanguageServer::registry() {
+  std::lock_guard lock(project_mutex_);
+  return projects_;
+}
+
+LanguageServer::ProjectRef LanguageServer::project_for(const std::string& uri) {
+  ProjectRef ref;
+  {
+    std::lock_guard lock(project_mutex_);
+    ref.registry = projects_;
+    ref.epoch = project_epoch_;
+  }
+  auto path = uri_to_path(uri);
+  if (!path || !path->is_absolute()) return ref; // untitled: no project
+  ref.file.path = path->lexically_normal();
+  ref.file.project = ref.registry->for_file(ref.file.path);
+  return ref;
+}
+
+void LanguageServer::push_text(const std::string& uri, std::optional<std::string> text) {
+  auto path = uri_to_path(uri);
+  if (!path || !path->is_absolute() || path->extension() != ".py") return;
+  std::filesystem::path file = path->lexically_normal();
+  registry()->for_file(file)->set_text(file, std::move(text));
+  modules_changed({file}, /*structure=*/false, uri);
+}
+
+void LanguageServer::modules_changed(const std::vector<std::filesystem::path>& files,
+                                     bool structure, const std::string& except) {
+  {
+    std::lock_guard lock(project_mutex_);
+    ++project_epoch_;
+    for (const auto& f : files)
+      changed_at_[f] = project_epoch_;
+    if (structure) structure_epoch_ = project_epoch_;
+  }
+  if (structure) {
+    recheck_open_documents();
+    return;
+  }
+  // The open documents whose last result read one of `files`, and those with no result yet (an
+  // analysis under way may have read the old text: scheduling again cancels it).
+  bool any = false;
+  for (const auto& uri : store_.uris()) {
+    if (uri == except) continue;
+    std::shared_ptr<const Result> result;
+    {
+      std::lock_guard lock(results_mutex_);
+      auto it = results_.find(uri);
+      if (it != results_.end()) result = it->second;
+    }
+    if (result && !fresh(*result)) result = nullptr;
+    if (result) continue;
+    any = true;
+    schedule_diagnostics(uri);
+  }
+  if (any && !push_diagnostics_ && diagnostic_refresh_) {
+    request_client("workspace/diagnostic/refresh", nullptr);
+  }
+}
+
+void LanguageServer::reset_projects() {
+  auto fresh_registry = std::make_shared<checks::ProjectRegistry>();
+  for (const auto& uri : store_.uris()) {
+    auto path = uri_to_path(uri);
+    if (!path || !path->is_absolute() || path->extension() != ".py") continue;
+    auto snap = store_.snapshot(uri);
+    if (!snap) continue;
+    std::filesystem::path file = path->lexically_normal();
+    fresh_registry->for_file(file)->set_text(file, *snap->text);
+  }
+  std::lock_guard lock(project_mutex_);
+  projects_ = std::move(fresh_registry);
+}
+
+// ---- background indexing -----------------------------------------------------------------
+
+void LanguageServer::start_indexing() {
+  if (!index_workspace_ || index_done_ || indexer_.joinable()) return;
+  if (workspace_.folder_paths().empty()) return;
+  if (work_done_progress_) {
+    std::string id = request_client("window/workDoneProgress/create",
+                                    {{"token", std::string(kIndexProgressToken)}});
+    std::lock_guard lock(progress_mutex_);
+    progress_request_ = id;
+  }
+  if (scheduler_.synchronous()) {
+    // Tests drive it with run_pending(), like the rest of the work.
+    scheduler_.schedule(
+        "index", [this](const std::atomic<bool>& cancel) { index_workspace(cancel); },
+        /*debounced=*/false);
+    return;
+  }
+  indexer_ = std::thread([this] {
+    // Below the analysis threads: this thread only warms the project's summaries, so any
+    // request or diagnostics run goes first when they compete for a CPU.
+    setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
+    std::atomic<bool> never{false};
+    index_workspace(never);
+  });
+}
+
+void LanguageServer::stop_indexing() {
+  index_cancel_ = true;
+  if (indexer_.joinable()) indexer_.join();
+}
+
+void LanguageServer::index_workspace(const std::atomic<bool>& cancel) {
+  using clock = std::chrono::steady_clock;
+  auto started = clock::now();
+  auto stopped = [&] { return cancel || index_cancel_; };
+  // The workspace's modules, as `oomlint check` would walk them, within the bounds.
+  std::vector<std::filesystem::path> files;
+  size_t skipped = 0;
+  for (const auto& folder : workspace_.folder_paths()) {
+    if (stopped() || files.size() >= options_.index_max_files) break;
+    for (auto& file : discover_python_files(folder, options_.index_max_files - files.size())) {
+      if (file.extension() != ".py" || workspace_.is_excluded(file)) continue;
+      std::error_code ec;
+      auto size = std::filesystem::file_size(file, ec);
+      if (ec || size > options_.index_max_file_bytes) {
+        ++skipped;
+        continue;
+      }
+      files.push_back(file.lexically_normal());
+    }
+  }
+  bool begun = false;
+  auto progress = [&](json value) {
+    {
+      std::lock_guard lock(progress_mutex_);
+      if (!progress_ready_) return false;
+    }
+    notify("$/progress",
+           {{"token", std::string(kIndexProgressToken)}, {"value", std::move(value)}});
+    return true;
+  };
+  auto begin = [&] {
+    if (!begun) {
+      begun = progress({{"kind", "begin"},
+                        {"title", "oomlint: indexing"},
+                        {"message", std::to_string(files.size()) + " modules"},
+                        {"percentage", 0},
+                        {"cancellable", false}});
+    }
+  };
+  begin();
+  auto last_report = clock::now();
+  size_t done = 0;
+  for (const auto& file : files) {
+    if (stopped()) break;
+    auto projects = registry();
+    projects->for_file(file)->summary(file);
+    ++done;
+    if (clock::now() - last_report >= std::chrono::milliseconds(200)) {
+      last_report = clock::now();
+      begin();
+      if (begun) {
+        progress(
+            {{"kind", "report"},
+             {"message", std::to_string(done) + "/" + std::to_string(files.size()) + " modules"},
+             {"percentage", static_cast<int>(done * 100 / files.size())}});
+      }
+    }
+  }
+  double seconds = std::chrono::duration<double>(clock::now() - started).count();
+  std::ostringstream summary;
+  summary.precision(3);
+  summary << "indexed " << done << " of " << files.size() << " modules in " << seconds << " s";
+  if (skipped) summary << " (" << skipped << " larger files skipped)";
+  if (begun) progress({{"kind", "end"}, {"message", summary.str()}});
+  logger_.info(summary.str());
+  index_done_ = !stopped();
+}
+
+bool LanguageServer::fresh(const Result& result) {
+  std::lock_guard lock(project_mutex_);
+  if (result.epoch == project_epoch_) return true;
+  if (result.epoch < structure_epoch_) return false;
+  for (const auto& dep : result.deps) {
+    auto it = changed_at_.find(dep);
+    if (it != changed_at_.end() && it->second > result.epoch) return false;
+  }
+  return true;
+}
+
 // ---- diagnostics --------------------------------------------------------------------------
 
 std::shared_ptr<const LanguageServer::Result>
@@ -495,19 +747,28 @@ LanguageServer::result_for(const Snapshot& snap, const std::atomic<bool>& cancel
   uint64_t generation = workspace_.generation();
   auto engine = workspace_.engine_for(snap.uri);
   {
-    std::lock_guard lock(results_mutex_);
-    auto it = results_.find(snap.uri);
-    if (it != results_.end() && it->second->version == snap.version &&
-        it->second->generation == generation) {
-      return it->second;
+    std::shared_ptr<const Result> cached;
+    {
+      std::lock_guard lock(results_mutex_);
+      auto it = results_.find(snap.uri);
+      if (it != results_.end()) cached = it->second;
+    }
+    if (cached && cached->version == snap.version && cached->generation == generation &&
+        fresh(*cached)) {
+      return cached;
     }
   }
-  Analysis analysis = analyze(snap, *engine, &cancel);
+  ProjectRef project = project_for(snap.uri);
+  Analysis analysis = analyze(snap, *engine, &cancel, project.context());
   if (analysis.cancelled) return nullptr;
   if (!analysis.error.empty()) logger_.info(snap.uri + ": " + analysis.error);
   auto result = std::make_shared<Result>();
   result->version = snap.version;
   result->generation = generation;
+  result->epoch = project.epoch;
+  if (project.context() && snap.kind == DocumentKind::Python) {
+    result->deps = project.file.project->dependencies(project.file.path, *snap.text);
+  }
   result->lsp = to_lsp_diagnostics(analysis.diagnostics, *snap.text, encoding_);
   result->diagnostics = std::move(analysis.diagnostics);
   store_.if_current(snap.uri, snap.version, [&] {
@@ -517,8 +778,9 @@ LanguageServer::result_for(const Snapshot& snap, const std::atomic<bool>& cancel
   return result;
 }
 
-std::string LanguageServer::result_id(uint64_t generation, const Snapshot& snap) const {
-  return std::to_string(generation) + ":v" + std::to_string(snap.version);
+std::string LanguageServer::result_id(const Result& result) const {
+  return std::to_string(result.generation) + ":v" + std::to_string(result.version) + ":e" +
+         std::to_string(result.epoch);
 }
 
 void LanguageServer::schedule_diagnostics(const std::string& uri) {
@@ -529,6 +791,10 @@ void LanguageServer::schedule_diagnostics(const std::string& uri) {
       "diagnostics:" + uri,
       [this, snap](const std::atomic<bool>& cancel) {
         auto result = result_for(*snap, cancel);
+        // A module it imports changed while it ran: once more (the change scheduled this task
+        // again, unless the result was not stored yet when it looked).
+        for (int again = 0; result && !cancel && !fresh(*result) && again < 3; ++again)
+          result = result_for(*snap, cancel);
         if (!result || cancel) return;
         // Dropped when the document moved on (or closed) meanwhile.
         bool sent = store_.if_current(snap->uri, snap->version, [&] {
@@ -552,16 +818,20 @@ LanguageServer::Work LanguageServer::on_document_diagnostic(const json& params) 
       std::optional<std::string> text = path ? read_file(*path) : std::nullopt;
       if (!text) return json{{"kind", "full"}, {"items", json::array()}};
       uint64_t generation = workspace_.generation();
-      std::string id = std::to_string(generation) + ":h" + hash_text(*text);
+      // What it imports counts too: the project's epoch is part of the id.
+      ProjectRef project = project_for(uri);
+      std::string id = std::to_string(generation) + ":e" + std::to_string(project.epoch) + ":h" +
+                       hash_text(*text);
       if (previous && *previous == id) return json{{"kind", "unchanged"}, {"resultId", id}};
-      Analysis a = analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel);
+      Analysis a =
+          analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel, project.context());
       return json{{"kind", "full"},
                   {"resultId", id},
                   {"items", to_lsp_diagnostics(a.diagnostics, *text, encoding_)}};
     }
     auto result = result_for(*snap, cancel);
     if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
-    std::string id = result_id(result->generation, *snap);
+    std::string id = result_id(*result);
     if (previous && *previous == id) return json{{"kind", "unchanged"}, {"resultId", id}};
     return json{{"kind", "full"}, {"resultId", id}, {"items", result->lsp}};
   };
@@ -612,7 +882,7 @@ LanguageServer::Work LanguageServer::on_workspace_diagnostic(const json& params)
       if (auto snap = store_.snapshot(uri)) {
         auto result = result_for(*snap, cancel);
         if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
-        std::string id = result_id(result->generation, *snap);
+        std::string id = result_id(*result);
         auto prev = previous.find(uri);
         report = prev != previous.end() && prev->second == id
                      ? json{{"kind", "unchanged"}, {"resultId", id}}
@@ -623,12 +893,15 @@ LanguageServer::Work LanguageServer::on_workspace_diagnostic(const json& params)
         auto path = uri_to_path(uri);
         auto text = path ? read_file(*path) : std::nullopt;
         if (!text) continue;
-        std::string id = std::to_string(workspace_.generation()) + ":h" + hash_text(*text);
+        ProjectRef project = project_for(uri);
+        std::string id = std::to_string(workspace_.generation()) + ":e" +
+                         std::to_string(project.epoch) + ":h" + hash_text(*text);
         auto prev = previous.find(uri);
         if (prev != previous.end() && prev->second == id) {
           report = {{"kind", "unchanged"}, {"resultId", id}};
         } else {
-          Analysis a = analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel);
+          Analysis a =
+              analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel, project.context());
           if (a.cancelled) throw RpcError(error_code::kRequestCancelled, "request cancelled");
           json lsp = to_lsp_diagnostics(a.diagnostics, *text, encoding_);
           diagnostics += lsp.size();

@@ -2,15 +2,25 @@
 // shutdown, exit), document sync, diagnostics (push, pull, workspace), code actions, hover and
 // settings. Transport-free: messages come in through handle_raw()/handle(), go out through the
 // Sender. Analysis runs on the Scheduler; with zero workers, tests drive it with run_pending().
+//
+// Project-wide analysis: every document is checked with its project (checks::ProjectIndex, one
+// per project root, kept in a workspace ProjectRegistry), as `oomlint check` does. Open Python
+// documents' text wins over the file on disk; an edit to a module re-checks the open documents
+// that import it (directly or not), and so does a change on disk that the client's file watcher
+// reports. After `initialized`, a background thread summarises the workspace's modules at low
+// priority, with $/progress when the client takes it.
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "line_index.h"
 #include "lsp/analysis.h"
@@ -19,12 +29,19 @@
 #include "lsp/protocol.h"
 #include "lsp/scheduler.h"
 #include "lsp/workspace.h"
+#include "model/project.h"
 
 namespace oomlint::lsp {
 
 struct ServerOptions {
   SchedulerOptions scheduler;
   LogLevel stderr_level = LogLevel::Info;
+  // Summarise the workspace's modules in the background after `initialized` (the client can turn
+  // it off with the initialization option `indexWorkspace: false`).
+  bool index_workspace = true;
+  // Bounds of that indexing: at most this many files, none larger than this.
+  size_t index_max_files = 20000;
+  uintmax_t index_max_file_bytes = uintmax_t{1} << 20;
 };
 
 class LanguageServer {
@@ -67,7 +84,9 @@ private:
   void reply(const json& id, json result);
   void reply_error(const json& id, int code, const std::string& message);
   void notify(const std::string& method, json params);
-  void request_client(const std::string& method, json params);
+  // Sends a request to the client; returns its id.
+  std::string request_client(const std::string& method, json params);
+  void on_client_reply(const json& message);
   void show_message(int type, const std::string& message);
 
   // Handlers.
@@ -91,15 +110,44 @@ private:
   void apply_init_options(const json& options);
   void schedule_diagnostics(const std::string& uri);
   void recheck_open_documents();
+
+  // The project of a document, with the registry that owns it (kept alive while in use) and the
+  // project epoch read before the analysis starts.
+  struct ProjectRef {
+    std::shared_ptr<checks::ProjectRegistry> registry;
+    checks::FileContext file;
+    uint64_t epoch = 0;
+    const checks::FileContext* context() const { return file.project ? &file : nullptr; }
+  };
+  ProjectRef project_for(const std::string& uri);
+  std::shared_ptr<checks::ProjectRegistry> registry();
+  // An open document's text goes to its project (nullopt: closed, the file on disk wins again).
+  void push_text(const std::string& uri, std::optional<std::string> text);
+  // Module files changed (their text, or on disk): bump the epoch, then re-check the open
+  // documents that depend on them (all of them when `structure`: files appeared or vanished, so
+  // imports may resolve elsewhere). `except` is re-checked by its caller.
+  void modules_changed(const std::vector<std::filesystem::path>& files, bool structure,
+                       const std::string& except = "");
+  // A new registry (a root marker appeared or vanished): open documents' text pushed again.
+  void reset_projects();
+
+  // Background indexing of the workspace's modules.
+  void start_indexing();
+  void stop_indexing();
+  void index_workspace(const std::atomic<bool>& cancel);
   // Diagnostics of an open document (cached per version and settings generation).
   struct Result {
     int64_t version = 0;
     uint64_t generation = 0;
     std::vector<checks::Diagnostic> diagnostics;
     json lsp;
+    uint64_t epoch = 0;                      // project epoch when the analysis started
+    std::vector<std::filesystem::path> deps; // the project files the document imports
   };
+  // Was nothing the result was computed from changed since (its imports' text, the project)?
+  bool fresh(const Result& result);
   std::shared_ptr<const Result> result_for(const Snapshot& snap, const std::atomic<bool>& cancel);
-  std::string result_id(uint64_t generation, const Snapshot& snap) const;
+  std::string result_id(const Result& result) const;
 
   Sender send_;
   std::mutex send_mutex_;
@@ -119,6 +167,8 @@ private:
   bool watch_dynamic_ = false;
   bool push_diagnostics_ = true;
   bool diagnostic_refresh_ = false;
+  bool work_done_progress_ = false;
+  bool index_workspace_ = true;
   int next_request_id_ = 1;
 
   std::mutex requests_mutex_;
@@ -127,6 +177,20 @@ private:
 
   std::mutex results_mutex_;
   std::map<std::string, std::shared_ptr<const Result>> results_;
+
+  ServerOptions options_;
+  std::mutex project_mutex_;
+  std::shared_ptr<checks::ProjectRegistry> projects_;
+  uint64_t project_epoch_ = 1;   // bumped by every change of a module
+  uint64_t structure_epoch_ = 0; // results older than this are stale, whatever they import
+  std::map<std::filesystem::path, uint64_t> changed_at_; // module -> epoch of its last change
+
+  std::thread indexer_;
+  std::atomic<bool> index_cancel_{false};
+  std::atomic<bool> index_done_{false};
+  std::mutex progress_mutex_;
+  std::string progress_request_; // id of our window/workDoneProgress/create request
+  bool progress_ready_ = false;  // the client accepted it
 };
 
 } // namespace oomlint::lsp

@@ -76,6 +76,24 @@ public:
     }
     return out;
   }
+  // The requests the server sent the client (their params), oldest first.
+  std::vector<json> server_requests(const std::string& method) {
+    std::lock_guard lock(mutex_);
+    std::vector<json> out;
+    for (const auto& m : outbox_) {
+      if (m.value("method", "") == method && m.contains("id")) out.push_back(m["params"]);
+    }
+    return out;
+  }
+  // The id of the last request `method` the server sent (null when none).
+  json server_request_id(const std::string& method) {
+    std::lock_guard lock(mutex_);
+    json id;
+    for (const auto& m : outbox_) {
+      if (m.value("method", "") == method && m.contains("id")) id = m["id"];
+    }
+    return id;
+  }
   // Every publishDiagnostics for `uri`, oldest first.
   std::vector<json> published(const std::string& uri) {
     std::vector<json> out;
