@@ -658,10 +658,8 @@ TEST_CASE("project: a constant imported by name decides a branch", "[model][proj
   CHECK(b.value(b.in("use(MISSING, FLAG", "FLAG")) == "unknown");
 }
 
-// Known bugs of checks/model/project.cpp, left to its owners: `[!shouldfail]` passes while the
-// bug is there; once fixed, the test fails and its tag must go.
 TEST_CASE("project: imported_facts follows an open document's text and invalidate()",
-          "[model][project][!shouldfail]") {
+          "[model][project]") {
   TempDir dir;
   dir.write("pyproject.toml", "");
   dir.write("helpers.py", "def f():\n    return 1\n");
@@ -680,6 +678,8 @@ TEST_CASE("project: imported_facts follows an open document's text and invalidat
   CHECK(index.imported_facts(main, "import helpers\n") & FunctionFacts::StartsMemoryHistory);
 }
 
+// A known bug of checks/model/project.cpp: `[!shouldfail]` passes while the bug is there; once
+// fixed, the test fails and its tag must go.
 TEST_CASE("project: a summary cut at a line boundary does not deserialize",
           "[model][project][!shouldfail]") {
   ModuleSummary s;
