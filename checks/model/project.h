@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/values.h"
@@ -82,7 +83,8 @@ struct ProjectReads {
   static bool probe(const std::filesystem::path& path, bool marker);
 };
 
-// While alive, what ProjectIndex and ProjectRegistry consult on this thread is added to `into`.
+// While alive, what ProjectIndex and ProjectRegistry consult on this thread is added to `into`,
+// each file, probe and shared part once (a check resolves the same names again and again).
 // Nests: an inner recorder takes over until it ends.
 class RecordProjectReads {
 public:
@@ -91,8 +93,15 @@ public:
   RecordProjectReads(const RecordProjectReads&) = delete;
   RecordProjectReads& operator=(const RecordProjectReads&) = delete;
 
+  void file(const std::filesystem::path& path, uint64_t print);
+  void probe(const std::filesystem::path& path, bool found, bool marker);
+  void shared(const std::shared_ptr<const ProjectReads>& reads);
+
 private:
-  ProjectReads* outer_;
+  ProjectReads& into_;
+  RecordProjectReads* outer_;
+  std::unordered_set<std::string> seen_; // kind, answer and path of what is in into_
+  std::unordered_set<const ProjectReads*> seen_shared_;
 };
 
 // Where summaries are kept between runs (the CLI's results cache): by the file's content hash and
