@@ -8,6 +8,7 @@
 // importing its neighbour) or, for a relative import, under the importing file's package.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -18,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "model/values.h"
@@ -54,11 +56,56 @@ struct ModuleSummary {
   const Const* constant(std::string_view name) const;
   const std::string* import(std::string_view name) const;
 
+  // The version of serialize()'s text; a store keys summaries on it.
+  static constexpr int kFormat = 2;
   std::string serialize() const;
   static std::optional<ModuleSummary> deserialize(std::string_view data);
 };
 
-// Where summaries are kept between runs (the CLI's results cache): by the file's content hash.
+// What one file's check read of its project, recorded (RecordProjectReads) so that a cache of its
+// results can tell when they may have changed: the project files whose bytes it used, and the
+// paths whose existence decided something (where an import resolves, where the root is). A module
+// scanned once and used by many checks records its reads once, shared (`shared`).
+struct ProjectReads {
+  // File -> fingerprint (ProjectIndex::fingerprint) of the bytes used; 0 when it was unreadable.
+  std::vector<std::pair<std::filesystem::path, uint64_t>> files;
+  // A path whose existence decided something, and whether it was found.
+  struct Probe {
+    std::filesystem::path path;
+    bool found = false;
+    bool marker = false; // a root marker (anything there counts), else an import (a regular file)
+    bool operator==(const Probe&) const = default;
+  };
+  std::vector<Probe> probes;
+  std::vector<std::shared_ptr<const ProjectReads>> shared;
+
+  // What the probe of `path` finds now.
+  static bool probe(const std::filesystem::path& path, bool marker);
+};
+
+// While alive, what ProjectIndex and ProjectRegistry consult on this thread is added to `into`,
+// each file, probe and shared part once (a check resolves the same names again and again).
+// Nests: an inner recorder takes over until it ends.
+class RecordProjectReads {
+public:
+  explicit RecordProjectReads(ProjectReads& into);
+  ~RecordProjectReads();
+  RecordProjectReads(const RecordProjectReads&) = delete;
+  RecordProjectReads& operator=(const RecordProjectReads&) = delete;
+
+  void file(const std::filesystem::path& path, uint64_t print);
+  void probe(const std::filesystem::path& path, bool found, bool marker);
+  void shared(const std::shared_ptr<const ProjectReads>& reads);
+
+private:
+  ProjectReads& into_;
+  RecordProjectReads* outer_;
+  std::unordered_set<std::string> seen_; // kind, answer and path of what is in into_
+  std::unordered_set<const ProjectReads*> seen_shared_;
+};
+
+// Where summaries are kept between runs (the CLI's results cache): by the file's content hash and
+// ModuleSummary::kFormat.
 class SummaryStore {
 public:
   virtual ~SummaryStore() = default;
@@ -106,7 +153,19 @@ public:
   bool invalidate(const std::filesystem::path& file);
   // Summaries built or loaded so far, and how long building them took.
   size_t summaries_built() const;
+  struct SummaryStats {
+    size_t built = 0;         // summarised from source
+    size_t loaded = 0;        // taken from the store
+    double build_seconds = 0; // spent summarising, summed over threads
+  };
+  SummaryStats summary_stats() const;
   void set_store(std::shared_ptr<SummaryStore> store);
+
+  // A 64-bit fingerprint of a file's bytes (ProjectReads::files).
+  static uint64_t fingerprint(std::string_view bytes);
+  // The fingerprint of the bytes summary() would read from `file` on disk, 0 when it would read
+  // none (missing, unreadable, too large).
+  static uint64_t file_fingerprint(const std::filesystem::path& file);
   // The modules a summary was built from imports (for re-checking dependents), by file.
   std::vector<std::filesystem::path> known_files() const;
 
@@ -117,9 +176,13 @@ private:
   std::map<std::filesystem::path, std::string> texts_;
   std::shared_ptr<SummaryStore> store_;
   mutable size_t built_ = 0;
+  mutable SummaryStats stats_;
+  // The fingerprint of the text each kept summary was made from.
+  mutable std::map<std::filesystem::path, uint64_t> summary_prints_;
   struct Scan {
     uint32_t facts = 0;                         // from the module's own bytes
     std::vector<std::filesystem::path> imports; // project modules it imports
+    std::shared_ptr<const ProjectReads> reads;  // its bytes and the paths resolving them probed
   };
   mutable std::map<std::filesystem::path, std::shared_ptr<const Scan>> scans_;
   std::shared_ptr<const Scan> scan(const std::filesystem::path& file) const;
@@ -139,7 +202,11 @@ public:
 
 private:
   std::mutex mutex_;
-  std::map<std::filesystem::path, std::filesystem::path> roots_; // folder -> root
+  struct Root {
+    std::filesystem::path root;
+    std::shared_ptr<const ProjectReads> probes; // the markers looked for on the way up
+  };
+  std::map<std::filesystem::path, Root> roots_; // folder -> root
   std::map<std::filesystem::path, std::unique_ptr<ProjectIndex>> projects_;
   std::shared_ptr<SummaryStore> store_;
 };

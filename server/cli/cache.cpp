@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <tuple>
 #include <utility>
 
 #include <stdexcept>
@@ -26,8 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bumped when the layout of the file changes.
-constexpr int kFormat = 6;
+// Bumped when the layout of the file changes (7: what each check read of its project).
+constexpr int kFormat = 7;
 
 template <typename T> T byteswap(T v) {
   T out = 0;
@@ -224,6 +225,85 @@ std::string replace_file(const fs::path& path, std::string_view content) {
   return {};
 }
 
+// Creates the cache directory; a new one gets the tags that keep it out of git and backups.
+std::string ensure_cache_dir(const fs::path& dir) {
+  std::error_code ec;
+  bool fresh = !fs::exists(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return "cannot create " + dir.string() + ": " + ec.message();
+  if (fresh) {
+    // Like other tools' caches: invisible to git, and marked for backup tools.
+    std::ofstream(dir / ".gitignore") << "# Created by oomlint\n*\n";
+    std::ofstream(dir / "CACHEDIR.TAG")
+        << "Signature: 8a477f597d28d172789f06886806bc55\n"
+           "# This file is a cache directory tag created by oomlint.\n";
+  }
+  return {};
+}
+
+// A dependency group: the files (path, fingerprint) and probes (path, found | marker << 1) of one
+// ProjectReads, each sorted and without repeats:
+//   u32 files, {str path, u64 fingerprint}..., u32 probes, {str path, u8 flags}...
+// A file read as two texts in one check (it changed meanwhile) is kept twice: no current text
+// matches both, so the entry never holds.
+void flatten(const checks::ProjectReads& reads, bool nested,
+             std::vector<std::pair<std::string, uint64_t>>& files,
+             std::vector<std::tuple<std::string, bool, bool>>& probes) {
+  for (const auto& [path, print] : reads.files)
+    files.emplace_back(path.string(), print);
+  for (const auto& p : reads.probes)
+    probes.emplace_back(p.path.string(), p.found, p.marker);
+  if (!nested) return;
+  for (const auto& s : reads.shared) {
+    if (s) flatten(*s, true, files, probes);
+  }
+}
+
+std::string encode_group(const checks::ProjectReads& reads, bool nested) {
+  std::vector<std::pair<std::string, uint64_t>> files;
+  std::vector<std::tuple<std::string, bool, bool>> probes;
+  flatten(reads, nested, files, probes);
+  if (files.empty() && probes.empty()) return {};
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  std::sort(probes.begin(), probes.end());
+  probes.erase(std::unique(probes.begin(), probes.end()), probes.end());
+  Writer w;
+  w.u32(static_cast<uint32_t>(files.size()));
+  for (const auto& [path, print] : files) {
+    w.str(path);
+    w.u64(print);
+  }
+  w.u32(static_cast<uint32_t>(probes.size()));
+  for (const auto& [path, found, marker] : probes) {
+    w.str(path);
+    w.u8(static_cast<uint8_t>((found ? 1 : 0) | (marker ? 2 : 0)));
+  }
+  return std::move(w.bytes());
+}
+
+// The group indices of an entry's `deps` block; throws when it is damaged.
+std::vector<uint32_t> decode_dependencies(std::string_view deps) {
+  std::vector<uint32_t> out;
+  if (deps.empty()) return out;
+  Reader r(deps);
+  uint32_t n = r.u32();
+  if (n > deps.size() / 4) throw std::runtime_error("corrupt count");
+  out.reserve(n);
+  for (uint32_t i = 0; i < n; ++i)
+    out.push_back(r.u32());
+  if (!r.done()) throw std::runtime_error("trailing bytes");
+  return out;
+}
+
+std::string encode_dependencies(const std::vector<uint32_t>& ids) {
+  Writer w;
+  w.u32(static_cast<uint32_t>(ids.size()));
+  for (uint32_t id : ids)
+    w.u32(id);
+  return std::move(w.bytes());
+}
+
 } // namespace
 
 uint64_t content_hash(std::string_view bytes) {
@@ -251,8 +331,12 @@ std::optional<FileStamp> settled_stamp(const struct stat& st, const struct times
 ResultsCache::ResultsCache(ResultsCache&& other) noexcept
     : dir_(std::move(other.dir_)), file_(std::move(other.file_)), raw_(std::move(other.raw_)),
       read_(std::move(other.read_)), added_(std::move(other.added_)),
-      owned_(std::move(other.owned_)), hits_(other.hits_), unread_hits_(other.unread_hits_),
-      dirty_(other.dirty_) {}
+      owned_(std::move(other.owned_)), read_groups_(std::move(other.read_groups_)),
+      new_groups_(std::move(other.new_groups_)), group_ids_(std::move(other.group_ids_)),
+      shared_ids_(std::move(other.shared_ids_)), shared_kept_(std::move(other.shared_kept_)),
+      group_state_(std::move(other.group_state_)), fingerprints_(std::move(other.fingerprints_)),
+      probes_(std::move(other.probes_)), hits_(other.hits_), unread_hits_(other.unread_hits_),
+      dependency_misses_(other.dependency_misses_), dirty_(other.dirty_) {}
 
 ResultsCache ResultsCache::open(const fs::path& dir) {
   ResultsCache cache;
@@ -267,6 +351,11 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
   try {
     Reader r(text);
     if (r.str() != kMagic) throw std::runtime_error("not an oomlint cache");
+    uint32_t groups = r.u32();
+    if (groups > text.size()) throw std::runtime_error("corrupt count");
+    cache.read_groups_.reserve(groups);
+    for (uint32_t g = 0; g < groups; ++g)
+      cache.read_groups_.push_back(r.view()); // decoded when an entry needs it
     uint32_t files = r.u32();
     // Each entry takes dozens of bytes: a count beyond the file is corrupt.
     if (files > text.size()) throw std::runtime_error("corrupt count");
@@ -287,6 +376,7 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
         entry.stamp = st;
       }
       entry.settings = r.view();
+      entry.deps = r.view();
       entry.encoded = r.view();
       cache.read_.emplace_back(path, std::move(entry));
     }
@@ -294,8 +384,10 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
   } catch (const std::exception&) {
     // A damaged cache is no cache: start over, and overwrite it on save.
     cache.read_.clear();
+    cache.read_groups_.clear();
     cache.dirty_ = true;
   }
+  cache.group_state_.assign(cache.read_groups_.size(), 0);
   return cache;
 }
 
@@ -320,6 +412,13 @@ ResultsCache::lookup_unchanged(const std::string& path, const FileStamp& stamp,
   std::unique_lock lock(mutex_);
   const Entry* e = find(path);
   if (!e || e->stamp != stamp || e->settings != settings) return std::nullopt;
+  // Not counted as a dependency miss here: the file is then read and looked up by its hash.
+  std::string deps(e->deps_block());
+  bool from_file = e->deps.data() != nullptr;
+  lock.unlock();
+  bool holds = dependencies_hold(deps, from_file);
+  lock.lock();
+  if (!holds) return std::nullopt;
   auto out = decode(*e, lock); // damaged: nullopt, and the file is read and checked
   if (out) {
     ++hits_;
@@ -333,6 +432,15 @@ std::optional<std::vector<Finding>> ResultsCache::lookup(const std::string& path
   std::unique_lock lock(mutex_);
   const Entry* e = find(path);
   if (!e || e->hash != hash || e->settings != settings) return std::nullopt;
+  std::string deps(e->deps_block());
+  bool from_file = e->deps.data() != nullptr;
+  lock.unlock();
+  bool holds = dependencies_hold(deps, from_file);
+  lock.lock();
+  if (!holds) {
+    ++dependency_misses_;
+    return std::nullopt;
+  }
   auto out = decode(*e, lock); // damaged: checked again, and store() replaces the block
   if (out) ++hits_;
   return out;
@@ -369,17 +477,21 @@ std::optional<std::vector<Finding>> ResultsCache::decode(const Entry& entry,
 
 void ResultsCache::store(const std::string& path, uint64_t hash, const std::string& settings,
                          const std::vector<Finding>& findings,
-                         const std::optional<FileStamp>& stamp) {
+                         const std::optional<FileStamp>& stamp, const checks::ProjectReads* reads) {
   Writer block;
   block.u32(static_cast<uint32_t>(findings.size()));
   for (const auto& f : findings)
     block.finding(f);
+  // The check's own reads, encoded by this worker; the shared ones are encoded once, below.
+  std::string own_reads = reads ? encode_group(*reads, false) : std::string();
   std::lock_guard lock(mutex_);
   Entry* found = find(path);
   Entry& e = found ? *found : added_[path];
   if (e.settings != settings) e.settings = own(settings);
   e.hash = hash;
   e.stamp = stamp;
+  e.stored_deps = reads ? encode_dependencies(*reads, std::move(own_reads)) : std::string();
+  e.deps = {};
   e.stored = std::move(block.bytes());
   e.encoded = {};
   dirty_ = true;
@@ -398,6 +510,107 @@ ResultsCache::Entry* ResultsCache::find(std::string_view path) {
   return const_cast<Entry*>(std::as_const(*this).find(path));
 }
 
+uint32_t ResultsCache::intern_group(std::string block) {
+  if (group_ids_.empty()) {
+    for (size_t i = 0; i < read_groups_.size(); ++i)
+      group_ids_.emplace(read_groups_[i], static_cast<uint32_t>(i));
+  }
+  if (auto it = group_ids_.find(block); it != group_ids_.end()) return it->second;
+  auto id = static_cast<uint32_t>(read_groups_.size() + new_groups_.size());
+  group_ids_.emplace(new_groups_.emplace_back(std::move(block)), id);
+  return id;
+}
+
+std::string ResultsCache::encode_dependencies(const checks::ProjectReads& reads, std::string own) {
+  std::vector<uint32_t> ids;
+  if (!own.empty()) ids.push_back(intern_group(std::move(own)));
+  for (const auto& s : reads.shared) {
+    if (!s) continue;
+    auto known = shared_ids_.find(s.get());
+    if (known == shared_ids_.end()) {
+      std::string block = encode_group(*s, true);
+      if (block.empty()) continue; // read nothing (not kept: the next one may be another)
+      known = shared_ids_.emplace(s.get(), intern_group(std::move(block))).first;
+      shared_kept_.push_back(s);
+    }
+    ids.push_back(known->second);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids.empty() ? std::string() : cli::encode_dependencies(ids);
+}
+
+bool ResultsCache::dependencies_hold(std::string_view deps, bool from_file) const {
+  std::vector<uint32_t> ids;
+  try {
+    ids = decode_dependencies(deps);
+  } catch (const std::exception&) {
+    return false;
+  }
+  for (uint32_t id : ids) {
+    if (from_file && id >= read_groups_.size()) return false; // damaged
+    if (!group_holds(id)) return false;
+  }
+  return true;
+}
+
+bool ResultsCache::group_holds(uint32_t group) const {
+  // Groups first stored in this run were read in this run: they hold (dependencies_hold takes
+  // them only from entries stored in this run).
+  if (group >= read_groups_.size()) return true;
+  {
+    std::lock_guard memo(memo_mutex_);
+    if (group_state_[group] != 0) return group_state_[group] > 0;
+  }
+  bool holds = true;
+  try {
+    Reader r(read_groups_[group]);
+    uint32_t files = r.u32();
+    for (uint32_t i = 0; i < files && holds; ++i) {
+      std::string path = r.str();
+      holds = fingerprint_now(path) == r.u64();
+    }
+    if (holds) {
+      uint32_t probes = r.u32();
+      for (uint32_t i = 0; i < probes && holds; ++i) {
+        std::string path = r.str();
+        uint8_t flags = r.u8();
+        holds = probe_now(path, (flags & 2) != 0) == ((flags & 1) != 0);
+      }
+      holds = holds && r.done();
+    }
+  } catch (const std::exception&) {
+    holds = false;
+  }
+  std::lock_guard memo(memo_mutex_);
+  group_state_[group] = holds ? 1 : -1;
+  return holds;
+}
+
+uint64_t ResultsCache::fingerprint_now(const std::string& path) const {
+  {
+    std::lock_guard memo(memo_mutex_);
+    if (auto it = fingerprints_.find(path); it != fingerprints_.end()) return it->second;
+  }
+  // Read without the lock: two workers may both read a module, and agree.
+  uint64_t print = checks::ProjectIndex::file_fingerprint(path);
+  std::lock_guard memo(memo_mutex_);
+  fingerprints_.emplace(path, print);
+  return print;
+}
+
+bool ResultsCache::probe_now(const std::string& path, bool marker) const {
+  std::string key = (marker ? "1" : "0") + path;
+  {
+    std::lock_guard memo(memo_mutex_);
+    if (auto it = probes_.find(key); it != probes_.end()) return it->second;
+  }
+  bool found = checks::ProjectReads::probe(path, marker);
+  std::lock_guard memo(memo_mutex_);
+  probes_.emplace(std::move(key), found);
+  return found;
+}
+
 std::string_view ResultsCache::own(std::string_view text) {
   // Runs store under one settings key: the last one owned is usually it.
   if (!owned_.empty() && owned_.back() == text) return owned_.back();
@@ -407,19 +620,8 @@ std::string_view ResultsCache::own(std::string_view text) {
 std::string ResultsCache::save() {
   std::lock_guard lock(mutex_);
   if (!dirty_) return {};
+  if (std::string err = ensure_cache_dir(dir_); !err.empty()) return err;
   std::error_code ec;
-  bool fresh = !fs::exists(dir_, ec);
-  fs::create_directories(dir_, ec);
-  if (ec) return "cannot create " + dir_.string() + ": " + ec.message();
-  if (fresh) {
-    // Like other tools' caches: invisible to git, and marked for backup tools.
-    std::ofstream(dir_ / ".gitignore") << "# Created by oomlint\n*\n";
-    std::ofstream(dir_ / "CACHEDIR.TAG")
-        << "Signature: 8a477f597d28d172789f06886806bc55\n"
-           "# This file is a cache directory tag created by oomlint.\n";
-  }
-  Writer w;
-  w.str(kMagic);
   // Sorted by path, which open() relies on.
   std::vector<std::pair<std::string_view, const Entry*>> kept;
   kept.reserve(size());
@@ -429,8 +631,52 @@ std::string ResultsCache::save() {
     kept.emplace_back(path, &entry);
   if (!added_.empty()) std::sort(kept.begin(), kept.end());
   std::erase_if(kept, [&](const auto& item) { return !fs::exists(fs::path(item.first), ec); });
-  w.u32(static_cast<uint32_t>(kept.size()));
-  for (const auto& [path, entry] : kept) {
+  // Only the groups that kept entries refer to are written, renumbered in order of first use.
+  auto group_block = [&](uint32_t id) {
+    return id < read_groups_.size() ? read_groups_[id]
+                                    : std::string_view(new_groups_[id - read_groups_.size()]);
+  };
+  const size_t known_groups = read_groups_.size() + new_groups_.size();
+  std::vector<uint32_t> renumbered(known_groups, UINT32_MAX);
+  std::vector<std::string_view> groups;
+  std::vector<std::string> deps(kept.size());
+  for (size_t i = 0; i < kept.size(); ++i) {
+    std::vector<uint32_t> ids;
+    try {
+      ids = decode_dependencies(kept[i].second->deps_block());
+    } catch (const std::exception&) {
+      ids.assign(1, UINT32_MAX); // damaged: dropped below
+    }
+    bool damaged = false;
+    for (uint32_t& id : ids) {
+      if (id >= known_groups) {
+        damaged = true;
+        break;
+      }
+      if (renumbered[id] == UINT32_MAX) {
+        renumbered[id] = static_cast<uint32_t>(groups.size());
+        groups.push_back(group_block(id));
+      }
+      id = renumbered[id];
+    }
+    if (damaged) {
+      kept[i].second = nullptr;
+      continue;
+    }
+    if (!ids.empty()) deps[i] = cli::encode_dependencies(ids);
+  }
+  Writer w;
+  w.str(kMagic);
+  w.u32(static_cast<uint32_t>(groups.size()));
+  for (std::string_view g : groups)
+    w.str(g);
+  size_t entries = 0;
+  for (const auto& item : kept)
+    entries += item.second != nullptr;
+  w.u32(static_cast<uint32_t>(entries));
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const auto& [path, entry] = kept[i];
+    if (!entry) continue;
     w.str(path);
     w.u64(entry->hash);
     w.u8(entry->stamp ? 1 : 0);
@@ -440,11 +686,52 @@ std::string ResultsCache::save() {
         w.u64(v);
     }
     w.str(entry->settings);
+    w.str(deps[i]);
     w.str(entry->block());
   }
   std::string err = replace_file(file_, w.bytes());
   if (err.empty()) dirty_ = false;
   return err.empty() ? std::string() : "cannot write " + file_.string() + ": " + err;
+}
+
+SummaryFolder::SummaryFolder(fs::path cache_dir)
+    : cache_dir_(std::move(cache_dir)), dir_(cache_dir_ / "summaries"),
+      header_("oomlint-summaries " + build_id() + "\n") {}
+
+namespace {
+
+std::string summary_file_name(const std::string& key) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint64_t h = content_hash(key);
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4)
+    out[static_cast<size_t>(i)] = kHex[h & 0xF];
+  return out + ".sum";
+}
+
+} // namespace
+
+std::optional<std::string> SummaryFolder::load(const std::string& key) {
+  std::string error;
+  auto bytes = read_source_file(dir_ / summary_file_name(key), error);
+  if (!bytes) return std::nullopt;
+  // Written by this build, for this key: else another build's (or another key's, by a hash
+  // collision), which is no summary of this one.
+  std::string_view data(*bytes);
+  if (!data.starts_with(header_)) return std::nullopt;
+  data.remove_prefix(header_.size());
+  if (!data.starts_with(key) || data.substr(key.size(), 1) != "\n") return std::nullopt;
+  data.remove_prefix(key.size() + 1);
+  return std::string(data);
+}
+
+void SummaryFolder::save(const std::string& key, const std::string& value) {
+  std::call_once(made_dir_, [&] {
+    std::error_code ec;
+    dir_ok_ = ensure_cache_dir(cache_dir_).empty() && (fs::create_directories(dir_, ec), !ec);
+  });
+  if (!dir_ok_) return; // the results cache says why when it cannot save either
+  if (replace_file(dir_ / summary_file_name(key), header_ + key + "\n" + value).empty()) ++saved_;
 }
 
 } // namespace oomlint::cli

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
@@ -318,11 +319,13 @@ int run_check(const std::vector<std::string>& args) {
   prepare_worker_allocator();
   hint_huge_pages_for_main_heap();
   // The cache serves plain checks; --fix and --diff always read and check the files afresh.
+  // With it, the project index keeps its module summaries in the cache directory too.
   std::optional<ResultsCache> cache;
   if (!a.no_cache && fix_options.mode == FixMode::None) {
-    cache.emplace(ResultsCache::open(a.cache_dir.empty() ? default_cache_dir(cwd)
-                                                         : fs::absolute(a.cache_dir)));
+    fs::path dir = a.cache_dir.empty() ? default_cache_dir(cwd) : fs::absolute(a.cache_dir);
+    cache.emplace(ResultsCache::open(dir));
     fix_options.cache = &*cache;
+    projects.set_store(std::make_shared<SummaryFolder>(dir));
   }
   std::vector<FileOutcome> outcomes(jobs.size());
   size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
@@ -378,7 +381,22 @@ int run_check(const std::vector<std::string>& args) {
       std::cerr << "cache: " << cache->hits() << " of " << jobs.size()
                 << " files unchanged since the last run, " << cache->unread_hits()
                 << " of them not read (" << cache->file().string() << ")\n";
+      std::cerr << "cache: " << cache->dependency_misses()
+                << " unchanged files checked again: a project module they import changed\n";
     }
+  }
+  if (a.verbose) {
+    checks::ProjectIndex::SummaryStats summaries;
+    for (const checks::ProjectIndex* p : projects.projects()) {
+      auto s = p->summary_stats();
+      summaries.built += s.built;
+      summaries.loaded += s.loaded;
+      summaries.build_seconds += s.build_seconds;
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.3f", summaries.build_seconds);
+    std::cerr << "project index: " << summaries.built << " module summaries built (" << seconds
+              << " s, summed over threads), " << summaries.loaded << " loaded from the cache\n";
   }
 
   // ---- gather, in file order ----

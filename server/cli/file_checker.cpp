@@ -160,8 +160,9 @@ std::vector<Finding> with_paths(std::vector<Finding> findings, const FileJob& jo
 }
 
 // The findings of a plain check: from the results cache when this file was last checked with
-// the same `bytes` and settings, else from `compute` (and then remembered). `stamp` is the
-// settled stat() of the file the bytes were read from, if any.
+// the same `bytes` and settings and what the check read of the project is as it was, else from
+// `compute` (and then remembered, with what it read of the project). `stamp` is the settled
+// stat() of the file the bytes were read from, if any.
 template <class Compute>
 std::vector<Finding> cached(const FileJob& job, const FixOptions& opt, std::string_view bytes,
                             const std::optional<FileStamp>& stamp, Compute&& compute) {
@@ -170,8 +171,13 @@ std::vector<Finding> cached(const FileJob& job, const FixOptions& opt, std::stri
   if (auto hit = opt.cache->lookup(job.absolute, hash, job.settings_key, stamp)) {
     return with_paths(std::move(*hit), job);
   }
-  std::vector<Finding> findings = compute();
-  opt.cache->store(job.absolute, hash, job.settings_key, findings, stamp);
+  checks::ProjectReads reads;
+  std::vector<Finding> findings;
+  {
+    checks::RecordProjectReads record(reads);
+    findings = compute();
+  }
+  opt.cache->store(job.absolute, hash, job.settings_key, findings, stamp, &reads);
   return findings;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -381,4 +382,142 @@ TEST_CASE("results cache: a content hit records the file's stamp for the next ru
   ResultsCache third = ResultsCache::open(dir);
   CHECK(third.lookup_unchanged(file.string(), settled, "s"));
   CHECK_FALSE(third.lookup(file.string(), content_hash("x = 2\n"), "s", settled));
+}
+
+namespace {
+
+// What a check of train.py read of its project: utils.py's bytes (its own), the scan of a module
+// several checks share, and a module that was not there.
+oomlint::checks::ProjectReads project_reads(const TempDir& tmp, uint64_t utils_print) {
+  using oomlint::checks::ProjectReads;
+  auto shared = std::make_shared<ProjectReads>();
+  shared->probes.push_back(ProjectReads::Probe{tmp.path() / "pyproject.toml", true, true});
+  ProjectReads reads;
+  reads.files.emplace_back(tmp.path() / "utils.py", utils_print);
+  reads.files.emplace_back(tmp.path() / "utils.py", utils_print); // read twice: kept once
+  reads.probes.push_back(ProjectReads::Probe{tmp.path() / "helpers.py", false, false});
+  reads.shared.push_back(shared);
+  reads.shared.push_back(shared);
+  return reads;
+}
+
+} // namespace
+
+TEST_CASE("results cache: an entry holds while the project files and paths it read are unchanged",
+          "[cli][cache]") {
+  using oomlint::checks::ProjectIndex;
+  TempDir tmp;
+  tmp.write("pyproject.toml", "");
+  fs::path utils = tmp.write("utils.py", "def f():\n    pass\n");
+  fs::path train = tmp.write("train.py", "from utils import f\n");
+  fs::path other = tmp.write("other.py", "import torch\n");
+  fs::path dir = tmp.path() / ".oomlint_cache";
+  uint64_t h = content_hash("from utils import f\n"), h2 = content_hash("import torch\n");
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    auto reads = project_reads(tmp, ProjectIndex::file_fingerprint(utils));
+    cache.store(train.string(), h, "s", {sample()}, std::nullopt, &reads);
+    cache.store(other.string(), h2, "s", {}, std::nullopt, nullptr); // depends on nothing
+    REQUIRE(cache.save().empty());
+  }
+  {
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK(cache.lookup(train.string(), h, "s"));
+    CHECK(cache.lookup(other.string(), h2, "s"));
+    CHECK(cache.dependency_misses() == 0);
+    CHECK(cache.save().empty()); // unchanged: the file stays as it is
+  }
+  SECTION("an edited module") {
+    tmp.write("utils.py", "import torch\n\n\n@torch.no_grad()\ndef f():\n    pass\n");
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK_FALSE(cache.lookup(train.string(), h, "s"));
+    CHECK(cache.dependency_misses() == 1);
+    CHECK(cache.lookup(other.string(), h2, "s"));
+  }
+  SECTION("a module created where an import looked") {
+    tmp.write("helpers.py", "x = 1\n");
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK_FALSE(cache.lookup(train.string(), h, "s"));
+    CHECK(cache.dependency_misses() == 1);
+  }
+  SECTION("a root marker removed") {
+    fs::remove(tmp.path() / "pyproject.toml");
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK_FALSE(cache.lookup(train.string(), h, "s"));
+  }
+  SECTION("a stamp hit is checked too") {
+    struct stat st {};
+    REQUIRE(::stat(train.c_str(), &st) == 0);
+    struct timespec later = st.st_mtim;
+    later.tv_sec += 10;
+    auto stamp = oomlint::cli::settled_stamp(st, later);
+    REQUIRE(stamp);
+    {
+      ResultsCache cache = ResultsCache::open(dir);
+      auto reads = project_reads(tmp, ProjectIndex::file_fingerprint(utils));
+      cache.store(train.string(), h, "s", {sample()}, stamp, &reads);
+      REQUIRE(cache.save().empty());
+    }
+    {
+      ResultsCache cache = ResultsCache::open(dir);
+      CHECK(cache.lookup_unchanged(train.string(), *stamp, "s"));
+    }
+    tmp.write("utils.py", "changed = True\n");
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK_FALSE(cache.lookup_unchanged(train.string(), *stamp, "s"));
+  }
+  SECTION("stored again, the groups are rewritten with the entries that use them") {
+    {
+      ResultsCache cache = ResultsCache::open(dir);
+      auto reads = project_reads(tmp, ProjectIndex::file_fingerprint(utils));
+      cache.store(other.string(), h2, "s", {}, std::nullopt, &reads);
+      REQUIRE(cache.save().empty());
+    }
+    ResultsCache cache = ResultsCache::open(dir);
+    CHECK(cache.lookup(train.string(), h, "s"));
+    CHECK(cache.lookup(other.string(), h2, "s"));
+    tmp.write("helpers.py", "x = 1\n");
+    ResultsCache after = ResultsCache::open(dir);
+    CHECK_FALSE(after.lookup(train.string(), h, "s"));
+    CHECK_FALSE(after.lookup(other.string(), h2, "s"));
+    CHECK(after.dependency_misses() == 2);
+  }
+}
+
+TEST_CASE("summary folder: summaries persist by key; another build's, another key's or damaged "
+          "ones are none",
+          "[cli][cache]") {
+  using oomlint::cli::SummaryFolder;
+  TempDir tmp;
+  fs::path dir = tmp.path() / ".oomlint_cache";
+  {
+    SummaryFolder store(dir);
+    CHECK_FALSE(store.load("summary2:1:2"));
+    store.save("summary2:1:2", "oomlint-summary 2\nflags\t0\n");
+    CHECK(store.saved() == 1);
+  }
+  CHECK(fs::exists(dir / "CACHEDIR.TAG")); // the folder is tagged as a cache, whoever made it
+  CHECK(fs::exists(dir / ".gitignore"));
+  SummaryFolder store(dir);
+  auto back = store.load("summary2:1:2");
+  REQUIRE(back);
+  CHECK(*back == "oomlint-summary 2\nflags\t0\n");
+  CHECK_FALSE(store.load("summary2:1:3"));
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir / "summaries"))
+    files.push_back(e.path());
+  REQUIRE(files.size() == 1); // no temporary file left behind
+  std::string text;
+  {
+    std::ifstream in(files[0], std::ios::binary);
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  SECTION("another build") {
+    std::ofstream(files[0], std::ios::binary) << "oomlint-summaries v0-other\n" << text;
+    CHECK_FALSE(store.load("summary2:1:2"));
+  }
+  SECTION("truncated") {
+    std::ofstream(files[0], std::ios::binary) << text.substr(0, 10);
+    CHECK_FALSE(store.load("summary2:1:2"));
+  }
 }
