@@ -516,18 +516,23 @@ TEST_CASE("project: a corrupt summary does not deserialize", "[model][project]")
   CHECK_FALSE(ModuleSummary::deserialize(""));
   CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 1\n"));
   CHECK_FALSE(ModuleSummary::deserialize("garbage"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nflags\tlots\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nZ\tunknown record\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nno tab here\n"));
+  // The previous format, the end missing, or a record after the end.
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nflags\t0\n"));
+  CHECK(ModuleSummary::deserialize("oomlint-summary 3\nflags\t0\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nflags\t0\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nend\nflags\t0\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nflags\tlots\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nZ\tunknown record\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nno tab here\nend\n"));
   // A method or a field before any class.
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nM\tm\t0\t-1\t-1\t-\t\t\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nV\tfp16\tB1\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nM\tm\t0\t-1\t-1\t-\t\t\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nV\tfp16\tB1\nend\n"));
   // A record with a field missing, or a value of no known kind.
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nF\tfree\t1\t-1\t-1\t-\t\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nF\tfree\tx\t-1\t-1\t-\t\t\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nK\tN\tQ3\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nK\tN\tIabc\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nK\tN\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nF\tfree\t1\t-1\t-1\t-\t\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nF\tfree\tx\t-1\t-1\t-\t\t\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nK\tN\tQ3\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nK\tN\tIabc\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nK\tN\nend\n"));
   // Cut inside a record.
   size_t cut = good.find("\tB1");
   REQUIRE(cut != std::string::npos);
@@ -678,10 +683,7 @@ TEST_CASE("project: imported_facts follows an open document's text and invalidat
   CHECK(index.imported_facts(main, "import helpers\n") & FunctionFacts::StartsMemoryHistory);
 }
 
-// A known bug of checks/model/project.cpp: `[!shouldfail]` passes while the bug is there; once
-// fixed, the test fails and its tag must go.
-TEST_CASE("project: a summary cut at a line boundary does not deserialize",
-          "[model][project][!shouldfail]") {
+TEST_CASE("project: a summary cut at a line boundary does not deserialize", "[model][project]") {
   ModuleSummary s;
   FunctionFacts f;
   f.flags = FunctionFacts::FreesCache;
