@@ -451,15 +451,24 @@ bool Flow::reaching_end(Node stmt, int32_t scope, std::string_view name,
     }
   };
   if (is_block_like(stmt)) {
-    // The last statement that binds decides; earlier ones count only when it may not run.
-    Node last;
-    for (Node c = stmt.first_child(); !c.null(); c = c.next_sibling())
-      last = c;
-    for (Node c = last; !c.null(); c = c.prev_sibling()) {
-      if (!c.named()) continue;
+    // The last statement that binds decides; earlier ones count only when it may not run. Jump
+    // from binding to binding (a module of thousands of statements binds a name a few times).
+    auto bs = bindings(scope, name);
+    uint64_t bound = uint64_t(stmt.end()) + 1; // bindings taking effect before this
+    for (;;) {
+      const Binding* last = nullptr;
+      for (const Binding* b : bs) {
+        if (b->at >= bound) break;
+        if (b->at >= stmt.start() && b->site.start() >= stmt.start()) last = b;
+      }
+      if (!last) return false;
+      Node c = last->site;
+      while (!c.null() && !(c.parent() == stmt))
+        c = c.parent();
+      if (c.null()) return false;
       if (reaching_end(c, scope, name, out)) return true;
+      bound = c.start();
     }
-    return false;
   }
   if (stmt.is("if_statement")) {
     bool all = true, has_else = false;

@@ -96,36 +96,19 @@ bool returns_reduction(const Semantics& m, Node body, bool lambda) {
   return found;
 }
 
-// The definition of function `name` among the statements of `block` (a module or a function
-// body), looking through decorators; null if none.
-Node function_named(const Semantics& m, Node block, std::string_view name) {
-  Node found;
-  for (uint32_t i = 0, n = block.null() ? 0 : block.named_child_count(); i < n; ++i) {
-    Node d = block.named_child(i);
-    if (d.is("decorated_definition")) d = d.field("definition");
-    if (d.is("function_definition") && m.text(d.field("name")) == name) found = d;
-  }
-  return found;
-}
-
 // Does the trainer's `preprocess_logits_for_metrics=pre` shrink the logits before the Trainer
 // gathers them (Hugging Face's own remedy for evaluation running out of memory)? A lambda, or a
-// function defined in the enclosing function or at module level, is read: it reduces them when
-// it returns an argmax / max / topk of them, or moves them to the CPU. Any other hook (imported,
-// a method) is taken to reduce them, which is what the hook is for.
-bool reduces_logits(const Semantics& m, Node pre, Node fn, Node call) {
+// function of this file, is read: it reduces them when it returns an argmax / max / topk of them,
+// or moves them to the CPU. Any other hook (imported, a method) is taken to reduce them, which is
+// what the hook is for.
+bool reduces_logits(const Context& cx, Node pre) {
+  const Semantics& m = cx.sema();
   if (pre.is("lambda")) return returns_reduction(m, pre.field("body"), true);
   if (!pre.is("identifier")) return true;
-  std::string_view name = m.text(pre);
-  Node def = fn.null() ? Node() : function_named(m, fn.field("body"), name);
-  if (def.null()) {
-    Node root = call;
-    while (!root.parent().null())
-      root = root.parent();
-    def = function_named(m, root, name);
-  }
-  if (def.null()) return true;
-  return returns_reduction(m, def.field("body"), false);
+  // The function the name is bound to where it is passed (this file's; else imported: unread).
+  Ref def = cx.analysis().resolve(pre);
+  if (def.kind != Ref::Kind::Function || def.node.null()) return true;
+  return returns_reduction(m, def.node.field("body"), false);
 }
 
 struct ArgsCall {
@@ -297,7 +280,7 @@ public:
       if (cls.kind == Ref::Kind::Library) c.logits = logits_of_class(cls.name);
     }
     Node pre = m.keyword(call, "preprocess_logits_for_metrics");
-    c.reduces_logits = !pre.null() && !is_none(pre) && reduces_logits(m, pre, fn, call);
+    c.reduces_logits = !pre.null() && !is_none(pre) && reduces_logits(cx, pre);
     st.consumers.push_back(std::move(c));
   }
 
