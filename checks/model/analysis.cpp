@@ -1576,6 +1576,58 @@ uint8_t Analysis::element_tensor(const Binding& b) const {
   return out;
 }
 
+// The call-site position of parameter `id` of `fn` (self not counted in a method), or -1.
+int Analysis::parameter_position(Node fn, Node id) const {
+  if (!id.is("identifier")) return -1;
+  auto defs = flow_.reaching(text(id), id);
+  if (defs.size() != 1 || defs[0]->kind != Binding::Kind::Param) return -1;
+  Node params = fn.field("parameters");
+  int pos = 0;
+  bool method = !flow_.class_of_method(fn).null();
+  if (method && fn.parent().is("decorated_definition")) {
+    for (Node d = fn.parent().first_child(); !d.null(); d = d.next_sibling()) {
+      if (d.is("decorator") && text(d).find("staticmethod") != std::string_view::npos) {
+        method = false;
+      }
+    }
+  }
+  for (uint32_t i = 0, n = params.null() ? 0 : params.named_child_count(); i < n; ++i) {
+    Node p = params.named_child(i);
+    if (p.is("list_splat_pattern") || p.is("dictionary_splat_pattern") ||
+        p.is("keyword_separator") || p.is("positional_separator")) {
+      return -1; // past *args: not positional
+    }
+    Node name = p.is("identifier") ? p : p.field("name");
+    if (name.null() && p.named_child_count() > 0) name = p.named_child(0);
+    if (!name.null() && name.is("identifier") && text(name) == text(id)) {
+      return method ? pos - 1 : pos;
+    }
+    ++pos;
+  }
+  return -1;
+}
+
+// `container` keeps `value` as it is: Accumulates when the value is a parameter and the container
+// a parameter or an attribute of self.
+void Analysis::note_accumulation(Node fn, Node container, Node value, FunctionFacts& out) const {
+  int v = parameter_position(fn, unparen(value));
+  if (v < 0) return;
+  container = unparen(container);
+  int into = -2;
+  if (container.is("attribute")) {
+    Node obj = container.field("object");
+    if (obj.is("identifier") && text(obj) == "self" && !flow_.class_of_method(fn).null()) {
+      into = -1;
+    }
+  } else {
+    into = parameter_position(fn, container);
+  }
+  if (into < -1 || into == v || v > 100 || into > 100) return;
+  out.flags |= FunctionFacts::Accumulates;
+  out.accum_value = static_cast<int8_t>(v);
+  out.accum_into = static_cast<int8_t>(into);
+}
+
 bool Analysis::periodic_within(Node n, Node stop) const {
   Node child = n;
   for (Node p = n.parent(); !p.null() && !(p == stop); child = p, p = p.parent()) {
@@ -1961,6 +2013,20 @@ FunctionFacts Analysis::facts(Node fn) const {
         out.flags |= FunctionFacts::SetsEvalMode;
       }
       if (is_model_call(n) && !no_grad_within(n, fn)) out.flags |= FunctionFacts::RunsForward;
+      if ((tail == "append" || tail == "extend") && !out.has(FunctionFacts::Accumulates) &&
+          Semantics::callee(n).is("attribute") && Semantics::argument_count(n) == 1) {
+        note_accumulation(fn, Semantics::receiver(n), Semantics::positional(n, 0), out);
+      }
+    }
+    if (n.is("augmented_assignment") && text(n.field("operator")) == "+=" &&
+        !out.has(FunctionFacts::Accumulates)) {
+      // `stats["loss"] += loss` / `self.total += loss`: the container outlives the call; a plain
+      // name rebound (`total += loss`) does not.
+      Node left = n.field("left");
+      if (!left.is("identifier")) {
+        if (left.is("subscript")) left = left.field("value");
+        note_accumulation(fn, left, n.field("right"), out);
+      }
     }
     n.append_named_children(stack);
   }

@@ -125,6 +125,8 @@ public:
   // Is `n` run only on some calls of `stop`: under an `if` / `while` / `else` (or a conditional
   // expression) between them whose test is not a device test (`torch.cuda.is_available()`)?
   bool periodic_within(Node n, Node stop) const;
+  int parameter_position(Node fn, Node id) const;
+  void note_accumulation(Node fn, Node container, Node value, FunctionFacts& out) const;
   bool no_grad_within(Node n, Node stop) const;
 
   // The summary of this file as other modules see it.

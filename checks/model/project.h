@@ -57,7 +57,7 @@ struct ModuleSummary {
   const std::string* import(std::string_view name) const;
 
   // The version of serialize()'s text; a store keys summaries on it.
-  static constexpr int kFormat = 3;
+  static constexpr int kFormat = 4;
   std::string serialize() const;
   static std::optional<ModuleSummary> deserialize(std::string_view data);
 };

@@ -89,11 +89,18 @@ struct FunctionFacts {
     ReturnsDetached = 1u << 9,     // every return is off the graph (a float, .item(), .detach())
     Trains = 1u << 10,             // calls backward() or steps an optimizer
     ReturnsParser = 1u << 11,      // returns argparse's parse_args() (its namespace)
+    // Keeps one of its parameters, as it is, in a container that outlives the call: another
+    // parameter (`totals.append(loss)`, `stats["loss"] += loss`) or an attribute of self
+    // (`self.losses.append(loss)`). accum_value / accum_into say which (call-site positions).
+    Accumulates = 1u << 12,
   };
   uint32_t flags = 0;
   // ReturnsLoss / ReturnsOutput from a tuple: the element that holds it (-1: the value itself).
   int8_t loss_index = -1;
   int8_t output_index = -1;
+  // Accumulates: the positional argument kept, and the one it is kept in (-1: self's state).
+  int8_t accum_value = -1;
+  int8_t accum_into = -1;
   // Every reachable return gives this literal.
   std::optional<Const> returns_const;
   // Every return gives an instance of this library class ("transformers.AutoModelForCausalLM").

@@ -127,6 +127,8 @@ struct Candidate {
   std::string statement;        // short text for the message
   Node loss;                    // the accumulated loss expression
   bool self_attribute;          // Lightning-style `self.x` accumulator: always `.detach()`
+  bool helper = false;          // kept by a helper (`record(history, loss)`): no fix, the
+                                // helper may use it as a tensor
 };
 
 struct State : RuleState {
@@ -239,7 +241,7 @@ public:
       .slug = "loss-accumulated-with-graph",
       .section = "M20",
       .severity = Severity::Warning,
-      .fix = FixAvailability::Always,
+      .fix = FixAvailability::Sometimes,
       .summary = "A loss tensor accumulated across steps together with its autograd graph",
   };
   static constexpr NodeKind kKinds[] = {"assignment", "augmented_assignment", "call",
@@ -248,13 +250,13 @@ public:
   // `F.kl_div`, `criterion`, `outputs.loss`; in code, or the string key of `outputs["loss"]`,
   // whose text between the quotes Semantics::string_value reads as exactly `loss`), where it
   // accumulates (a step loop, or Lightning's `training_step`), and how (`+=`, `x = x + ...` or
-  // `.append(...)`), in code.
+  // `.append(...)`, in code, or a project helper that keeps what it is given).
   static Prefilter needs() {
     return requires_all(code("loss") | code("Loss") | code("criterion") | code("cross_entropy") |
                             code("kl_div") | code_or_string("\"loss\"") | code_or_string("'loss'") |
                             imported_fact(FunctionFacts::ReturnsLoss),
                         facts::step_loop_terms() | code_identifier("training_step"),
-                        code("+") | code("append"));
+                        code("+") | code("append") | imported_fact(FunctionFacts::Accumulates));
   }
 
   void check(Node node, Context& cx) const override {
@@ -304,6 +306,7 @@ public:
                         "so memory grows step after step: accumulate `." + std::string(method) +
                         "()` of the loss instead (M20)";
       auto d = cx.report(c.start, c.end, std::move(msg));
+      if (c.helper) continue;
       if (auto e = off_graph_edit(cx, c.loss, method)) {
         d.fix("Accumulate `." + std::string(method) + "()` of the loss", Applicability::Safe, {*e});
       }
@@ -333,6 +336,16 @@ private:
     }
     if (q && q->starts_with("torch.")) {
       collect_names(cx, Semantics::arguments(call), sc.tensor_used);
+    }
+    // record(history, loss): a helper of the file or the project that keeps the loss it is
+    // given in the container it is given (or in its object's state).
+    if (auto hf = cx.analysis().call_facts(call); hf && hf->has(FunctionFacts::Accumulates)) {
+      Node value = Semantics::positional(call, hf->accum_value);
+      Node target = hf->accum_into >= 0 ? Semantics::positional(call, hf->accum_into)
+                    : f.is("attribute") ? f.field("object")
+                                        : Node();
+      if (!value.null() && !target.null()) consider(cx, st, sc, call, target, value);
+      return;
     }
     // losses.append(loss)
     if (tail != "append" || !f.is("attribute")) return;
@@ -436,8 +449,9 @@ private:
     if (statement.size() > 60 || statement.find('\n') != std::string::npos) {
       statement = std::string(acc) + (stmt.is("call") ? ".append(...)" : " += ...");
     }
-    st.candidates.push_back(
-        Candidate{stmt.start(), stmt.end(), scope_key(cx), acc, statement, value, self_attribute});
+    bool helper = stmt.is("call") && m.callee_tail(stmt) != "append";
+    st.candidates.push_back(Candidate{stmt.start(), stmt.end(), scope_key(cx), acc, statement,
+                                      value, self_attribute, helper});
   }
 };
 

@@ -432,6 +432,8 @@ TEST_CASE("project: a summary survives serialize() and deserialize()", "[model][
   f.returns_const = Const::string("tab\there\nnewline\\back");
   f.calls = {"..utils.clear_memory", "pkg.helpers.validate"};
   f.returns_class = "transformers.AutoModelForCausalLM";
+  f.accum_value = 2;
+  f.accum_into = -1;
   s.functions.emplace_back("compute_loss", f);
   FunctionFacts g;
   g.returns_const = Const::real(-0.125);
@@ -471,6 +473,8 @@ TEST_CASE("project: a summary survives serialize() and deserialize()", "[model][
   CHECK(cl->returns_const->s == "tab\there\nnewline\\back");
   CHECK(cl->calls == f.calls);
   CHECK(cl->returns_class == f.returns_class);
+  CHECK(cl->accum_value == 2);
+  CHECK(cl->accum_into == -1);
   REQUIRE(back->function("odd\tname"));
   CHECK(back->function("odd\tname")->returns_const->f == -0.125);
   CHECK(back->function("odd\tname")->calls.empty());
@@ -517,22 +521,22 @@ TEST_CASE("project: a corrupt summary does not deserialize", "[model][project]")
   CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 1\n"));
   CHECK_FALSE(ModuleSummary::deserialize("garbage"));
   // The previous format, the end missing, or a record after the end.
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 2\nflags\t0\n"));
-  CHECK(ModuleSummary::deserialize("oomlint-summary 3\nflags\t0\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nflags\t0\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nend\nflags\t0\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nflags\tlots\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nZ\tunknown record\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nno tab here\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nflags\t0\nend\n"));
+  CHECK(ModuleSummary::deserialize("oomlint-summary 4\nflags\t0\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nflags\t0\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nend\nflags\t0\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nflags\tlots\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nZ\tunknown record\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nno tab here\nend\n"));
   // A method or a field before any class.
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nM\tm\t0\t-1\t-1\t-\t\t\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nV\tfp16\tB1\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nM\tm\t0\t-1\t-1\t-\t\t\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nV\tfp16\tB1\nend\n"));
   // A record with a field missing, or a value of no known kind.
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nF\tfree\t1\t-1\t-1\t-\t\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nF\tfree\tx\t-1\t-1\t-\t\t\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nK\tN\tQ3\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nK\tN\tIabc\nend\n"));
-  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 3\nK\tN\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nF\tfree\t1\t-1\t-1\t-\t\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nF\tfree\tx\t-1\t-1\t-\t\t\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nK\tN\tQ3\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nK\tN\tIabc\nend\n"));
+  CHECK_FALSE(ModuleSummary::deserialize("oomlint-summary 4\nK\tN\nend\n"));
   // Cut inside a record.
   size_t cut = good.find("\tB1");
   REQUIRE(cut != std::string::npos);

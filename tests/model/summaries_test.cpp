@@ -253,6 +253,43 @@ TEST_CASE("summaries: the cache is freed on every call only outside a condition 
   CHECK(facts_of(a, "always").has(FunctionFacts::FreesCache));
 }
 
+TEST_CASE("summaries: a helper that keeps an argument in a container it outlives",
+          "[model][summaries]") {
+  Analysed a("import torch\n"
+             "def record(totals, loss):\n"
+             "    totals.append(loss)\n"
+             "def add(stats, key, value):\n"
+             "    stats[key] += value\n"
+             "def number(totals, loss):\n"
+             "    totals.append(loss.item())\n"
+             "def rebinds(total, loss):\n"
+             "    total += loss\n"
+             "    return total\n"
+             "class Tracker:\n"
+             "    def update(self, loss):\n"
+             "        self.losses.append(loss)\n"
+             "    @staticmethod\n"
+             "    def put(box, x):\n"
+             "        box.append(x)\n");
+  FunctionFacts r = facts_of(a, "record");
+  CHECK(r.has(FunctionFacts::Accumulates));
+  CHECK(r.accum_value == 1);
+  CHECK(r.accum_into == 0);
+  FunctionFacts d = facts_of(a, "add");
+  CHECK(d.has(FunctionFacts::Accumulates));
+  CHECK(d.accum_value == 2);
+  CHECK(d.accum_into == 0);
+  CHECK_FALSE(facts_of(a, "number").has(FunctionFacts::Accumulates));
+  CHECK_FALSE(facts_of(a, "rebinds").has(FunctionFacts::Accumulates));
+  FunctionFacts u = facts_of(a, "Tracker.update");
+  CHECK(u.has(FunctionFacts::Accumulates));
+  CHECK(u.accum_value == 0);
+  CHECK(u.accum_into == -1);
+  FunctionFacts p = facts_of(a, "Tracker.put");
+  CHECK(p.accum_value == 1);
+  CHECK(p.accum_into == 0);
+}
+
 TEST_CASE("summaries: recursion terminates and facts compose along a call chain",
           "[model][summaries][recursion]") {
   std::string text = "import torch\n"
