@@ -57,11 +57,12 @@ public:
   };
   static constexpr NodeKind kKinds[] = {"call"};
   // The call (or the `torch_empty_cache_steps=` keyword), or a wrapper's name, in code; or a
-  // project module the file imports that may empty the cache.
+  // project module the file imports that may empty the cache. And a step loop (or the keyword).
   static Prefilter needs() {
     return requires_all(code("empty_cache") | code("release_memory") | code("clear_device_cache") |
-                        code("free_memory") | code("clear") |
-                        imported_fact(FunctionFacts::FreesCache));
+                            code("free_memory") | code("clear") |
+                            imported_fact(FunctionFacts::FreesCache),
+                        facts::step_loop_terms() | code("torch_empty_cache_steps"));
   }
 
   void check(Node call, Context& cx) const override {
