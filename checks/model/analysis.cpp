@@ -1172,6 +1172,32 @@ Ref Analysis::class_of(Node e) const {
     }
     auto bindings = flow_.reaching(text(e), e);
     if (bindings.empty()) return none;
+    // parser.parse_args_into_dataclasses() (or a parse_*_file / parse_dict of it): the dataclass
+    // at `index` of `parser = HfArgumentParser((A, B, C))`, or the one of HfArgumentParser(A).
+    auto parsed_class = [&](Node call, size_t index) {
+      Ref r;
+      call = unparen(call);
+      if (!call.is("call")) return r;
+      std::string_view tail = sema_.callee_tail(call);
+      if (tail != "parse_args_into_dataclasses" && tail != "parse_yaml_file" &&
+          tail != "parse_json_file" && tail != "parse_dict") {
+        return r;
+      }
+      Node parser = Semantics::receiver(call);
+      if (!parser.is("identifier")) return r;
+      for (const Binding* pb : flow_.reaching(text(parser), parser)) {
+        Node pv = unparen(element_at(pb->value, *pb));
+        if (!pv.is("call")) continue;
+        Node arg = unparen(Semantics::positional(pv, 0));
+        auto es = elements(arg);
+        if (es.empty() && (arg.is("identifier") || arg.is("attribute")) && index == 0) {
+          r = resolve(arg);
+        } else if (index < es.size()) {
+          r = resolve(es[index]);
+        }
+      }
+      return r;
+    };
     Ref out;
     bool first = true;
     for (const Binding* b : bindings) {
@@ -1181,24 +1207,15 @@ Ref Analysis::class_of(Node e) const {
         Node v = element_at(b->value, *b);
         if (!v.null()) {
           r = class_of(v);
+          // args = parser.parse_args_into_dataclasses()[0]
+          if (!r && unparen(v).is("subscript")) {
+            Node sub = unparen(v);
+            auto index = sema_.int_value(sub.field("subscript"));
+            if (index && *index >= 0) r = parsed_class(sub.field("value"), size_t(*index));
+          }
         } else if (b->depth == 1) {
           // a, b = parser.parse_args_into_dataclasses(): the dataclass at that place.
-          Node call = unparen(b->value);
-          if (call.is("call") && (sema_.callee_tail(call) == "parse_args_into_dataclasses" ||
-                                  sema_.callee_tail(call) == "parse_yaml_file" ||
-                                  sema_.callee_tail(call) == "parse_json_file" ||
-                                  sema_.callee_tail(call) == "parse_dict")) {
-            Node parser = Semantics::receiver(call);
-            // parser = HfArgumentParser((A, B, C))
-            if (parser.is("identifier")) {
-              for (const Binding* pb : flow_.reaching(text(parser), parser)) {
-                Node pv = unparen(element_at(pb->value, *pb));
-                if (!pv.is("call")) continue;
-                auto es = elements(Semantics::positional(pv, 0));
-                if (b->path[0] < es.size()) r = resolve(es[b->path[0]]);
-              }
-            }
-          }
+          r = parsed_class(b->value, b->path[0]);
         }
       } else if (b->kind == Binding::Kind::Param) {
         // An annotation: def f(model: nn.Module).

@@ -340,6 +340,25 @@ TEST_CASE("constants: HfArgumentParser dataclasses and TrainingArguments subclas
   CHECK(a.text(cls.node.field("name")) == "MyTrainingArguments");
 }
 
+TEST_CASE("constants: HfArgumentParser of one dataclass, indexed or unpacked",
+          "[model][constants]") {
+  Analysed a("from dataclasses import dataclass, field\n"
+             "from transformers import HfArgumentParser\n"
+             "@dataclass\n"
+             "class ScriptArguments:\n"
+             "    adafactor: bool = field(default=False, metadata={'help': 'x'})\n"
+             "    steps: int = 3\n"
+             "parser = HfArgumentParser(ScriptArguments)\n"
+             "indexed = parser.parse_args_into_dataclasses()[0]\n"
+             "unpacked, = parser.parse_args_into_dataclasses()\n"
+             "past = parser.parse_args_into_dataclasses()[1]\n"
+             "use(indexed.adafactor, indexed.steps, unpacked.adafactor, past.adafactor)\n");
+  CHECK(a.value("indexed.adafactor") == "False");
+  CHECK(a.value("indexed.steps") == "3");
+  CHECK(a.value("unpacked.adafactor") == "False");
+  CHECK(a.value("past.adafactor") == "unknown");
+}
+
 TEST_CASE("constants: attributes on self", "[model][constants]") {
   SECTION("every assignment in the class agrees") {
     Analysed a("class T:\n"
