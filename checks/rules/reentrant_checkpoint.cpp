@@ -122,10 +122,11 @@ public:
     }
     // Code the file's settings never run (`if self.gradient_checkpointing:` with the attribute
     // only ever set to False) checkpoints nothing.
-    if (cx.analysis().is_dead(call) || under_unset_optional_flag(cx, call)) return;
+    if (cx.analysis().is_dead(call)) return;
     if (q && (*q == "torch.utils.checkpoint.checkpoint" ||
               *q == "torch.utils.checkpoint.checkpoint_sequential")) {
       if (facts::has_dictionary_splat(call) || !m.keyword(call, "use_reentrant").null()) return;
+      if (under_unset_optional_flag(cx, call)) return;
       auto d =
           cx.report(call, "`" + std::string(m.callee_tail(call)) +
                               "` without `use_reentrant=`: the reentrant default breaks under DDP, "
@@ -138,8 +139,9 @@ public:
     }
     // A trainer's own code checkpoints when its user asks; the user's script is where to say how.
     if (facts::in_trainer_implementation(cx)) return;
-    if (facts::is_checkpointing_enable_call(m, call) ||
-        !facts::checkpointing_true_keyword(cx, call).null()) {
+    if ((facts::is_checkpointing_enable_call(m, call) ||
+         !facts::checkpointing_true_keyword(cx, call).null()) &&
+        !under_unset_optional_flag(cx, call)) {
       st.hf_sites.push_back(call);
       st.hf_keywords.push_back(facts::checkpointing_true_keyword(cx, call));
     }
