@@ -26,28 +26,41 @@ struct StepLoops : RuleState {
   std::unordered_map<uint32_t, bool> known;
 };
 
+// Appends to `out` what the name `name` was assigned where it is read (`tk0 = tqdm(loader)` for
+// `tk0`), when one or two plain assignments reach it. False when more bindings reach it.
+bool append_assigned(const Context& cx, Node name, std::string& out) {
+  auto defs = cx.analysis().flow().reaching(cx.text(name), name);
+  if (defs.size() > 2) return false;
+  for (const Binding* b : defs) {
+    if (b->kind == Binding::Kind::Assign && b->depth == 0 && !b->value.null()) {
+      out += ' ';
+      out += cx.code_text(b->value, /*strings=*/true);
+    }
+  }
+  return true;
+}
+
+// Does the text name data: a loader of any spelling, `batches` (also inside a longer word, as in
+// `minibatches` or `get_batches()`), `dl`, `data` or `dataset`?
+bool names_data(std::string_view text) {
+  if (text.find("batches") != std::string_view::npos) return true;
+  for (const auto& w : words_of(text)) {
+    if (is_data_word(w)) return true;
+  }
+  return false;
+}
+
 // The text a `for` loop iterates: its iterable, and for a name in it (`for data in tk0`,
 // `enumerate(pbar)`) what the name was assigned (`tk0 = tqdm(valid_loader)`), so that a loader
 // wrapped in a progress bar first still names its split.
 std::string iterable_text(const Context& cx, Node loop) {
   Node right = loop.field("right");
   std::string iter = cx.code_text(right, /*strings=*/true);
-  std::vector<Node> names;
-  if (right.is("identifier")) names.push_back(right);
+  if (right.is("identifier")) append_assigned(cx, right, iter);
   if (right.is("call")) {
     Node args = Semantics::arguments(right);
     for (uint32_t i = 0, n = args.null() ? 0 : args.named_child_count(); i < n; ++i) {
-      if (args.named_child(i).is("identifier")) names.push_back(args.named_child(i));
-    }
-  }
-  for (Node name : names) {
-    auto defs = cx.analysis().flow().reaching(cx.text(name), name);
-    if (defs.empty() || defs.size() > 2) continue;
-    for (const Binding* b : defs) {
-      if (b->kind == Binding::Kind::Assign && b->depth == 0 && !b->value.null()) {
-        iter += ' ';
-        iter += cx.code_text(b->value, /*strings=*/true);
-      }
+      if (args.named_child(i).is("identifier")) append_assigned(cx, args.named_child(i), iter);
     }
   }
   return iter;
@@ -59,34 +72,15 @@ bool draws_data(const Context& cx, Node next_call) {
   Node arg = Semantics::positional(next_call, 0);
   if (arg.null()) return false;
   std::string text = cx.code_text(arg, /*strings=*/true);
-  if (arg.is("identifier")) {
-    auto defs = cx.analysis().flow().reaching(cx.text(arg), arg);
-    if (defs.size() > 2) return false;
-    for (const Binding* b : defs) {
-      if (b->kind == Binding::Kind::Assign && b->depth == 0 && !b->value.null()) {
-        text += ' ';
-        text += cx.code_text(b->value, /*strings=*/true);
-      }
-    }
-  }
-  if (text.find("batches") != std::string::npos) return true;
-  for (const auto& w : words_of(text)) {
-    if (is_data_word(w)) return true;
-  }
-  return false;
+  if (arg.is("identifier") && !append_assigned(cx, arg, text)) return false;
+  return names_data(text);
 }
 
 } // namespace
 
 bool iterates_data(const Context& cx, Node loop) {
   if (!loop.is("for_statement")) return false;
-  std::string iter = iterable_text(cx, loop);
-  // `minibatches`, `get_batches()`: batches inside a longer word counts too.
-  if (iter.find("batches") != std::string::npos) return true;
-  for (const auto& w : words_of(iter)) {
-    if (is_data_word(w)) return true;
-  }
-  return false;
+  return names_data(iterable_text(cx, loop));
 }
 
 Clause iterates_data_terms() {

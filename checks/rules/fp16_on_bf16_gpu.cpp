@@ -313,13 +313,10 @@ private:
     // leave the run in fp32: without a dtype, stay silent; an explicit `dtype=torch.float16`
     // is the author's choice of fp16 whenever the switch is on.
     Node enabled = argument(m, call, "enabled", cuda_only ? 0 : 2);
-    bool switched = false;
     if (!enabled.null()) {
       auto c = cx.analysis().constant(enabled);
       if (c && !c->truthy()) return;
-      switched = !c && runtime_switch(cx, enabled);
     }
-    switched = switched || under_runtime_switch(cx, call);
     bool cuda = cuda_only;
     bool device_known = cuda_only;
     if (!cuda_only) {
@@ -338,7 +335,11 @@ private:
                           "cannot overflow (M6)";
     if (dtype.null()) {
       // The CUDA default is float16.
-      if (!cuda || !device_known || switched) return;
+      if (!cuda || !device_known) return;
+      // (runtime_switch reads a constant `enabled` as no switch: it was judged above.)
+      if ((!enabled.null() && runtime_switch(cx, enabled)) || under_runtime_switch(cx, call)) {
+        return;
+      }
       if (bf16_offered_elsewhere(cx, call, scope)) return;
       auto d = cx.report(call, message);
       auto torch_name = m.local_name_for("torch");
