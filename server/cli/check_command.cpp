@@ -24,6 +24,7 @@
 #include "cli/fix_writer.h"
 #include "cli/libgit2.h"
 #include "cli/renderers.h"
+#include "cli/work_queue.h"
 #include "cli/worker_memory.h"
 #include "engine/engine.h"
 
@@ -32,6 +33,10 @@ namespace oomlint::cli {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Files from this size up are checked one at a time (work_queue.h); on Debian's torch sources,
+// ten files are that large.
+constexpr uint64_t kLargeFileBytes = 192 * 1024;
 
 struct CheckArgs {
   std::vector<std::string> paths;
@@ -331,27 +336,32 @@ int run_check(const std::vector<std::string>& args) {
   size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
                                  : std::max(1u, std::thread::hardware_concurrency());
   workers = std::min(workers, std::max<size_t>(jobs.size(), 1));
-  // Largest files first: with the big ones at the end of the queue, one worker would still be
-  // busy on them while the others sit idle.
-  std::vector<size_t> order(jobs.size());
+  // Largest files first (with the big ones at the end of the queue, one worker would still be
+  // busy on them while the others sit idle), but one large file at a time (work_queue.h).
+  std::vector<uint64_t> sizes(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i)
-    order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return jobs[x].info.st_size > jobs[y].info.st_size; });
-  std::atomic<size_t> next{0};
+    sizes[i] = static_cast<uint64_t>(std::max<off_t>(jobs[i].info.st_size, 0));
+  WorkQueue queue(std::move(sizes), kLargeFileBytes);
   // With --fix, SIGINT/SIGTERM stop the run between files (a write in flight completes or is
   // abandoned whole), then the process ends by that signal.
   std::optional<FixInterruptGuard> interrupt_guard;
   if (fix_options.mode == FixMode::Apply) interrupt_guard.emplace();
   auto work = [&] {
-    for (size_t k = next++; k < jobs.size(); k = next++) {
-      if (fix_interrupted()) break;
-      size_t i = order[k];
+    while (auto item = queue.take()) {
+      if (fix_interrupted()) {
+        queue.stop();
+        queue.done(*item);
+        break;
+      }
+      size_t i = item->index;
       try {
         outcomes[i] = check_file(jobs[i], fix_options);
       } catch (const std::exception& e) {
         outcomes[i].errors.push_back({jobs[i].display, std::string("internal error: ") + e.what()});
       }
+      // Its memory goes back before another worker may take the next large file.
+      if (item->large && jobs.size() > 1) release_worker_memory();
+      queue.done(*item);
     }
   };
   if (jobs.size() <= 1) {
