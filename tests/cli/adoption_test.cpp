@@ -15,7 +15,7 @@ std::string add(std::string_view text, std::map<uint32_t, std::set<std::string>>
 }
 } // namespace
 
-TEST_CASE("--add-noqa appends, merges and keeps line endings", "[cli][adoption]") {
+TEST_CASE("add-noqa appends, merges and keeps line endings", "[cli][adoption]") {
   size_t changed = 0;
   CHECK(add("a = 1\nb = 2\n", {{2, {"OOM203"}}}, &changed) == "a = 1\nb = 2  # noqa: OOM203\n");
   CHECK(changed == 1);

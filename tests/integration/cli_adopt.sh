@@ -55,6 +55,7 @@ PY
 [ $rc = 1 ] && ok "unused noqa reported (exit 1)" || { bad "OOM001 exit $rc"; cat o.txt; }
 grep -q '^u.py:7:.*OOM001' o.txt && grep -q '^u.py:8:.*OOM001' o.txt && ok "OOM001 on lines 7 and 8" || { bad "OOM001 lines"; cat o.txt; }
 grep -qE '^u.py:(6|9):' o.txt && { bad "a used or foreign noqa reported"; cat o.txt; } || ok "used and foreign noqa not reported"
+"$BIN" rule OOM001 | grep -q '^# OOM001 `unused-noqa`' && "$BIN" rule unused-noqa | grep -q 'extend-select OOM001' && ok "oomlint rule OOM001 explains it" || bad "oomlint rule OOM001"
 "$BIN" check --isolated --no-cache u.py --output-format concise > o2.txt
 grep -q OOM001 o2.txt && bad "OOM001 on by default" || ok "OOM001 is opt-in"
 "$BIN" check --isolated --no-cache --extend-select OOM001 u.py --fix --show-fixes > o3.txt 2> e3.txt; rc=$?
