@@ -18,6 +18,7 @@
 
 #include "cli/fix_writer.h"
 #include "cli/renderers.h"
+#include "ts.h"
 
 namespace oomlint::cli {
 
@@ -57,6 +58,33 @@ size_t find_noqa(std::string_view line, size_t& after, bool& with_colon) {
   return std::string_view::npos;
 }
 
+// The byte ranges of the string literals that span lines: a comment appended to a line that ends
+// inside one would become part of the string.
+std::vector<std::pair<uint32_t, uint32_t>> multiline_strings(std::string_view text) {
+  std::vector<std::pair<uint32_t, uint32_t>> out;
+  if (text.find("\"\"\"") == std::string_view::npos && text.find("'''") == std::string_view::npos &&
+      text.find("\\\n") == std::string_view::npos) {
+    return out; // no triple quote and no backslash-newline: no string spans lines
+  }
+  ts::Parser parser;
+  ts::Tree tree = parser.parse(text);
+  if (!tree) return out;
+  std::vector<ts::Node> stack{tree.root()};
+  while (!stack.empty()) {
+    ts::Node n = stack.back();
+    stack.pop_back();
+    if (n.null()) continue;
+    if (n.is_kind("string")) {
+      std::string_view body = text.substr(n.start(), n.end() - n.start());
+      if (body.find('\n') != std::string_view::npos) out.emplace_back(n.start(), n.end());
+      continue;
+    }
+    for (ts::Node c = n.first_child(); !c.null(); c = c.next_sibling())
+      stack.push_back(c);
+  }
+  return out;
+}
+
 } // namespace
 
 std::string add_noqa_to_text(std::string_view text,
@@ -65,6 +93,14 @@ std::string add_noqa_to_text(std::string_view text,
   changed = 0;
   std::string out;
   out.reserve(text.size() + codes_by_line.size() * 16);
+  auto strings = codes_by_line.empty() ? std::vector<std::pair<uint32_t, uint32_t>>()
+                                       : multiline_strings(text);
+  auto in_string = [&](size_t offset) {
+    for (const auto& [from, to] : strings) {
+      if (offset > from && offset < to) return true;
+    }
+    return false;
+  };
   uint32_t line_no = 1;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -83,8 +119,10 @@ std::string add_noqa_to_text(std::string_view text,
       bool with_colon = false;
       size_t hash = find_noqa(line, after, with_colon);
       std::string_view trimmed = line.substr(0, line.find_last_not_of(" \t") + 1);
-      if (hash == std::string_view::npos && trimmed.ends_with('\\')) {
-        // A comment after a line continuation would be a syntax error.
+      if (hash == std::string_view::npos &&
+          (trimmed.ends_with('\\') || in_string(pos + line.size()))) {
+        // A comment after a line continuation would be a syntax error, and one on a line that
+        // ends inside a string literal would be part of the string.
         if (skipped) skipped->push_back(line_no);
         out.append(line);
       } else if (hash == std::string_view::npos) {

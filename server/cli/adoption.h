@@ -24,7 +24,8 @@ namespace oomlint::cli {
 
 // `text` with `# noqa: CODES` appended to each 1-based line of `codes_by_line` (or the codes
 // merged into the line's existing `# noqa: ...` list, keeping its other codes). Lines that end in
-// a backslash continuation are left alone and listed in `skipped`. `changed` counts the lines
+// a backslash continuation or inside a string literal that spans lines are left alone and listed
+// in `skipped`. `changed` counts the lines
 // edited. Line endings are kept.
 std::string add_noqa_to_text(std::string_view text,
                              const std::map<uint32_t, std::set<std::string>>& codes_by_line,

@@ -215,7 +215,7 @@ int add_noqa(const std::vector<FileJob>& jobs, const std::vector<Finding>& findi
     std::string updated = add_noqa_to_text(raw, rows, changed, &skipped);
     for (uint32_t line : skipped) {
       std::cerr << "warning: " << job.display << ":" << line
-                << ": no `# noqa` added after a line continuation\n";
+                << ": no `# noqa` added: the line ends in a continuation or inside a string\n";
     }
     if (changed == 0) continue;
     std::string err = write_file_atomically(job.path, raw, updated);

@@ -37,6 +37,11 @@ TEST_CASE("add-noqa appends, merges and keeps line endings", "[cli][adoption]") 
   std::vector<uint32_t> skipped;
   CHECK(add("x = 1 + \\\n  2\n", {{1, {"OOM203"}}}, &changed, &skipped) == "x = 1 + \\\n  2\n");
   CHECK(skipped == std::vector<uint32_t>{1});
+  // Nor a line that ends inside a string spanning lines; the line that closes it can.
+  skipped.clear();
+  CHECK(add("s = f(\"\"\"a\nb\"\"\")\n", {{1, {"OOM082"}}, {2, {"OOM082"}}}, &changed, &skipped) ==
+        "s = f(\"\"\"a\nb\"\"\")  # noqa: OOM082\n");
+  CHECK(skipped == std::vector<uint32_t>{1});
   // Idempotent.
   std::string once = add("a = 1\nb = 2\n", {{1, {"OOM203"}}});
   CHECK(add(once, {{1, {"OOM203"}}}) == once);
