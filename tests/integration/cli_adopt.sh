@@ -55,7 +55,7 @@ PY
 [ $rc = 1 ] && ok "unused noqa reported (exit 1)" || { bad "OOM001 exit $rc"; cat o.txt; }
 grep -q '^u.py:7:.*OOM001' o.txt && grep -q '^u.py:8:.*OOM001' o.txt && ok "OOM001 on lines 7 and 8" || { bad "OOM001 lines"; cat o.txt; }
 grep -qE '^u.py:(6|9):' o.txt && { bad "a used or foreign noqa reported"; cat o.txt; } || ok "used and foreign noqa not reported"
-"$BIN" rule OOM001 | grep -q '^# OOM001 `unused-noqa`' && "$BIN" rule unused-noqa | grep -q 'extend-select OOM001' && ok "oomlint rule OOM001 explains it" || bad "oomlint rule OOM001"
+grep -q '^# OOM001 `unused-noqa`' <<<"$("$BIN" rule OOM001)" && grep -q 'extend-select OOM001' <<<"$("$BIN" rule unused-noqa)" && ok "oomlint rule OOM001 explains it" || bad "oomlint rule OOM001"
 "$BIN" check --isolated --no-cache u.py --output-format concise > o2.txt
 grep -q OOM001 o2.txt && bad "OOM001 on by default" || ok "OOM001 is opt-in"
 "$BIN" check --isolated --no-cache --extend-select OOM001 u.py --fix --show-fixes > o3.txt 2> e3.txt; rc=$?
@@ -105,7 +105,7 @@ for sub in check rule estimate server version; do
   out=$("$BIN" $sub --help 2>&1); rc=$?
   [ $rc = 0 ] && echo "$out" | grep -qi "usage" && echo "$out" | grep -q "oomlint $sub" && ok "oomlint $sub --help" || { bad "oomlint $sub --help rc=$rc"; echo "$out" | head -5; }
 done
-"$BIN" check --help | grep -q -- '--add-noqa' && ok "check --help lists --add-noqa" || bad "check --help"
+grep -q -- '--add-noqa' <<<"$("$BIN" check --help)" && ok "check --help lists --add-noqa" || bad "check --help"
 cmp -s <("$BIN" help check) <("$BIN" check --help) && ok "oomlint help check = oomlint check --help" || bad "oomlint help check"
 
 # ---- --watch: reports, re-reports after an edit, stops on SIGTERM ----

@@ -37,7 +37,7 @@ grep -q " oomlint-$version.data/scripts/oomlint$" "$work/list.txt" && pass "the 
 grep -q " oomlint/__main__.py$" "$work/list.txt" || bad "no oomlint/__main__.py"
 pages=$(grep -c " oomlint/docs/rules/OOM[0-9]*\.md$" "$work/list.txt")
 [ "$pages" = "$(ls "$SRC"/docs/rules/OOM*.md | wc -l)" ] && pass "$pages rule pages packaged" || bad "rule pages: $pages"
-unzip -p "$wheel" "oomlint-$version.dist-info/WHEEL" | grep -qx "Root-Is-Purelib: false" || bad "wheel is pure"
+grep -qx "Root-Is-Purelib: false" <<<"$(unzip -p "$wheel" "oomlint-$version.dist-info/WHEEL")" || bad "wheel is pure"
 [ -z "$(ls -A "$work/src/python" | grep -v '^oomlint$')" ] && [ -z "$(find "$work/src/python" -name "*.egg-info")" ] || bad "the build left files beside the package sources"
 
 # ---- 2. a fresh venv: install, use, uninstall ----
@@ -46,7 +46,7 @@ V="$work/venv/bin"
 PIP_NO_INDEX=1 PIP_FIND_LINKS= "$V/pip" install -q "$wheel" || fail "pip install the wheel"
 [ "$("$V/oomlint" --version)" = "oomlint $version" ] && pass "venv/bin/oomlint --version: oomlint $version" || bad "oomlint --version: $("$V/oomlint" --version)"
 [ "$("$V/python" -m oomlint --version 2>&1)" = "oomlint $version" ] && pass "python -m oomlint --version" || bad "python -m oomlint"
-"$V/pip" show oomlint 2>/dev/null | grep -qx "Version: $version" || bad "pip show: version"
+grep -qx "Version: $version" <<<"$("$V/pip" show oomlint 2>/dev/null)" || bad "pip show: version"
 mkdir "$work/proj" && cp "$SRC/examples/train.py" "$work/proj/"
 (cd "$work/proj" && "$V/oomlint" check train.py >"$work/check.txt"); rc=$?
 [ $rc = 1 ] && grep -q "^train.py:[0-9]*:[0-9]*: OOM203" "$work/check.txt" && pass "oomlint check train.py: exit 1, OOM203 found" || { cat "$work/check.txt"; bad "oomlint check exit $rc"; }
