@@ -4,19 +4,25 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/adoption.h"
 #include "cli/cache.h"
 #include "cli/config.h"
 #include "cli/discovery.h"
@@ -27,6 +33,8 @@
 #include "cli/work_queue.h"
 #include "cli/worker_memory.h"
 #include "engine/engine.h"
+#include "registry.h"
+#include "suppression.h"
 
 namespace oomlint::cli {
 
@@ -59,6 +67,10 @@ struct CheckArgs {
   bool no_cache = false;
   bool verbose = false;
   std::string cache_dir;
+  bool add_noqa = false;
+  std::string baseline, write_baseline;
+  bool show_fixes = false;
+  bool watch = false;
 };
 
 void print_error(std::string_view path, std::string_view message) {
@@ -129,6 +141,113 @@ std::string plural(size_t n, std::string_view word) {
   return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
 }
 
+// --show-fixes: with --fix, what was fixed per file and rule (as Ruff); else the fixes offered.
+void show_fixes(std::ostream& out, bool applied,
+                const std::map<std::string, std::map<std::string, size_t>>& fixed_by_file,
+                const std::vector<Finding>& findings, bool unsafe_fixes) {
+  if (applied) {
+    if (fixed_by_file.empty()) {
+      out << "No fixes applied.\n";
+      return;
+    }
+    size_t total = 0;
+    for (const auto& [file, codes] : fixed_by_file)
+      for (const auto& [code, n] : codes)
+        total += n;
+    out << "Fixed " << plural(total, "finding") << ":\n";
+    for (const auto& [file, codes] : fixed_by_file) {
+      out << "- " << file << ":\n";
+      for (const auto& [code, n] : codes) {
+        const checks::Rule* r = checks::find_rule(code);
+        out << "    " << n << " \u00d7 " << code;
+        if (r) out << " (" << r->meta().slug << ")";
+        out << "\n";
+      }
+    }
+    return;
+  }
+  size_t offered = 0;
+  for (const auto& f : findings) {
+    if (!f.diagnostic.fix || f.diagnostic.fix->edits.empty()) continue;
+    bool safe = f.diagnostic.fix->applicability == checks::Applicability::Safe;
+    if (offered++ == 0) out << "Fixes available:\n";
+    out << "- " << f.display << ":" << f.location.row << ":" << f.location.column << ": "
+        << f.diagnostic.code << " " << f.diagnostic.fix->title << " ("
+        << (safe           ? "safe, --fix"
+            : unsafe_fixes ? "unsafe, --fix"
+                           : "unsafe, --unsafe-fixes")
+        << ")\n";
+  }
+  if (offered == 0) out << "No fixes available.\n";
+}
+
+// --add-noqa: a `# noqa: CODES` comment on the first line of every finding, written atomically.
+int add_noqa(const std::vector<FileJob>& jobs, const std::vector<Finding>& findings,
+             const std::vector<FileError>& check_errors, bool quiet) {
+  std::map<std::string, std::map<uint32_t, std::set<std::string>>> by_file;
+  std::map<std::string, const FileJob*> job_of;
+  for (const auto& j : jobs)
+    job_of[j.absolute] = &j;
+  size_t not_python = 0;
+  for (const auto& f : findings) {
+    if (f.diagnostic.code == checks::kUnusedNoqaCode) continue;
+    auto it = job_of.find(f.absolute);
+    if (it == job_of.end() || it->second->kind != FileKind::Python || f.cell) {
+      ++not_python; // notebooks and JSON configs take no comment on a line
+      continue;
+    }
+    by_file[f.absolute][f.location.row].insert(f.diagnostic.code);
+  }
+  std::vector<FileError> errors = check_errors;
+  size_t added = 0, files = 0;
+  FixInterruptGuard guard;
+  for (const auto& [path, rows] : by_file) {
+    if (fix_interrupted()) break;
+    const FileJob& job = *job_of[path];
+    std::string raw;
+    {
+      std::ifstream in(job.path, std::ios::binary);
+      if (!in) {
+        errors.push_back({job.display, "cannot read: " + std::string(std::strerror(errno))});
+        continue;
+      }
+      std::stringstream buf;
+      buf << in.rdbuf();
+      raw = buf.str();
+    }
+    size_t changed = 0;
+    std::vector<uint32_t> skipped;
+    std::string updated = add_noqa_to_text(raw, rows, changed, &skipped);
+    for (uint32_t line : skipped) {
+      std::cerr << "warning: " << job.display << ":" << line
+                << ": no `# noqa` added: the line ends in a continuation or inside a string\n";
+    }
+    if (changed == 0) continue;
+    std::string err = write_file_atomically(job.path, raw, updated);
+    if (!err.empty()) {
+      errors.push_back({job.display, err});
+      continue;
+    }
+    added += changed;
+    ++files;
+  }
+  if (fix_interrupted()) {
+    std::cerr << "oomlint: interrupted; every file is either updated or left unchanged\n";
+    reraise_interrupt();
+  }
+  if (not_python > 0) {
+    std::cerr << "warning: " << plural(not_python, "finding")
+              << " in notebooks or JSON configs left unmarked (no `# noqa` there)\n";
+  }
+  if (!quiet) {
+    std::cerr << "Added " << plural(added, "noqa directive") << " in " << plural(files, "file")
+              << ".\n";
+  }
+  for (const auto& e : errors)
+    print_error(e.path, e.message);
+  return errors.empty() ? 0 : 2;
+}
+
 } // namespace
 
 int run_check(const std::vector<std::string>& args) {
@@ -154,7 +273,7 @@ int run_check(const std::vector<std::string>& args) {
   app.add_option("--config", a.config, "Config file to use (pyproject.toml or oomlint.toml)");
   app.add_flag("--isolated", a.isolated, "Ignore all configuration files");
   app.add_option("--output-format", a.output_format,
-                 "text (default), concise, json, sarif or github");
+                 "text (default), concise, json, sarif, github or gitlab");
   app.add_flag("--statistics", a.statistics, "Print counts per rule instead of the problems");
   app.add_option("--color", a.color, "Colour the text output: auto (default), always, never");
   app.add_flag("--exit-zero", a.exit_zero, "Exit with 0 even when problems are found");
@@ -167,6 +286,18 @@ int run_check(const std::vector<std::string>& args) {
                "Check every file again; neither read nor write the cache");
   app.add_option("--cache-dir", a.cache_dir,
                  "Where to keep the results cache (default: $OOMLINT_CACHE_DIR or .oomlint_cache)");
+  app.add_flag("--add-noqa", a.add_noqa,
+               "Append `# noqa: CODE` to every line with a finding (merging with an existing "
+               "noqa); writes the files");
+  app.add_option("--baseline", a.baseline,
+                 "Report only the findings that the baseline FILE does not hold")
+      ->type_name("FILE");
+  app.add_option("--write-baseline", a.write_baseline,
+                 "Record the current findings in FILE (for --baseline) and exit 0")
+      ->type_name("FILE");
+  app.add_flag("--show-fixes", a.show_fixes,
+               "List the fixes applied (with --fix) or available (without), per file and rule");
+  app.add_flag("-w,--watch", a.watch, "Check again whenever a file changes (Ctrl-C stops)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -182,7 +313,7 @@ int run_check(const std::vector<std::string>& args) {
   auto format = parse_output_format(a.output_format);
   if (!format) {
     std::cerr << "error: --output-format: unknown format `" << a.output_format
-              << "` (text, concise, json, sarif, github)\n";
+              << "` (text, concise, json, sarif, github, gitlab)\n";
     return 2;
   }
   if (a.color != "auto" && a.color != "always" && a.color != "never") {
@@ -196,6 +327,38 @@ int run_check(const std::vector<std::string>& args) {
   if (a.fix && a.diff) {
     std::cerr << "error: --fix and --diff cannot be used together\n";
     return 2;
+  }
+  if (a.add_noqa && (a.fix || a.diff || !a.write_baseline.empty() || !a.baseline.empty())) {
+    std::cerr << "error: --add-noqa cannot be used with --fix, --diff, --baseline or "
+                 "--write-baseline\n";
+    return 2;
+  }
+  if (!a.write_baseline.empty() && (a.fix || a.diff || !a.baseline.empty())) {
+    std::cerr << "error: --write-baseline cannot be used with --fix, --diff or --baseline\n";
+    return 2;
+  }
+  if (a.watch) {
+    if (std::find(a.paths.begin(), a.paths.end(), "-") != a.paths.end() || a.add_noqa ||
+        !a.write_baseline.empty()) {
+      std::cerr << "error: --watch cannot read stdin nor be used with --add-noqa or "
+                   "--write-baseline\n";
+      return 2;
+    }
+    std::vector<std::string> once_args;
+    for (const auto& arg : args) {
+      if (arg != "--watch" && arg != "-w") once_args.push_back(arg);
+    }
+    std::vector<std::string> watched = a.paths.empty() ? std::vector<std::string>{"."} : a.paths;
+    return watch_loop(watched, [&] { return run_check(once_args); });
+  }
+  std::optional<Baseline> baseline;
+  if (!a.baseline.empty()) {
+    std::string error;
+    baseline = load_baseline(a.baseline, error);
+    if (!baseline) {
+      std::cerr << "error: --baseline: " << error << "\n";
+      return 2;
+    }
   }
   CliOverrides cli;
   std::vector<std::string> sel;
@@ -316,6 +479,7 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.mode = a.diff ? FixMode::Diff : a.fix ? FixMode::Apply : FixMode::None;
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
+  fix_options.show_fixes = a.show_fixes;
   checks::ProjectRegistry projects;
   fix_options.projects = &projects;
   // Tune malloc for the workers, and give the main thread huge pages for the results cache, the
@@ -416,6 +580,7 @@ int run_check(const std::vector<std::string>& args) {
     total += o.findings.size();
   findings.reserve(total);
   size_t fixed = 0;
+  std::map<std::string, std::map<std::string, size_t>> fixed_by_file; // --show-fixes
   std::string diff;
   std::optional<std::string> stdin_output;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -425,6 +590,7 @@ int run_check(const std::vector<std::string>& args) {
     for (auto& w : o.warnings)
       std::cerr << "warning: " << w << "\n";
     fixed += o.fixed;
+    if (!o.fixed_codes.empty()) fixed_by_file[jobs[i].display] = std::move(o.fixed_codes);
     diff += o.diff;
     if (o.stdin_output) stdin_output = std::move(o.stdin_output);
     std::move(o.findings.begin(), o.findings.end(), std::back_inserter(findings));
@@ -451,6 +617,28 @@ int run_check(const std::vector<std::string>& args) {
     return std::tie(x.path, x.message) < std::tie(y.path, y.message);
   });
 
+  // ---- adoption: --add-noqa, --write-baseline, --baseline ----
+  if (a.add_noqa) return add_noqa(jobs, findings, errors, a.quiet);
+  if (!a.write_baseline.empty()) {
+    for (const auto& e : errors)
+      print_error(e.path, e.message);
+    if (!errors.empty()) {
+      std::cerr << "error: baseline not written: some files could not be checked\n";
+      return 2;
+    }
+    std::string err = write_baseline(a.write_baseline, findings);
+    if (!err.empty()) {
+      std::cerr << "error: --write-baseline: " << err << "\n";
+      return 2;
+    }
+    if (!a.quiet) {
+      std::cerr << "Wrote " << plural(findings.size(), "finding") << " to " << a.write_baseline
+                << ".\n";
+    }
+    return 0;
+  }
+  size_t in_baseline = baseline ? filter_baseline(findings, *baseline) : 0;
+
   // ---- output ----
   int exit_code = 0;
   if (fix_options.mode == FixMode::Diff) {
@@ -469,7 +657,8 @@ int run_check(const std::vector<std::string>& args) {
     ro.format = *format;
     ro.color = use_color(a.color) && !stdin_output;
     ro.unsafe_fixes = a.unsafe_fixes;
-    if (*format == OutputFormat::Sarif) ro.sarif_root = source_root(cwd);
+    if (*format == OutputFormat::Sarif || *format == OutputFormat::Gitlab)
+      ro.sarif_root = source_root(cwd);
     if (a.statistics) {
       render_statistics(out, findings, ro);
     } else {
@@ -481,7 +670,11 @@ int run_check(const std::vector<std::string>& args) {
         out << "Fixed " << plural(fixed, "problem") << ".\n";
       }
       out << summary_line(findings, a.unsafe_fixes) << "\n";
+      if (baseline) out << plural(in_baseline, "finding") << " in the baseline not shown.\n";
     }
+    if (a.show_fixes)
+      show_fixes(std::cerr, fix_options.mode == FixMode::Apply, fixed_by_file, findings,
+                 a.unsafe_fixes);
     if (!findings.empty() && !a.exit_zero) exit_code = 1;
   }
   for (const auto& e : errors)
