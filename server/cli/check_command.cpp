@@ -46,6 +46,9 @@ namespace {
 // ten files are that large.
 constexpr uint64_t kLargeFileBytes = 192 * 1024;
 
+// The module summaries the cache folder keeps at least (see SummaryFolder::prune).
+constexpr size_t kKeptSummaries = 4096;
+
 struct CheckArgs {
   std::vector<std::string> paths;
   bool fix = false;
@@ -490,11 +493,13 @@ int run_check(const std::vector<std::string>& args) {
   // The cache serves plain checks; --fix and --diff always read and check the files afresh.
   // With it, the project index keeps its module summaries in the cache directory too.
   std::optional<ResultsCache> cache;
+  std::shared_ptr<SummaryFolder> summary_folder;
   if (!a.no_cache && fix_options.mode == FixMode::None) {
     fs::path dir = a.cache_dir.empty() ? default_cache_dir(cwd) : fs::absolute(a.cache_dir);
     cache.emplace(ResultsCache::open(dir));
     fix_options.cache = &*cache;
-    projects.set_store(std::make_shared<SummaryFolder>(dir));
+    summary_folder = std::make_shared<SummaryFolder>(dir);
+    projects.set_store(summary_folder);
   }
   std::vector<FileOutcome> outcomes(jobs.size());
   size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
@@ -551,6 +556,14 @@ int run_check(const std::vector<std::string>& args) {
   if (cache) {
     std::string err = cache->save();
     if (!err.empty() && !a.quiet) std::cerr << "warning: results cache not saved: " << err << "\n";
+    // Module summaries are kept by content: each edit of a module adds one. A run that added
+    // some keeps the folder within four times what it used (and at least kKeptSummaries).
+    if (summary_folder && summary_folder->saved() > 0) {
+      size_t pruned = summary_folder->prune(std::max(kKeptSummaries, 4 * summary_folder->used()));
+      if (a.verbose && pruned > 0) {
+        std::cerr << "cache: " << pruned << " old module summaries removed\n";
+      }
+    }
     if (a.verbose) {
       std::cerr << "cache: " << cache->hits() << " of " << jobs.size()
                 << " files unchanged since the last run, " << cache->unread_hits()
