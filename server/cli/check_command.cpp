@@ -54,6 +54,7 @@ struct CheckArgs {
   bool no_cache = false;
   bool verbose = false;
   std::string cache_dir;
+  std::string max_file_size;
 };
 
 void print_error(std::string_view path, std::string_view message) {
@@ -162,6 +163,9 @@ int run_check(const std::vector<std::string>& args) {
                "Check every file again; neither read nor write the cache");
   app.add_option("--cache-dir", a.cache_dir,
                  "Where to keep the results cache (default: $OOMLINT_CACHE_DIR or .oomlint_cache)");
+  app.add_option(
+      "--max-file-size", a.max_file_size,
+      "Skip (with a warning) files larger than this: 5MB (default), 512KB, 0 (no limit)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -191,6 +195,16 @@ int run_check(const std::vector<std::string>& args) {
   if (a.fix && a.diff) {
     std::cerr << "error: --fix and --diff cannot be used together\n";
     return 2;
+  }
+  uint64_t max_file_size = kDefaultMaxFileSize;
+  if (!a.max_file_size.empty()) {
+    auto size = parse_byte_size(a.max_file_size);
+    if (!size) {
+      std::cerr << "error: --max-file-size: expected a size such as 5MB, 512KB or 1000000, got `"
+                << a.max_file_size << "`\n";
+      return 2;
+    }
+    max_file_size = *size == 0 ? kMaxFileSize : std::min(*size, kMaxFileSize);
   }
   CliOverrides cli;
   std::vector<std::string> sel;
@@ -311,6 +325,7 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.mode = a.diff ? FixMode::Diff : a.fix ? FixMode::Apply : FixMode::None;
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
+  fix_options.max_file_size = max_file_size;
   checks::ProjectRegistry projects;
   fix_options.projects = &projects;
   // Tune malloc for the workers, and give the main thread huge pages for the results cache, the
