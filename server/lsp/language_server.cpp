@@ -328,8 +328,10 @@ std::string LanguageServer::request_client(const std::string& method, json param
 }
 
 void LanguageServer::on_client_reply(const json& message) {
-  const json& id = message["id"];
-  if (!id.is_string()) return;
+  // A reply without an id answers nothing (const operator[] on a missing key is undefined).
+  auto it = message.find("id");
+  if (it == message.end() || !it->is_string()) return;
+  const json& id = *it;
   std::lock_guard lock(progress_mutex_);
   if (!progress_request_.empty() && id.get<std::string>() == progress_request_) {
     // The token exists once the client has answered without an error.
