@@ -65,7 +65,8 @@ if [ "$merge" = 1 ]; then
     mkdir -p "$work" "$seeds"
     before=$(find "$seeds" -type f | wc -l)
     # shellcheck disable=SC2046
-    "build-fuzz/fuzz/${name}_fuzz" -merge=1 $(options_for "$name") "$seeds" "$work" \
+    "build-fuzz/fuzz/${name}_fuzz" -merge=1 $(options_for "$name") \
+      -artifact_prefix="$build/crash-$name-" "$seeds" "$work" \
       >"$build/merge-$name.log" 2>&1 || {
       echo "FAIL: merging $name; see $build/merge-$name.log"
       exit 1
