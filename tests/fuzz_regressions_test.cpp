@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 
@@ -89,4 +91,19 @@ TEST_CASE("an unterminated one-line quote does not hide the code tree-sitter rec
     CHECK(engine.check(in_string, /*no_prefilter=*/true).empty());
     CHECK(engine.check(in_string).empty());
   }
+}
+
+TEST_CASE("a function definition inside an error node has the scope around it", "[fuzz][flow]") {
+  // fixes: `f evaluate(...)` (a `def` cut short) left a function_definition that the scope walk
+  // never entered; Flow::scope_of answered -1 and OOM153's caller check read scope(-1). Under
+  // UBSan (the ASan test build) this was an out-of-bounds read.
+  std::ifstream in(std::string(OOMLINT_SOURCE_DIR) +
+                       "/fuzz/corpus/fixes/regress_definition_in_error_scope.py",
+                   std::ios::binary);
+  REQUIRE(in);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const oomlint::checks::Engine engine{oomlint::checks::Settings{}};
+  auto all = engine.check(text, /*no_prefilter=*/true);
+  for (const auto& d : all)
+    CHECK(d.end <= text.size());
 }

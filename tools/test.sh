@@ -2,7 +2,7 @@
 # Set-up command 2: the whole test suite. A formatting check, a warnings-as-errors build with
 # every test (unit, rule fixtures, LSP, integration), then an AddressSanitizer +
 # UndefinedBehaviorSanitizer build of the unit, fixture and in-process LSP tests, then every
-# libFuzzer harness for a bounded time (OOMLINT_FUZZ_SECONDS each, default 60; 0 skips fuzzing).
+# libFuzzer harness for a bounded time (OOMLINT_FUZZ_SECONDS each, default 48; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OOMLINT_WITH_FORMAT=1 tools/install-deps.sh
@@ -22,5 +22,6 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^integration/'
 
 # libFuzzer harnesses (clang-14, ASan + UBSan; fuzz/run.sh installs clang): fails on any finding.
-fuzz_seconds=${OOMLINT_FUZZ_SECONDS:-60}
+# Five harnesses at 48 s each: the 240 s that four took at 60 s.
+fuzz_seconds=${OOMLINT_FUZZ_SECONDS:-48}
 if [ "$fuzz_seconds" != 0 ]; then fuzz/run.sh "$fuzz_seconds"; fi

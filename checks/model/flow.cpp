@@ -393,6 +393,13 @@ int32_t Flow::scope_of(Node n) const {
       break;
     }
   }
+  // The scope `p` opens; `fallback` (the one around it) when none was recorded for it, as for a
+  // definition inside an error node, which the scope walk does not enter (found by the fixes
+  // fuzzer: scope(-1) read out of bounds).
+  auto opened_or = [this](Node p, int32_t fallback) {
+    int32_t opened = scope_opened_by(p);
+    return opened >= 0 ? opened : fallback;
+  };
   // Walk back down from the outermost node whose scope is known (or the root's, 0).
   for (size_t i = path.size(); i-- > 0;) {
     Node c = path[i];
@@ -401,11 +408,11 @@ int32_t Flow::scope_of(Node n) const {
     if (p.null()) {
       s = 0;
     } else if (p.is("function_definition") || p.is("lambda")) {
-      if (c == p.field("body") || c == p.field("parameters")) s = scope_opened_by(p);
+      if (c == p.field("body") || c == p.field("parameters")) s = opened_or(p, scope);
     } else if (p.is("class_definition")) {
-      if (c == p.field("body")) s = scope_opened_by(p);
+      if (c == p.field("body")) s = opened_or(p, scope);
     } else if (opens_comprehension(p) || p.is("module")) {
-      s = scope_opened_by(p);
+      s = opened_or(p, scope);
     } else if (Node params = p.parent(), fn = params.null() ? Node() : params.parent();
                !fn.null() && (fn.is("function_definition") || fn.is("lambda")) &&
                is_parameter_default(c, p, params, fn)) {

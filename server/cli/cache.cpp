@@ -1,5 +1,7 @@
 #include "cli/cache.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -203,6 +205,14 @@ private:
   size_t pos_ = 0;
 };
 
+// Every field of a stat(), settled or not: tells whether a file was replaced.
+FileStamp stamp_from(const struct stat& st) {
+  return FileStamp{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+                   static_cast<uint64_t>(st.st_size),
+                   st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec,
+                   st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec};
+}
+
 // Writes `content` to `path` through a temporary file in the same directory and a rename, so a
 // reader sees the old cache or the new one, never half of one.
 std::string replace_file(const fs::path& path, std::string_view content) {
@@ -233,10 +243,11 @@ std::string ensure_cache_dir(const fs::path& dir) {
   if (ec) return "cannot create " + dir.string() + ": " + ec.message();
   if (fresh) {
     // Like other tools' caches: invisible to git, and marked for backup tools.
-    std::ofstream(dir / ".gitignore") << "# Created by oomlint\n*\n";
-    std::ofstream(dir / "CACHEDIR.TAG")
-        << "Signature: 8a477f597d28d172789f06886806bc55\n"
-           "# This file is a cache directory tag created by oomlint.\n";
+    // Whole files even when two runs create the folder at once.
+    replace_file(dir / ".gitignore", "# Created by oomlint\n*\n");
+    replace_file(dir / "CACHEDIR.TAG",
+                 "Signature: 8a477f597d28d172789f06886806bc55\n"
+                 "# This file is a cache directory tag created by oomlint.\n");
   }
   return {};
 }
@@ -336,7 +347,8 @@ ResultsCache::ResultsCache(ResultsCache&& other) noexcept
       shared_ids_(std::move(other.shared_ids_)), shared_kept_(std::move(other.shared_kept_)),
       group_state_(std::move(other.group_state_)), fingerprints_(std::move(other.fingerprints_)),
       probes_(std::move(other.probes_)), hits_(other.hits_), unread_hits_(other.unread_hits_),
-      dependency_misses_(other.dependency_misses_), dirty_(other.dirty_) {}
+      dependency_misses_(other.dependency_misses_), dirty_(other.dirty_),
+      opened_stamp_(other.opened_stamp_) {}
 
 ResultsCache ResultsCache::open(const fs::path& dir) {
   ResultsCache cache;
@@ -344,8 +356,11 @@ ResultsCache ResultsCache::open(const fs::path& dir) {
   cache.file_ = dir / (build_id() + ".bin");
   // The entries' blocks point into this buffer, which lives (unmoved) as long as the cache.
   std::string error;
-  auto bytes = read_source_file(cache.file_, error); // one read() per 64 KB, no stream
+  struct stat info {};
+  auto bytes = read_source_file(cache.file_, error, &info); // one read() per 64 KB, no stream
   if (!bytes) return cache;
+  // What was read, so that save() can tell whether another run saved meanwhile.
+  cache.opened_stamp_ = stamp_from(info);
   cache.raw_ = std::make_unique<std::string>(std::move(*bytes));
   const std::string& text = *cache.raw_;
   try {
@@ -617,50 +632,115 @@ std::string_view ResultsCache::own(std::string_view text) {
   return owned_.emplace_back(text);
 }
 
+namespace {
+// An exclusive flock() on <dir>/.lock for as long as it lives (none when it cannot be had: a
+// file system without locks still gets whole files, through the rename).
+class DirLock {
+public:
+  explicit DirLock(const fs::path& dir) {
+    fd_ = ::open((dir / ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ >= 0) {
+      while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+      }
+    }
+  }
+  ~DirLock() {
+    if (fd_ >= 0) ::close(fd_); // releases the lock
+  }
+  DirLock(const DirLock&) = delete;
+  DirLock& operator=(const DirLock&) = delete;
+
+private:
+  int fd_ = -1;
+};
+
+std::optional<FileStamp> stamp_of(const fs::path& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+  return stamp_from(st);
+}
+} // namespace
+
+// Several runs may share the cache folder (pre-commit hooks, an editor, CI): saving holds the
+// folder's lock, and when another run saved since this one read the file, merges with it rather
+// than dropping its results: this run's own results first, then the other file's entries (as
+// new as any), then what this run read at the start. Every entry is keyed on content, settings
+// and dependencies, so whichever is kept is right; the merge only spares re-checks.
 std::string ResultsCache::save() {
   std::lock_guard lock(mutex_);
   if (!dirty_) return {};
   if (std::string err = ensure_cache_dir(dir_); !err.empty()) return err;
+  DirLock dir_lock(dir_);
+  std::optional<ResultsCache> other;
+  if (auto now = stamp_of(file_); now && now != opened_stamp_) {
+    other.emplace(ResultsCache::open(dir_));
+  }
   std::error_code ec;
-  // Sorted by path, which open() relies on.
-  std::vector<std::pair<std::string_view, const Entry*>> kept;
-  kept.reserve(size());
-  for (const auto& [path, entry] : read_)
-    kept.emplace_back(path, &entry);
+  // Sorted by path, which open() relies on. The source: 0 this run, 1 the other file.
+  struct Kept {
+    std::string_view path;
+    const Entry* entry;
+    int source;
+    bool operator<(const Kept& o) const { return path < o.path; }
+  };
+  std::vector<Kept> kept;
+  kept.reserve(size() + (other ? other->read_.size() : 0));
   for (const auto& [path, entry] : added_)
-    kept.emplace_back(path, &entry);
-  if (!added_.empty()) std::sort(kept.begin(), kept.end());
-  std::erase_if(kept, [&](const auto& item) { return !fs::exists(fs::path(item.first), ec); });
+    kept.push_back({path, &entry, 0});
+  const size_t own = kept.size();
+  auto not_added = [&](std::string_view path) { return !added_.count(std::string(path)); };
+  if (other) {
+    for (const auto& [path, entry] : other->read_)
+      if (not_added(path)) kept.push_back({path, &entry, 1});
+  }
+  const size_t before_read = kept.size();
+  std::sort(kept.begin() + static_cast<ptrdiff_t>(own), kept.end());
+  for (const auto& [path, entry] : read_) {
+    if (!not_added(path)) continue;
+    if (other && std::binary_search(kept.begin() + static_cast<ptrdiff_t>(own),
+                                    kept.begin() + static_cast<ptrdiff_t>(before_read),
+                                    Kept{path, nullptr, 0})) {
+      continue;
+    }
+    kept.push_back({path, &entry, 0});
+  }
+  std::sort(kept.begin(), kept.end());
+  std::erase_if(kept, [&](const Kept& item) { return !fs::exists(fs::path(item.path), ec); });
   // Only the groups that kept entries refer to are written, renumbered in order of first use.
-  auto group_block = [&](uint32_t id) {
+  auto group_block = [&](int source, uint32_t id) {
+    if (source == 1) return other->read_groups_[id];
     return id < read_groups_.size() ? read_groups_[id]
                                     : std::string_view(new_groups_[id - read_groups_.size()]);
   };
-  const size_t known_groups = read_groups_.size() + new_groups_.size();
-  std::vector<uint32_t> renumbered(known_groups, UINT32_MAX);
+  const size_t known[2] = {read_groups_.size() + new_groups_.size(),
+                           other ? other->read_groups_.size() : 0};
+  std::vector<uint32_t> renumbered[2] = {std::vector<uint32_t>(known[0], UINT32_MAX),
+                                         std::vector<uint32_t>(known[1], UINT32_MAX)};
   std::vector<std::string_view> groups;
   std::vector<std::string> deps(kept.size());
   for (size_t i = 0; i < kept.size(); ++i) {
+    const int source = kept[i].source;
     std::vector<uint32_t> ids;
     try {
-      ids = decode_dependencies(kept[i].second->deps_block());
+      ids = decode_dependencies(kept[i].entry->deps_block());
     } catch (const std::exception&) {
       ids.assign(1, UINT32_MAX); // damaged: dropped below
     }
     bool damaged = false;
     for (uint32_t& id : ids) {
-      if (id >= known_groups) {
+      if (id >= known[source]) {
         damaged = true;
         break;
       }
-      if (renumbered[id] == UINT32_MAX) {
-        renumbered[id] = static_cast<uint32_t>(groups.size());
-        groups.push_back(group_block(id));
+      uint32_t& to = renumbered[source][id];
+      if (to == UINT32_MAX) {
+        to = static_cast<uint32_t>(groups.size());
+        groups.push_back(group_block(source, id));
       }
-      id = renumbered[id];
+      id = to;
     }
     if (damaged) {
-      kept[i].second = nullptr;
+      kept[i].entry = nullptr;
       continue;
     }
     if (!ids.empty()) deps[i] = cli::encode_dependencies(ids);
@@ -672,10 +752,10 @@ std::string ResultsCache::save() {
     w.str(g);
   size_t entries = 0;
   for (const auto& item : kept)
-    entries += item.second != nullptr;
+    entries += item.entry != nullptr;
   w.u32(static_cast<uint32_t>(entries));
   for (size_t i = 0; i < kept.size(); ++i) {
-    const auto& [path, entry] = kept[i];
+    const auto& [path, entry, source] = kept[i];
     if (!entry) continue;
     w.str(path);
     w.u64(entry->hash);
@@ -690,7 +770,10 @@ std::string ResultsCache::save() {
     w.str(entry->block());
   }
   std::string err = replace_file(file_, w.bytes());
-  if (err.empty()) dirty_ = false;
+  if (err.empty()) {
+    dirty_ = false;
+    opened_stamp_ = stamp_of(file_);
+  }
   return err.empty() ? std::string() : "cannot write " + file_.string() + ": " + err;
 }
 

@@ -164,6 +164,7 @@ private:
   mutable std::mutex mutex_;
   mutable size_t hits_ = 0, unread_hits_ = 0, dependency_misses_ = 0;
   bool dirty_ = false;
+  std::optional<FileStamp> opened_stamp_; // of the cache file as open() read it
 };
 
 // The cache directory: `--cache-dir`, else $OOMLINT_CACHE_DIR, else `.oomlint_cache` in `cwd`.

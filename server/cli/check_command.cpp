@@ -74,6 +74,7 @@ struct CheckArgs {
   std::string baseline, write_baseline;
   bool show_fixes = false;
   bool watch = false;
+  std::string max_file_size;
 };
 
 void print_error(std::string_view path, std::string_view message) {
@@ -301,6 +302,9 @@ int run_check(const std::vector<std::string>& args) {
   app.add_flag("--show-fixes", a.show_fixes,
                "List the fixes applied (with --fix) or available (without), per file and rule");
   app.add_flag("-w,--watch", a.watch, "Check again whenever a file changes (Ctrl-C stops)");
+  app.add_option(
+      "--max-file-size", a.max_file_size,
+      "Skip (with a warning) files larger than this: 5MB (default), 512KB, 0 (no limit)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -362,6 +366,16 @@ int run_check(const std::vector<std::string>& args) {
       std::cerr << "error: --baseline: " << error << "\n";
       return 2;
     }
+  }
+  uint64_t max_file_size = kDefaultMaxFileSize;
+  if (!a.max_file_size.empty()) {
+    auto size = parse_byte_size(a.max_file_size);
+    if (!size) {
+      std::cerr << "error: --max-file-size: expected a size such as 5MB, 512KB or 1000000, got `"
+                << a.max_file_size << "`\n";
+      return 2;
+    }
+    max_file_size = *size == 0 ? kMaxFileSize : std::min(*size, kMaxFileSize);
   }
   CliOverrides cli;
   std::vector<std::string> sel;
@@ -483,6 +497,7 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
   fix_options.show_fixes = a.show_fixes;
+  fix_options.max_file_size = max_file_size;
   checks::ProjectRegistry projects;
   fix_options.projects = &projects;
   // Tune malloc for the workers, and give the main thread huge pages for the results cache, the

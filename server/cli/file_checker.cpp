@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <tuple>
@@ -427,8 +429,54 @@ std::optional<std::string> read_source_file(const std::string& path, std::string
   return data;
 }
 
+std::optional<uint64_t> parse_byte_size(std::string_view text) {
+  uint64_t value = 0;
+  size_t i = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    if (value > (UINT64_MAX - 9) / 10) return std::nullopt;
+    value = value * 10 + static_cast<uint64_t>(text[i] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  std::string unit;
+  for (; i < text.size(); ++i)
+    unit.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(text[i]))));
+  uint64_t scale = unit.empty() || unit == "B" ? 1
+                   : unit == "KB"              ? 1000
+                   : unit == "KIB"             ? 1024
+                   : unit == "MB"              ? 1000 * 1000
+                   : unit == "MIB"             ? 1024 * 1024
+                   : unit == "GB"              ? 1000ull * 1000 * 1000
+                   : unit == "GIB"             ? 1024ull * 1024 * 1024
+                                               : 0;
+  if (scale == 0 || value > UINT64_MAX / scale) return std::nullopt;
+  return value * scale;
+}
+
+namespace {
+std::string too_large(const FileJob& job, uint64_t size, uint64_t limit) {
+  char text[96];
+  std::snprintf(text, sizeof text, "%.1f MB, over the %.1f MB limit (--max-file-size); skipped",
+                static_cast<double>(size) / 1e6, static_cast<double>(limit) / 1e6);
+  return job.display + ": " + text;
+}
+} // namespace
+
 FileOutcome check_file(const FileJob& job, const FixOptions& options) {
   FileOutcome out;
+  // Over the size limit: a warning, and nothing read (stdin: nothing checked).
+  if (job.from_stdin && job.stdin_text.size() > options.max_file_size) {
+    out.warnings.push_back(too_large(job, job.stdin_text.size(), options.max_file_size));
+    return out;
+  }
+  if (!job.from_stdin) {
+    struct stat st = job.info;
+    if (st.st_mode == 0 && ::stat(job.path.c_str(), &st) != 0) st = {};
+    if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > options.max_file_size) {
+      out.warnings.push_back(
+          too_large(job, static_cast<uint64_t>(st.st_size), options.max_file_size));
+      return out;
+    }
+  }
   std::string raw;
   std::optional<FileStamp> stamp;
   if (job.from_stdin) {

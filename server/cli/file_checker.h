@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,13 @@
 namespace oomlint::cli {
 
 inline constexpr uint64_t kMaxFileSize = 256ull * 1024 * 1024;
+// Files larger than this are skipped with a warning (not an error: the exit code is the other
+// files'), unless --max-file-size says otherwise. Python this large is generated, and checking a
+// 50 MB file takes over a gigabyte of memory.
+inline constexpr uint64_t kDefaultMaxFileSize = 5ull * 1000 * 1000;
+
+// "5MB", "512KB", "2MiB", "1000000" (bytes); nullopt when it is none of these.
+std::optional<uint64_t> parse_byte_size(std::string_view text);
 
 enum class FixMode { None, Apply, Diff };
 
@@ -31,7 +39,8 @@ struct FixOptions {
   FixMode mode = FixMode::None;
   bool unsafe = false;
   bool no_prefilter = false;
-  bool show_fixes = false;       // with Apply: count the fixed findings per code (fixed_codes)
+  bool show_fixes = false; // with Apply: count the fixed findings per code (fixed_codes)
+  uint64_t max_file_size = kDefaultMaxFileSize; // larger files: a warning, no check
   ResultsCache* cache = nullptr; // plain checks only: reuse results of unchanged files
   // The projects the files belong to (what their imports of the project's own modules do).
   checks::ProjectRegistry* projects = nullptr;

@@ -82,7 +82,11 @@ void DocumentStore::open(const std::string& uri, const std::string& language_id,
   doc.version = version;
   doc.kind = document_kind(uri, language_id);
   doc.text = std::move(text);
-  if (doc.kind == DocumentKind::Python) doc.tree = parser_.parse(doc.text);
+  // A large document is not parsed here, on the thread that reads messages: its analysis parses
+  // it on a worker (lsp::analyze without a tree), and so it stays until it is small again.
+  if (doc.kind == DocumentKind::Python && doc.text.size() <= kEagerParseBytes) {
+    doc.tree = parser_.parse(doc.text);
+  }
   docs_[uri] = std::move(doc);
 }
 
@@ -94,8 +98,8 @@ bool DocumentStore::change(const std::string& uri, int64_t version,
   Document& doc = it->second;
   bool python = doc.kind == DocumentKind::Python;
   for (const auto& c : changes)
-    apply_change(doc.text, python ? &doc.tree : nullptr, c, enc);
-  if (python) {
+    apply_change(doc.text, python && doc.tree ? &doc.tree : nullptr, c, enc);
+  if (python && (doc.tree || doc.text.size() <= kEagerParseBytes)) {
     ts::Tree fresh = parser_.parse(doc.text, doc.tree ? &doc.tree : nullptr);
     doc.tree = std::move(fresh);
   }

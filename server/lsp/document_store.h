@@ -40,6 +40,11 @@ void apply_change(std::string& text, ts::Tree* tree, const ContentChange& change
 
 class DocumentStore {
 public:
+  // Python documents up to this size are parsed when opened, and then reparsed incrementally
+  // after each edit; a larger one keeps no tree (its snapshots have none) until an edit leaves
+  // it this small, so no open or edit parses megabytes on the caller's thread.
+  static constexpr size_t kEagerParseBytes = size_t{512} << 10;
+
   void open(const std::string& uri, const std::string& language_id, int64_t version,
             std::string text);
   // false when the document is not open.

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -65,6 +67,7 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
     : send_(std::move(send)), scheduler_(options.scheduler), options_(options),
       projects_(std::make_shared<checks::ProjectRegistry>()) {
   index_workspace_ = options.index_workspace;
+  max_document_bytes_ = options.max_document_bytes;
   logger_.set_stderr_level(options.stderr_level);
   logger_.set_client_sink([this](LogLevel level, const std::string& message) {
     notify("window/logMessage", {{"type", static_cast<int>(level)}, {"message", message}});
@@ -166,6 +169,27 @@ void LanguageServer::handle_raw(std::string_view body) {
     return;
   }
   handle(message);
+}
+
+bool LanguageServer::may_overtake(const json& message) const {
+  if (!message.is_object()) return false;
+  auto method = message.find("method");
+  if (method == message.end() || !method->is_string()) return false;
+  const std::string& name = method->get_ref<const std::string&>();
+  if (name == "exit" || name == "$/cancelRequest") return true;
+  auto id = message.find("id");
+  if (id == message.end() || !(id->is_number_integer() || id->is_string())) return false;
+  if (name == "shutdown") return initialized_;
+  if (!initialized_ || name == "initialize") return false;
+  // A request about an open document reads it as it is now: an earlier message still being
+  // parsed can only be about another one, or be an edit the client sent before asking, which
+  // the answer may miss, as it may when the two cross on the wire.
+  auto params = message.find("params");
+  if (params == message.end() || !params->is_object()) return false;
+  auto doc = params->find("textDocument");
+  if (doc == params->end() || !doc->is_object()) return false;
+  auto uri = doc->find("uri");
+  return uri != doc->end() && uri->is_string() && store_.is_open(uri->get<std::string>());
 }
 
 void LanguageServer::bad_frame(const std::string& error) {
@@ -304,8 +328,10 @@ std::string LanguageServer::request_client(const std::string& method, json param
 }
 
 void LanguageServer::on_client_reply(const json& message) {
-  const json& id = message["id"];
-  if (!id.is_string()) return;
+  // A reply without an id answers nothing (const operator[] on a missing key is undefined).
+  auto it = message.find("id");
+  if (it == message.end() || !it->is_string()) return;
+  const json& id = *it;
   std::lock_guard lock(progress_mutex_);
   if (!progress_request_.empty() && id.get<std::string>() == progress_request_) {
     // The token exists once the client has answered without an error.
@@ -394,6 +420,10 @@ void LanguageServer::apply_init_options(const json& options) {
   if (const json* index = find_member(options, "indexWorkspace"); index && index->is_boolean()) {
     index_workspace_ = index->get<bool>();
   }
+  if (const json* max = find_member(options, "maxFileSize");
+      max && max->is_number_unsigned() && max->get<uint64_t>() > 0) {
+    max_document_bytes_ = static_cast<size_t>(std::min<uint64_t>(max->get<uint64_t>(), SIZE_MAX));
+  }
   const json& settings = options.contains("settings") ? options["settings"] : options;
   try {
     workspace_.set_client_settings(settings_from_lsp(settings));
@@ -426,6 +456,22 @@ void LanguageServer::on_did_open(const json& params) {
   std::string language = opt_string(doc, "languageId").value_or("");
   int64_t version = get_int(doc, "version");
   std::string text = get_string(doc, "text");
+  const size_t limit = max_document_bytes_;
+  if (text.size() > limit) {
+    // Kept (its edits still apply) but not parsed, analysed or given to its project.
+    char size[64];
+    std::snprintf(size, sizeof size, "%.1f MB, over the %.1f MB limit", text.size() / 1e6,
+                  limit / 1e6);
+    show_message(2, "oomlint: " + uri + " is " + size +
+                        " (initialization option `maxFileSize`); it is not analysed");
+    store_.open(uri, language, version, std::move(text));
+    {
+      std::lock_guard lock(results_mutex_);
+      results_.erase(uri);
+    }
+    schedule_diagnostics(uri); // publishes none, clearing any from before
+    return;
+  }
   store_.open(uri, language, version, text);
   {
     std::lock_guard lock(results_mutex_);
@@ -759,14 +805,16 @@ LanguageServer::result_for(const Snapshot& snap, const std::atomic<bool>& cancel
     }
   }
   ProjectRef project = project_for(snap.uri);
-  Analysis analysis = analyze(snap, *engine, &cancel, project.context());
+  // Over the size limit: no findings (on_did_open told the client).
+  const bool too_large = snap.text->size() > max_document_bytes_;
+  Analysis analysis = too_large ? Analysis{} : analyze(snap, *engine, &cancel, project.context());
   if (analysis.cancelled) return nullptr;
   if (!analysis.error.empty()) logger_.info(snap.uri + ": " + analysis.error);
   auto result = std::make_shared<Result>();
   result->version = snap.version;
   result->generation = generation;
   result->epoch = project.epoch;
-  if (project.context() && snap.kind == DocumentKind::Python) {
+  if (project.context() && snap.kind == DocumentKind::Python && !too_large) {
     result->deps = project.file.project->dependencies(project.file.path, *snap.text);
   }
   result->lsp = to_lsp_diagnostics(analysis.diagnostics, *snap.text, encoding_);

@@ -42,6 +42,10 @@ struct ServerOptions {
   // Bounds of that indexing: at most this many files, none larger than this.
   size_t index_max_files = 20000;
   uintmax_t index_max_file_bytes = uintmax_t{1} << 20;
+  // Open documents larger than this are not analysed: the client is told once, with
+  // window/showMessage, as clangd and Pyright do (the initialization option `maxFileSize`, in
+  // bytes, changes it).
+  size_t max_document_bytes = 5 * 1000 * 1000; // as `oomlint check --max-file-size`
 };
 
 class LanguageServer {
@@ -61,6 +65,10 @@ public:
   void end_of_stream();
 
   bool exited() const { return exited_; }
+  // Whether `message` may be handled before a message that came earlier and is still being
+  // parsed (a large didOpen or didChange): a request about a document that is already open,
+  // shutdown, exit, or a cancellation. Reads no document.
+  bool may_overtake(const json& message) const;
   // 0 after shutdown then exit, 1 otherwise.
   int exit_code() const { return shutdown_ ? 0 : 1; }
   // Runs (synchronous mode) or waits for (threaded mode) all queued work.
@@ -169,6 +177,7 @@ private:
   bool diagnostic_refresh_ = false;
   bool work_done_progress_ = false;
   bool index_workspace_ = true;
+  std::atomic<size_t> max_document_bytes_{0}; // options_.max_document_bytes, or the client's
   int next_request_id_ = 1;
 
   std::mutex requests_mutex_;

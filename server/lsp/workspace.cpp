@@ -1,6 +1,9 @@
 #include "lsp/workspace.h"
 
 #include <algorithm>
+#include <deque>
+#include <mutex>
+#include <utility>
 
 #include "cli/discovery.h"
 #include "lsp/uri.h"
@@ -65,21 +68,59 @@ std::vector<std::string> Workspace::reload_configs() {
   return errors;
 }
 
+namespace {
+// Engines are immutable, and building one (the rule dispatch, the prefilter's tables) costs
+// about as much as checking a small file; the server builds them again on every change of
+// settings or folders, mostly with settings it had before (and the fuzzer builds a whole server
+// per input). So they are shared by settings, process-wide: the last few used are kept.
+std::string settings_key(const checks::Settings& s) {
+  std::string key;
+  for (const auto& p : s.select)
+    key += p + ",";
+  key += "|";
+  for (const auto& p : s.ignore)
+    key += p + ",";
+  key += "|" + std::string(checks::to_string(s.target_gpu)) + "|" +
+         std::to_string(s.eval_accumulation_steps) + "|" + std::to_string(s.gpu_memory_bytes);
+  return key;
+}
+
+std::shared_ptr<const checks::Engine> shared_engine(checks::Settings settings) {
+  constexpr size_t kKept = 8;
+  static std::mutex mutex;
+  static std::deque<std::pair<std::string, std::shared_ptr<const checks::Engine>>> kept;
+  std::string key = settings_key(settings);
+  std::lock_guard lock(mutex);
+  for (auto it = kept.begin(); it != kept.end(); ++it) {
+    if (it->first == key) {
+      auto engine = it->second;
+      kept.erase(it);
+      kept.emplace_front(std::move(key), engine);
+      return engine;
+    }
+  }
+  auto engine = std::make_shared<const checks::Engine>(std::move(settings));
+  kept.emplace_front(std::move(key), engine);
+  if (kept.size() > kKept) kept.pop_back();
+  return engine;
+}
+} // namespace
+
 void Workspace::rebuild_engines() {
   checks::Settings base;
   client_.apply_to(base);
-  default_engine_ = std::make_shared<const checks::Engine>(base);
+  default_engine_ = shared_engine(base);
   if (!no_rules_engine_) {
     checks::Settings none;
     none.select.clear();
-    no_rules_engine_ = std::make_shared<const checks::Engine>(none);
+    no_rules_engine_ = shared_engine(none);
   }
   for (auto& f : folders_) {
     checks::Settings s;
     if (f.config) SettingsPatch::from_config(*f.config).apply_to(s);
     client_.apply_to(s);
     f.settings = s;
-    f.engine = std::make_shared<const checks::Engine>(std::move(s));
+    f.engine = shared_engine(std::move(s));
     f.narrowed.clear();
   }
   ++generation_;
@@ -113,7 +154,7 @@ std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& u
   for (const auto& code : s.select)
     key += code + ",";
   auto& engine = folder->narrowed[key];
-  if (!engine) engine = std::make_shared<const checks::Engine>(std::move(s));
+  if (!engine) engine = shared_engine(std::move(s));
   return engine;
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile inputs to the real binary, each a named check: `oomlint check` (and --fix where a file
-# is rewritten) on a 50 MB file, 100,000 nested brackets, a 1,000,000-character line, NUL bytes,
+# is rewritten) on a 50 MB file (skipped by the size limit, and checked whole with --max-file-size 0), 100,000 nested brackets, a 1,000,000-character line, NUL bytes,
 # invalid UTF-8, a BOM, CRLF and lone CR line endings, a binary file named .py, symlink loops and
 # an unreadable file; and `oomlint server` given a 100 MB document. Each must end with a clear
 # error or a clean result (exit 0, 1 or 2 and never a signal, a sanitizer report or a timeout),
@@ -86,13 +86,20 @@ rows=$(wc -l <big.py)
 size_mb=$(($(stat -c %s big.py) / 1024 / 1024))
 timed=()
 [ -x /usr/bin/time ] && timed=(/usr/bin/time -f '%M')
-if run "50 MB file" 1 300 "${timed[@]}" "${CHECK[@]}" big.py; then
+# The size policy skips it, with a warning and exit 0 (nothing else was checked).
+if run "50 MB file, default limit" 0 60 "${CHECK[@]}" big.py; then
+  grep -q "^warning: big.py: .* over the 5.0 MB limit (--max-file-size); skipped" err.txt ||
+    bad "50 MB file, default limit: no warning in: $(head -c 400 err.txt)"
+fi
+check_case "a ${size_mb} MB file is skipped by the default size limit, with a warning"
+start_case
+if run "50 MB file" 1 300 "${timed[@]}" "${CHECK[@]}" --max-file-size 0 big.py; then
   expect_finding "50 MB file" "big.py:$((rows - 1)):9"
   peak=""
   [ "${#timed[@]}" -gt 0 ] && peak=", peak RSS $(($(tail -1 err.txt) / 1024)) MB"
   echo "     ($size_mb MB, $rows lines: ${RUN_SECONDS}s$peak)"
 fi
-check_case "a ${size_mb} MB file is checked whole; the finding on its last lines is reported"
+check_case "with --max-file-size 0 a ${size_mb} MB file is checked whole; the finding on its last lines is reported"
 rm -f big.py chunk.py
 
 # ---- 2. 100,000 nested brackets --------------------------------------------------------------

@@ -149,3 +149,15 @@ TEST_CASE("log messages reach the client above the level it asked for", "[lsp]")
   c.notify("custom/unknown2", json::object());
   CHECK(c.notifications("window/logMessage").size() == before);
 }
+
+TEST_CASE("a reply from the client without an id is ignored (found by the jsonrpc fuzzer)",
+          "[lsp][fuzz]") {
+  // fuzz/corpus/jsonrpc/regress_reply_without_id.bin: `{"result": ...}` with no id reached
+  // on_client_reply, whose const operator[] on the missing key aborted.
+  LspClient c;
+  c.initialize();
+  c.raw(R"({"jsonrpc": "2.0", "result": null})");
+  c.raw(R"({"jsonrpc": "2.0", "error": {"code": 1, "message": "x"}})");
+  c.raw(R"({"jsonrpc": "2.0", "id": null, "result": 1})");
+  CHECK(c.call("shutdown", json(nullptr)).is_null());
+}

@@ -6,7 +6,9 @@ import * as os from "os";
 import * as path from "path";
 import * as vscode from "vscode";
 import {
+  CloseAction,
   DidChangeConfigurationNotification,
+  ErrorAction,
   LanguageClient,
   LanguageClientOptions,
   ServerOptions,
@@ -15,6 +17,7 @@ import {
 
 import {
   Environment,
+  RestartPolicy,
   Settings,
   didChangeConfigurationSettings,
   findExecutable,
@@ -29,6 +32,7 @@ const FIX_ALL_KIND = vscode.CodeActionKind.SourceFixAll.append("oomlint");
 
 let client: LanguageClient | undefined;
 let output: vscode.OutputChannel;
+const restarts = new RestartPolicy();
 
 function readSettings(): Settings {
   const cfg = vscode.workspace.getConfiguration("oomlint");
@@ -93,6 +97,20 @@ async function startClient(): Promise<void> {
       // The server re-reads a folder's config file when it changes.
       fileEvents: vscode.workspace.createFileSystemWatcher("**/{pyproject.toml,oomlint.toml}"),
     },
+    // A server that dies is started again (the client then re-opens the editor's documents in
+    // it), within RestartPolicy's bounds; a bad message does not stop the connection.
+    errorHandler: {
+      error: () => ({ action: ErrorAction.Continue }),
+      closed: () => {
+        const decision = restarts.onServerExit(Date.now());
+        output.appendLine(decision.message);
+        if (!decision.restart) void vscode.window.showErrorMessage(decision.message);
+        return {
+          action: decision.restart ? CloseAction.Restart : CloseAction.DoNotRestart,
+          handled: true,
+        };
+      },
+    },
   };
   // The client id "oomlint" makes the client read `oomlint.trace.server`.
   client = new LanguageClient("oomlint", "oomlint", serverOptions, clientOptions);
@@ -112,6 +130,7 @@ async function stopClient(): Promise<void> {
 }
 
 async function restart(): Promise<void> {
+  restarts.reset();
   await stopClient();
   await startClient();
 }

@@ -202,3 +202,35 @@ export function needsRestart(affects: (key: string) => boolean): boolean {
 export function needsConfigurationPush(affects: (key: string) => boolean): boolean {
   return LIVE_KEYS.some((k) => affects(k));
 }
+
+// What to do when the server process dies by itself (a crash, kill -9, out of memory): start it
+// again, and vscode-languageclient then opens the editor's documents in the new server (didOpen
+// with their current text), unless it died `maxRestarts` times within `windowMs`: a server that
+// crashes at start would otherwise restart for ever.
+export class RestartPolicy {
+  private exits: number[] = [];
+  constructor(
+    readonly maxRestarts = 5,
+    readonly windowMs = 180_000,
+  ) {}
+
+  onServerExit(nowMs: number): { restart: boolean; message: string } {
+    this.exits = this.exits.filter((t) => nowMs - t < this.windowMs);
+    this.exits.push(nowMs);
+    const n = this.exits.length;
+    if (n > this.maxRestarts) {
+      return {
+        restart: false,
+        message:
+          `oomlint: the server stopped ${n} times in ${Math.round(this.windowMs / 60_000)} minutes; ` +
+          "not restarting it (run `oomlint: Restart Server` once the cause is fixed)",
+      };
+    }
+    return { restart: true, message: "oomlint: the server stopped unexpectedly; restarting it" };
+  }
+
+  // After a restart the user asked for, the count starts over.
+  reset(): void {
+    this.exits = [];
+  }
+}

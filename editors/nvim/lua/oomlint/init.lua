@@ -22,12 +22,20 @@ local defaults = {
   settings = {},
   on_attach = nil,
   capabilities = nil,
+  -- A server that dies (crash, kill -9) is started again and given the open buffers (their
+  -- current text, with didOpen), up to this many times within `restart_window_ms`.
+  max_restarts = 5,
+  restart_window_ms = 180000,
 }
 
 M.config = vim.deepcopy(defaults)
 
 -- Clients this module started, by root directory (used on Neovim 0.7).
 local clients_by_root = {}
+-- Clients being stopped on purpose (:OomlintRestart, quitting): their exit is no crash.
+local stopping = {}
+-- Recent crash restarts (times in ms): at most `max_restarts` within `restart_window_ms`.
+local restarts = {}
 
 local function is_dir(p)
   local stat = vim.loop.fs_stat(p)
@@ -76,6 +84,53 @@ local function server_settings()
   return out
 end
 
+local attach_buffers_of_root
+
+-- The server of `root` exited by itself: start it again for the root's Python buffers, unless it
+-- crashed too often lately.
+local function on_server_exit(code, signal, client_id, root)
+  if stopping[client_id] then
+    stopping[client_id] = nil
+    return
+  end
+  if (code == 0 and signal == 0) or vim.v.exiting ~= vim.NIL then
+    return
+  end
+  local now = vim.loop.now()
+  local recent = {}
+  for _, t in ipairs(restarts) do
+    if now - t < M.config.restart_window_ms then
+      table.insert(recent, t)
+    end
+  end
+  restarts = recent
+  if #restarts >= M.config.max_restarts then
+    vim.notify(
+      string.format("oomlint: the server exited (code %d, signal %d) %d times lately; not restarting it "
+        .. "(:OomlintRestart starts it again)", code, signal, #restarts + 1),
+      vim.log.levels.ERROR
+    )
+    return
+  end
+  table.insert(restarts, now)
+  vim.notify(string.format("oomlint: the server exited (code %d, signal %d); restarting it", code, signal),
+    vim.log.levels.WARN)
+  if clients_by_root[root] == client_id then
+    clients_by_root[root] = nil
+  end
+  -- After Neovim has let go of the dead client (vim.lsp.start would reuse it).
+  local waited = 0
+  local function again()
+    if vim.lsp.get_client_by_id(client_id) ~= nil and waited < 5000 then
+      waited = waited + 50
+      vim.defer_fn(again, 50)
+      return
+    end
+    attach_buffers_of_root(root)
+  end
+  vim.defer_fn(again, 50)
+end
+
 local function client_config(root)
   local settings = server_settings()
   return {
@@ -88,6 +143,11 @@ local function client_config(root)
     settings = { oomlint = settings },
     capabilities = M.config.capabilities,
     on_attach = M.config.on_attach,
+    on_exit = function(code, signal, client_id)
+      vim.schedule(function()
+        on_server_exit(code, signal, client_id, root)
+      end)
+    end,
   }
 end
 
@@ -153,6 +213,26 @@ function M.attach(bufnr)
   return id
 end
 
+-- The loaded buffers the plugin is for (by filetype).
+local function plugin_buffers()
+  local bufs = {}
+  for _, b in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(b) and vim.tbl_contains(M.config.filetypes, vim.bo[b].filetype) then
+      table.insert(bufs, b)
+    end
+  end
+  return bufs
+end
+
+attach_buffers_of_root = function(root)
+  for _, b in ipairs(plugin_buffers()) do
+    local fname = vim.api.nvim_buf_get_name(b)
+    if fname ~= "" and M.find_root(fname) == root then
+      M.attach(b)
+    end
+  end
+end
+
 --- Applies the server's source.fixAll.oomlint action (every safe fix) to `bufnr`.
 --- Returns the number of edits applied.
 function M.fix_all(bufnr, timeout_ms)
@@ -192,15 +272,11 @@ end
 --- Stops the servers and starts them again for the Python buffers.
 function M.restart()
   -- Every buffer the plugin is for, also those whose server died.
-  local bufs = {}
-  for _, b in ipairs(vim.api.nvim_list_bufs()) do
-    if vim.api.nvim_buf_is_loaded(b) and vim.tbl_contains(M.config.filetypes, vim.bo[b].filetype) then
-      table.insert(bufs, b)
-    end
-  end
+  local bufs = plugin_buffers()
   local ids = {}
   for _, client in ipairs(oomlint_clients(nil)) do
     table.insert(ids, client.id)
+    stopping[client.id] = true
     vim.lsp.stop_client(client.id)
   end
   clients_by_root = {}

@@ -30,6 +30,7 @@ import {
 } from "vscode-languageserver-protocol/node";
 
 import {
+  RestartPolicy,
   didChangeConfigurationSettings,
   initializationOptions,
   normalizeSettings,
@@ -277,6 +278,32 @@ describe("initializationOptions", () => {
       assert.deepEqual(codes(await pull(s)).filter((c) => !c.startsWith("OOM11")), []);
     } finally {
       assert.equal(await stopServer(s), 0);
+    }
+  });
+});
+
+describe("a server that dies", () => {
+  it("kill -9: RestartPolicy restarts it, the re-opened document gets its diagnostics back", async () => {
+    const policy = new RestartPolicy();
+    const first = await startServer({});
+    await open(first);
+    const before = codes(await pull(first));
+    assert.ok(before.includes("OOM203"), JSON.stringify(before));
+    const exited = new Promise<void>((resolve) => first.proc.on("exit", () => resolve()));
+    first.proc.kill("SIGKILL");
+    await exited;
+    first.conn.dispose();
+    // What the extension's errorHandler.closed() decides, then what vscode-languageclient does
+    // on CloseAction.Restart: the same command line, and didOpen of every open document with
+    // its current text.
+    const decision = policy.onServerExit(Date.now());
+    assert.equal(decision.restart, true, decision.message);
+    const second = await startServer({});
+    try {
+      await open(second);
+      assert.deepEqual(codes(await pull(second)), before);
+    } finally {
+      assert.equal(await stopServer(second), 0);
     }
   });
 });

@@ -5,6 +5,7 @@ import { describe, it } from "node:test";
 
 import {
   Environment,
+  RestartPolicy,
   didChangeConfigurationSettings,
   findExecutable,
   initializationOptions,
@@ -177,5 +178,26 @@ describe("which changes need what", () => {
       assert.equal(needsConfigurationPush(only(key)), true, key);
     }
     assert.equal(needsConfigurationPush(only("oomlint.trace.server")), false);
+  });
+});
+
+describe("RestartPolicy", () => {
+  it("restarts a server that dies, up to five times within three minutes", () => {
+    const p = new RestartPolicy();
+    for (let i = 0; i < 5; i++) assert.equal(p.onServerExit(1000 * i).restart, true);
+    const sixth = p.onServerExit(5000);
+    assert.equal(sixth.restart, false);
+    assert.match(sixth.message, /6 times in 3 minutes/);
+  });
+
+  it("forgets exits older than the window, and all of them on a restart the user asks for", () => {
+    const p = new RestartPolicy(2, 60_000);
+    assert.equal(p.onServerExit(0).restart, true);
+    assert.equal(p.onServerExit(1).restart, true);
+    assert.equal(p.onServerExit(70_000).restart, true);
+    assert.equal(p.onServerExit(70_001).restart, true);
+    assert.equal(p.onServerExit(70_002).restart, false);
+    p.reset();
+    assert.equal(p.onServerExit(70_003).restart, true);
   });
 });

@@ -178,6 +178,52 @@ local ok_all, err = pcall(function()
     return #vim.diagnostic.get(mbuf) == 0
   end, 50)
   check(#vim.diagnostic.get(mbuf) == 0, "model.py is clean after the fix")
+
+  -- 9. The server is killed (kill -9): the plugin starts a new one, which gets the buffers' text
+  --    as it is now (train.py edited by step 3), and the diagnostic comes back from it.
+  local function train_diagnostics(id)
+    local out = {}
+    for _, d in ipairs(vim.diagnostic.get(buf, { namespace = vim.lsp.diagnostic.get_namespace(id) })) do
+      if d.source == "oomlint" then
+        table.insert(out, string.format("%s@%d:%d", tostring(d.code), d.lnum, d.col))
+      end
+    end
+    return out
+  end
+  local victim
+  for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
+    if c.name == "oomlint" then
+      victim = c
+    end
+  end
+  check(victim ~= nil and victim.rpc and victim.rpc.pid, "the running server's pid is known")
+  if victim ~= nil and victim.rpc and victim.rpc.pid then
+    local before_kill = train_diagnostics(victim.id)
+    -- The buffer holds step 3's fix, not saved: the file on disk has two OOM203 (lines 9, 15).
+    check(vim.bo[buf].modified and vim.deep_equal(before_kill, { "OOM203@13:12" }),
+      "before the kill: train.py edited and unsaved, one OOM203", vim.inspect(before_kill))
+    vim.loop.kill(victim.rpc.pid, 9)
+    local revived
+    vim.wait(20000, function()
+      for _, c in pairs(vim.lsp.buf_get_clients(buf)) do
+        if c.name == "oomlint" and c.id ~= victim.id and c.initialized then
+          revived = c
+        end
+      end
+      return revived ~= nil and #train_diagnostics(revived.id) > 0
+    end, 50)
+    check(revived ~= nil, "after kill -9 a new server is attached to the buffer")
+    if revived ~= nil then
+      check(vim.deep_equal(train_diagnostics(revived.id), before_kill),
+        "the new server publishes the diagnostics of the buffer's current text",
+        vim.inspect({ before = before_kill, after = train_diagnostics(revived.id) }))
+      local attached_model = false
+      for _, c in pairs(vim.lsp.buf_get_clients(mbuf)) do
+        attached_model = attached_model or c.id == revived.id
+      end
+      check(attached_model, "the other open buffer is re-synced with the new server too")
+    end
+  end
 end)
 
 if not ok_all then
