@@ -599,10 +599,23 @@ std::vector<const Binding*> Flow::reaching(std::string_view name, Node use) cons
         Node parent = cur.parent();
         if (parent.null()) break;
         if (is_block_like(parent)) {
-          for (Node stmt = cur.prev_sibling(); !stmt.null() && !killed;
-               stmt = stmt.prev_sibling()) {
-            if (!stmt.named()) continue;
+          // The statements before `cur`, last first, but only those that bind the name: jump
+          // from binding to binding (bs is in order of `at`), as reaching_end does. A module of
+          // thousands of statements would otherwise be walked once per use.
+          uint64_t bound = cur.start(); // bindings taking effect before this
+          while (!killed) {
+            const Binding* last = nullptr;
+            for (const Binding* b : bs) {
+              if (b->at >= bound) break;
+              if (b->at >= parent.start() && b->site.start() >= parent.start()) last = b;
+            }
+            if (!last) break;
+            Node stmt = last->site;
+            while (!stmt.null() && !(stmt.parent() == parent))
+              stmt = stmt.parent();
+            if (stmt.null() || stmt.start() >= cur.start()) break;
             killed = reaching_end(stmt, s, name, out);
+            bound = stmt.start();
           }
         }
         if (killed) break;
