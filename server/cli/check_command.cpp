@@ -54,6 +54,7 @@ struct CheckArgs {
   bool no_cache = false;
   bool verbose = false;
   std::string cache_dir;
+  std::string docs_url;
 };
 
 void print_error(std::string_view path, std::string_view message) {
@@ -162,6 +163,9 @@ int run_check(const std::vector<std::string>& args) {
                "Check every file again; neither read nor write the cache");
   app.add_option("--cache-dir", a.cache_dir,
                  "Where to keep the results cache (default: $OOMLINT_CACHE_DIR or .oomlint_cache)");
+  app.add_option("--docs-url", a.docs_url,
+                 "Where rule links in json and sarif output point: a hosted copy of the docs "
+                 "(URL) or a directory (default: the installed docs, else the source tree's)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -231,6 +235,7 @@ int run_check(const std::vector<std::string>& args) {
   std::vector<FileError> errors;
   std::vector<const Config*> job_configs;
   std::optional<ConfigResolver> resolver;
+  std::string docs_base;
   try {
     if (!a.config.empty()) {
       fixed_config = load_config(a.config);
@@ -242,6 +247,8 @@ int run_check(const std::vector<std::string>& args) {
       }
     }
     resolver.emplace(std::move(fixed_config), a.isolated);
+    // One base for the whole output: --docs-url, else the config of the current directory.
+    docs_base = resolve_docs_base(a.docs_url, resolver->for_directory(cwd));
     std::vector<std::string> disk_paths;
     bool want_stdin = false;
     for (const auto& p : a.paths) {
@@ -459,6 +466,7 @@ int run_check(const std::vector<std::string>& args) {
     ro.format = *format;
     ro.color = use_color(a.color) && !stdin_output;
     ro.unsafe_fixes = a.unsafe_fixes;
+    ro.docs_base = docs_base;
     if (*format == OutputFormat::Sarif) ro.sarif_root = source_root(cwd);
     if (a.statistics) {
       render_statistics(out, findings, ro);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cli/discovery.h"
+#include "doc_links.h"
 #include "lsp/uri.h"
 
 namespace oomlint::lsp {
@@ -115,6 +116,16 @@ std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& u
   auto& engine = folder->narrowed[key];
   if (!engine) engine = std::make_shared<const checks::Engine>(std::move(s));
   return engine;
+}
+
+std::string Workspace::docs_base_for(const std::string& uri) const {
+  std::lock_guard lock(mutex_);
+  if (client_.docs_url) return checks::docs_base(client_.docs_url);
+  auto path = uri_to_path(uri);
+  const Folder* folder = path ? folder_for(*path) : nullptr;
+  if (folder && folder->config && folder->config->docs_url)
+    return checks::docs_base(folder->config->docs_url, folder->config->dir);
+  return checks::default_docs_base();
 }
 
 bool Workspace::excludes(const Folder& folder, const std::filesystem::path& file) {
