@@ -433,9 +433,9 @@ TEST_CASE("each doc page's header line matches the rule's declaration", "[regist
       INFO("**Guide section:** links " << section << " to " << target << ": write ../guide/"
                                        << section << ".md, the page of that section");
       CHECK(target == "../guide/" + section + ".md");
-      fs::path page = test::source_dir() / "docs" / "rules" / target;
-      INFO(page.lexically_normal().string() << " does not exist");
-      CHECK(fs::is_regular_file(page));
+      fs::path guide_page = test::source_dir() / "docs" / "rules" / target;
+      INFO(guide_page.lexically_normal().string() << " does not exist");
+      CHECK(fs::is_regular_file(guide_page));
     }
     std::string severity = h.severity.substr(0, h.severity.find(' '));
     {
