@@ -112,7 +112,10 @@ describe("didChangeConfigurationSettings", () => {
   it("passes docsUrl to the server, trimmed, and clears it with null when unset", () => {
     const { settings } = normalizeSettings({ docsUrl: " https://example.org/oomlint/docs/ " });
     assert.equal(initializationOptions(settings).docsUrl, "https://example.org/oomlint/docs/");
-    assert.equal(didChangeConfigurationSettings(settings).oomlint.docsUrl, "https://example.org/oomlint/docs/");
+    assert.equal(
+      didChangeConfigurationSettings(settings).oomlint.docsUrl,
+      "https://example.org/oomlint/docs/",
+    );
     const blank = normalizeSettings({ docsUrl: "  " });
     assert.equal("docsUrl" in initializationOptions(blank.settings), false);
     const wrong = normalizeSettings({ docsUrl: 3 });
