@@ -240,7 +240,7 @@ TEST_CASE("guide sections are named M7, m7, 7 or M07", "[guide]") {
   CHECK(checks::split_sections("M7") == std::vector<std::string>{"M7"});
 }
 
-TEST_CASE("oomlint guide prints the contents or a section; an unknown one exits 2",
+TEST_CASE("oomlint guide prints the contents or a section, and exits 2 for an unknown one",
           "[guide][cli]") {
   Run toc = run_cli(cli::run_guide, {});
   CHECK(toc.rc == 0);
@@ -315,7 +315,8 @@ TEST_CASE("a docs-url setting is a URL or a directory", "[guide][links]") {
   CHECK(checks::docs_base(std::string("https://h/x")) == "https://h/x/");
 }
 
-TEST_CASE("relative links of a page are made absolute; others are left alone", "[guide][links]") {
+TEST_CASE("relative links of a page are made absolute, other links are left alone",
+          "[guide][links]") {
   const std::string base = "https://h/docs/";
   std::string md = "**Guide section:** [M9](../guide/M9.md)/[M10](../guide/M10.md) · x\n"
                    "see [M4](M4.md#ladder), [ext](https://a.b/c), [top](#top), [abs](/etc/x)\n"
