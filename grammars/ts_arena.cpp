@@ -67,10 +67,10 @@ struct Arena {
     return block + kHeader;
   }
 
-  void reset() {
-    // Keep the chunks that fit in kKeep (oldest first), free the rest.
+  void reset(size_t keep = kKeep) {
+    // Keep the chunks that fit in `keep` (oldest first), free the rest.
     size_t kept = 0, total = 0;
-    for (; kept < chunks.size() && total + chunks[kept].size <= kKeep; ++kept)
+    for (; kept < chunks.size() && total + chunks[kept].size <= keep; ++kept)
       total += chunks[kept].size;
     for (size_t i = kept; i < chunks.size(); ++i)
       std::free(chunks[i].base);
@@ -146,6 +146,10 @@ ArenaScope::~ArenaScope() {
 
 void reset_thread_arena() {
   t_arena.reset();
+}
+
+void release_thread_arena() {
+  t_arena.reset(0);
 }
 
 size_t thread_arena_used() {

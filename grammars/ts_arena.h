@@ -35,6 +35,8 @@ private:
 // next file. Every tree-sitter object allocated from it (parser, tree, cursor) must be gone or
 // abandoned (Tree::abandon) by then.
 void reset_thread_arena();
+// As reset_thread_arena(), but gives all of the arena's memory back (after a large file).
+void release_thread_arena();
 
 // Bytes currently handed out by this thread's arena, and whether `p` points into it (tests).
 size_t thread_arena_used();

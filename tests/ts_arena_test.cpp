@@ -106,3 +106,31 @@ TEST_CASE("ts arena: a scope on one thread leaves other threads on malloc", "[ts
   ts::reset_thread_arena();
   CHECK(ts::thread_arena_used() == 0);
 }
+
+TEST_CASE("ts arena: release_thread_arena gives the chunks back, reset keeps them", "[ts]") {
+  std::string src;
+  for (int i = 0; i < 300; ++i)
+    src += "x" + std::to_string(i) + " = f(" + std::to_string(i) + ")\n";
+  auto parse_in_arena = [&] {
+    ts::Tree t;
+    ts::ArenaScope scope;
+    ts::Parser parser;
+    t = parser.parse(src);
+    return t;
+  };
+  ts::Tree tree = parse_in_arena();
+  REQUIRE(tree);
+  const void* kept = tree.raw();
+  CHECK(ts::in_thread_arena(kept));
+  tree.abandon();
+  ts::reset_thread_arena();
+  CHECK(ts::in_thread_arena(kept)); // its chunk stays, for the next file
+  ts::release_thread_arena();
+  CHECK_FALSE(ts::in_thread_arena(kept));
+  CHECK(ts::thread_arena_used() == 0);
+  // The arena works again afterwards.
+  tree = parse_in_arena();
+  CHECK(ts::in_thread_arena(tree.raw()));
+  tree.abandon();
+  ts::reset_thread_arena();
+}

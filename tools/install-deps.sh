@@ -6,6 +6,10 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ pkg-config git ca-certificates
   nlohmann-json3-dev libasio-dev catch2 libtomlplusplus-dev libcli11-dev libgit2-dev
+  # the wheel (pyproject.toml): Debian's Python packaging, offline, and the static libraries that
+  # the wheel's binary links libgit2 with (the rest come with libgit2-dev)
+  python3-build python3-setuptools python3-wheel python3-venv
+  python3-pip-whl python3-setuptools-whl python3-wheel-whl libssl-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

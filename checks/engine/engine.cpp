@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <iterator>
 #include <stdexcept>
 #include <tuple>
 #include <unordered_map>
@@ -96,6 +97,7 @@ Engine::Engine(Settings settings, std::vector<const Rule*> rules) : settings_(st
   for (const Rule* r : rules) {
     if (settings_.is_enabled(r->meta().code)) rules_.push_back(r);
   }
+  unused_noqa_ = reports_unused_noqa(settings_);
   build_dispatch();
 }
 
@@ -134,17 +136,28 @@ std::vector<char> Engine::active_rules(std::string_view text, const FileContext*
   return prefilter_.active(text, [&] { return file->project->imported_facts(file->path, text); });
 }
 
+// OOM001 needs a parse wherever a suppression comment may be.
+bool Engine::may_hold_suppression(std::string_view text) const {
+  if (!unused_noqa_) return false;
+  for (std::string_view word : {"noqa", "NOQA", "oomlint:", "OOMLINT:"}) {
+    if (text.find(word) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 bool Engine::may_match(std::string_view text, const FileContext* file) const {
+  if (may_hold_suppression(text)) return true;
   auto active = active_rules(text, file);
   return std::find(active.begin(), active.end(), 1) != active.end();
 }
 
 std::vector<Diagnostic> Engine::check(std::string_view text, bool no_prefilter,
                                       const FileContext* file) const {
-  if (rules_.empty()) return {};
+  if (rules_.empty() && !unused_noqa_) return {};
   std::vector<char> active =
       no_prefilter ? std::vector<char>(rules_.size(), 1) : active_rules(text, file);
-  if (std::find(active.begin(), active.end(), 1) == active.end()) return {};
+  if (std::find(active.begin(), active.end(), 1) == active.end() && !may_hold_suppression(text))
+    return {};
   // The tree is read once and thrown away: it is parsed into the thread's arena
   // (grammars/ts_arena.h), and dropped with the arena instead of freed block by block.
   ts::Tree tree;
@@ -252,6 +265,10 @@ std::vector<Diagnostic> Engine::run(std::string_view text, const ts::Tree& tree,
   LineIndex lines(text);
   Suppressions sup(text, lines, comments);
   std::erase_if(out, [&](const Diagnostic& d) { return sup.suppressed(d); });
+  if (unused_noqa_ && !cancelled) {
+    auto unused = sup.unused(text, settings_);
+    std::move(unused.begin(), unused.end(), std::back_inserter(out));
+  }
   for (auto& d : out) {
     d.start = std::min<uint32_t>(d.start, static_cast<uint32_t>(text.size()));
     d.end = std::clamp<uint32_t>(d.end, d.start, static_cast<uint32_t>(text.size()));

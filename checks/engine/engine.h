@@ -54,6 +54,8 @@ private:
   // rules_by_symbol_[symbol] = indices into rules_
   std::vector<std::vector<size_t>> rules_by_symbol_;
   PrefilterIndex prefilter_; // the rules' prefilters, in the order of rules_
+  bool unused_noqa_ = false; // OOM001 on (suppression.h)
+  bool may_hold_suppression(std::string_view text) const;
   void build_dispatch();
   std::vector<Diagnostic> run(std::string_view text, const ts::Tree& tree,
                               const std::atomic<bool>* cancel, const std::vector<char>& active,

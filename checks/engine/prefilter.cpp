@@ -399,8 +399,10 @@ std::vector<char> PrefilterIndex::active(std::string_view text,
                                          const std::function<uint32_t()>& imported_facts) const {
   std::vector<char> active(needs_.size(), 1);
   std::vector<char> found = scan(text);
-  bool asked = false;
-  uint32_t facts = 0;
+  // First by the bytes alone. A clause that the bytes miss but an imported fact may satisfy is
+  // left for later: the facts cost a walk over the project's import graph, asked only when some
+  // rule holds on every other clause.
+  std::vector<char> pending(needs_.size(), 0);
   for (size_t i = 0; i < needs_.size(); ++i) {
     for (uint32_t t : excludes_[i]) {
       if (found[t]) active[i] = 0;
@@ -413,12 +415,30 @@ std::vector<char> PrefilterIndex::active(std::string_view text,
           break;
         }
       }
-      if (!any && clause_facts_[i][c] != 0 && imported_facts) {
-        if (!asked) {
-          facts = imported_facts();
-          asked = true;
+      if (any) continue;
+      if (clause_facts_[i][c] != 0 && imported_facts) {
+        pending[i] = 1;
+      } else {
+        active[i] = 0;
+      }
+    }
+  }
+  bool asked = false;
+  uint32_t facts = 0;
+  for (size_t i = 0; i < needs_.size(); ++i) {
+    if (!active[i] || !pending[i]) continue;
+    if (!asked) {
+      facts = imported_facts();
+      asked = true;
+    }
+    for (size_t c = 0; c < needs_[i].size() && active[i]; ++c) {
+      if (clause_facts_[i][c] == 0 || (facts & clause_facts_[i][c]) != 0) continue;
+      bool any = false;
+      for (uint32_t t : needs_[i][c]) {
+        if (found[t]) {
+          any = true;
+          break;
         }
-        any = (facts & clause_facts_[i][c]) != 0;
       }
       if (!any) active[i] = 0;
     }

@@ -250,6 +250,9 @@ struct Analysis::Impl {
   bool options_built = false;
   std::unordered_map<std::string, std::optional<Const>> options;
   std::unordered_map<std::string, std::shared_ptr<const ModuleSummary>> modules; // by name
+  std::unordered_map<const void*, Ref> resolved; // resolve() answers no guard cut short
+  uint64_t cuts = 0;                             // Guards refused so far
+  std::unordered_map<std::string, Ref> specs;    // resolve_spec, by importer, hops and spec
 
   struct Guard {
     Impl& impl;
@@ -257,7 +260,11 @@ struct Analysis::Impl {
     bool ok;
     Guard(Impl& i, const void* k) : impl(i), key(k) {
       ok = impl.depth < kMaxDepth && impl.busy.insert(k).second;
-      if (ok) ++impl.depth;
+      if (ok) {
+        ++impl.depth;
+      } else {
+        ++impl.cuts;
+      }
     }
     ~Guard() {
       if (ok) {
@@ -779,6 +786,22 @@ std::optional<ImportSpec> import_spec(const Binding& b, std::string_view source)
 
 Ref Analysis::resolve_spec(std::string_view spec, const std::filesystem::path& from,
                            int hops) const {
+  // The same import is resolved for every use of the name it binds: the walk over the project's
+  // folders (and the summaries it reaches) runs once per spelling and importer.
+  std::string key = from.native();
+  key += '\0';
+  key += static_cast<char>('0' + hops);
+  key += '\0';
+  key += spec;
+  auto known = impl_->specs.find(key);
+  if (known != impl_->specs.end()) return known->second;
+  Ref r = resolve_spec_fresh(spec, from, hops);
+  impl_->specs.emplace(std::move(key), r);
+  return r;
+}
+
+Ref Analysis::resolve_spec_fresh(std::string_view spec, const std::filesystem::path& from,
+                                 int hops) const {
   Ref none;
   const ProjectIndex* project = file_.project;
   int level = 0;
@@ -960,8 +983,19 @@ Ref Analysis::ref_of_binding(const Binding& binding) const {
 
 Ref Analysis::resolve(Node e) const {
   e = unparen(e);
+  if (e.null()) return Ref();
+  auto found = impl_->resolved.find(e.id());
+  if (found != impl_->resolved.end()) return found->second;
+  // An answer is kept only when no recursion guard cut the search short on the way (a cycle, or
+  // the depth limit): such an answer depends on what was being resolved around it.
+  uint64_t cuts = impl_->cuts;
+  Ref r = resolve_fresh(e);
+  if (impl_->cuts == cuts) impl_->resolved.emplace(e.id(), r);
+  return r;
+}
+
+Ref Analysis::resolve_fresh(Node e) const {
   Ref none;
-  if (e.null()) return none;
   Impl::Guard guard(*impl_, reinterpret_cast<const char*>(e.id()) + 1);
   if (!guard.ok) return none;
   if (e.is("identifier")) {
@@ -1881,6 +1915,7 @@ FunctionFacts Analysis::facts(Node fn) const {
   if (provisional != impl_->facts_provisional.end()) return provisional->second;
   if (!impl_->facts_busy.insert(fn.id()).second) { // recursion: nothing yet
     impl_->facts_cut = true;
+    ++impl_->cuts;
     return {};
   }
   FunctionFacts out;

@@ -133,6 +133,7 @@ public:
   ModuleSummary summarize() const;
 
 private:
+  Ref resolve_fresh(Node e) const;
   // argparse options declared in this file: destination -> default (nullopt when declared twice
   // with different defaults, or with one the analysis cannot read).
   std::unordered_map<std::string, std::optional<Const>> option_table() const;
@@ -149,6 +150,7 @@ private:
   // A dotted path as a module records it (leading dots for a relative import), seen from the
   // module's file: a project module or a name in one (following re-exports), else a library's.
   Ref resolve_spec(std::string_view spec, const std::filesystem::path& from, int hops) const;
+  Ref resolve_spec_fresh(std::string_view spec, const std::filesystem::path& from, int hops) const;
   Ref member_of(const std::filesystem::path& file,
                 const std::shared_ptr<const ModuleSummary>& module, const std::string& member,
                 int hops) const;

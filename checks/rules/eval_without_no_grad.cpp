@@ -3,6 +3,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -25,7 +26,9 @@ struct State : RuleState {
   std::unordered_set<uint32_t> reported; // function (start + 1) or module-level loop start
   std::unordered_set<std::string_view> called_under_no_grad; // functions called under no_grad
   std::vector<Candidate> candidates;
-  std::optional<std::string> no_grad_spelling; // computed once per file, on the first candidate
+  std::optional<std::string> no_grad_spelling;   // computed once per file, on the first candidate
+  std::unordered_map<uint32_t, bool> eval_loops; // is_eval_loop, by the loop's start
+  std::optional<bool> gpu;                       // mentions_gpu(source)
 };
 
 // `with torch.set_grad_enabled(phase == "train")` / `torch.enable_grad()`: the script manages
@@ -222,10 +225,10 @@ public:
       }
       return;
     }
-    bool helper = false;
-    if (!runs_model(cx, node, &helper)) return;
-    if (!mentions_gpu(cx.source())) return;
-    if (in_grad_switch(cx)) return;
+    // The cheap questions first (where the call is), the model question last: resolving what a
+    // callee is costs more than all of them together, and most calls are not in evaluation code.
+    if (!st.gpu) st.gpu = mentions_gpu(cx.source()); // a scan of the whole file: once
+    if (!*st.gpu) return;
     Node fn = cx.enclosing_function();
     std::string fn_name = fn.null() ? "" : std::string(cx.text(fn.field("name")));
     // Lightning runs these hooks under no_grad itself.
@@ -236,9 +239,17 @@ public:
     if (fn_name.starts_with("test_")) return;
     Node loop = cx.enclosing_loop(node);
     if (!loop.is("for_statement") && !loop.is("while_statement")) loop = Node();
-    bool eval_loop = is_eval_loop(cx, loop);
+    bool eval_loop = false;
+    if (!loop.null()) {
+      auto [it, fresh] = st.eval_loops.try_emplace(loop.start(), false);
+      if (fresh) it->second = is_eval_loop(cx, loop);
+      eval_loop = it->second;
+    }
     bool eval_mode = shared.modes.current(cx, node) == Mode::Eval;
     if (!eval_loop && !eval_mode) return;
+    if (in_grad_switch(cx)) return;
+    bool helper = false;
+    if (!runs_model(cx, node, &helper)) return;
     // A helper that switches the model to eval mode itself is judged inside, where it runs it;
     // one that trains is a training step.
     if (helper) {

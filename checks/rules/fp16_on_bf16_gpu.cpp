@@ -46,6 +46,48 @@ bool bf16_offered_elsewhere(const Context& cx, Node call, Node scope) {
   return found;
 }
 
+bool tests_bf16_support(std::string_view code) {
+  for (std::string_view w : {"bf16_supported", "get_device_capability", "compute_capability",
+                             "is_bf16", "supports_bf16"}) {
+    if (code.find(w) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+// Is the call under a test of the GPU's bf16 support (`if torch.cuda.is_bf16_supported(): ...
+// else: fp16`, `if major >= 8` after `get_device_capability()`)? Such fp16 is the fallback for
+// GPUs without bf16, chosen by the run.
+bool under_bf16_support_test(const Context& cx) {
+  for (Node a : cx.ancestors()) {
+    Node cond;
+    if (a.is("if_statement") || a.is("elif_clause") || a.is("while_statement")) {
+      cond = a.field("condition");
+    } else if (a.is("conditional_expression") && a.named_child_count() == 3) {
+      cond = a.named_child(1);
+    }
+    if (cond.null()) continue;
+    if (tests_bf16_support(cx.text(cond))) return true;
+    // `if major < 8:` after `major, _ = torch.cuda.get_device_capability()`.
+    bool found = false;
+    visit_subtree(cond, [&](Node n) {
+      if (found) return false;
+      if (!n.is("identifier")) return true;
+      for (const Binding* b : cx.analysis().flow().reaching(cx.text(n), n)) {
+        if (!b->value.null() && tests_bf16_support(cx.text(b->value))) found = true;
+      }
+      return false;
+    });
+    if (found) return true;
+  }
+  return false;
+}
+
+// A script for Habana Gaudi (HPU) or TPU (XLA): its precision settings do not run on a CUDA GPU.
+bool targets_other_accelerator(const Context& cx) {
+  const Semantics& m = cx.sema();
+  return m.imports("habana_frameworks") || m.imports("optimum.habana") || m.imports("torch_xla");
+}
+
 bool is_autocast(std::string_view q) {
   return q == "torch.autocast" || q == "torch.amp.autocast" ||
          q == "torch.amp.autocast_mode.autocast" || q == "torch.cuda.amp.autocast" ||
@@ -228,7 +270,9 @@ public:
 
   void check(Node call, Context& cx) const override {
     if (!supports_bf16(cx.settings().target_gpu)) return;
+    if (targets_other_accelerator(cx)) return;
     if (call.is("pair")) return deepspeed_dict(call, cx);
+    if (under_bf16_support_test(cx)) return;
     // Code that never runs with the settings the file fixes (`if args.fp16:` with a flag that
     // defaults to off) chooses nothing.
     if (cx.analysis().is_dead(call)) return;

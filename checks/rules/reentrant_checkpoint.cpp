@@ -13,7 +13,9 @@ namespace {
 struct State : RuleState {
   std::vector<Node> hf_sites;    // enable() calls and TrainingArguments calls to judge in finish()
   std::vector<Node> hf_keywords; // their gradient_checkpointing= keyword (null for enable())
-  bool ddp = false;
+  bool ddp = false;              // DistributedDataParallel in the file, or a DDP-only setting
+  bool ddp_launch = false;       // launched as several processes (torchrun, init_process_group)
+  bool deepspeed = false;        // deepspeed.initialize(...) or TrainingArguments(deepspeed=...)
 };
 
 // `{"use_reentrant": ...}` among the keys of a dict literal.
@@ -116,9 +118,13 @@ public:
     auto& st = cx.state<State>();
     auto q = m.callee_name(call);
     if (q && is_ddp_class(*q)) st.ddp = true;
-    if (!m.keyword(call, "ddp_find_unused_parameters").null() &&
-        facts::is_training_arguments_call(m, call)) {
-      st.ddp = true;
+    if (facts::is_training_arguments_call(m, call)) {
+      if (!m.keyword(call, "ddp_find_unused_parameters").null()) st.ddp = true;
+      Node ds = m.keyword(call, "deepspeed");
+      if (!ds.null() && !ds.is("none")) st.deepspeed = true;
+    }
+    if (q && (*q == "deepspeed.initialize" || q->starts_with("deepspeed.runtime."))) {
+      st.deepspeed = true;
     }
     // Code the file's settings never run (`if self.gradient_checkpointing:` with the attribute
     // only ever set to False) checkpoints nothing.
@@ -148,7 +154,7 @@ public:
     // torch.distributed set up by hand: the processes torchrun starts.
     if (q && (*q == "torch.distributed.init_process_group" ||
               *q == "torch.distributed.distributed_c10d.init_process_group")) {
-      st.ddp = true;
+      st.ddp_launch = true;
     }
   }
 
@@ -158,13 +164,15 @@ public:
     const Semantics& m = cx.sema();
     std::string_view src = cx.source();
     bool ddp = st.ddp || m.imports("torch.nn.parallel.DistributedDataParallel") ||
-               m.imports("torch.nn.parallel.distributed.DistributedDataParallel") ||
-               src.find("torchrun") != std::string_view::npos ||
-               src.find("accelerate launch") != std::string_view::npos ||
-               src.find("torch.distributed.launch") != std::string_view::npos ||
-               src.find("torch.distributed.run") != std::string_view::npos ||
-               src.find("LOCAL_RANK") != std::string_view::npos;
-    if (!ddp) return;
+               m.imports("torch.nn.parallel.distributed.DistributedDataParallel");
+    bool launched = st.ddp_launch || src.find("torchrun") != std::string_view::npos ||
+                    src.find("accelerate launch") != std::string_view::npos ||
+                    src.find("torch.distributed.launch") != std::string_view::npos ||
+                    src.find("torch.distributed.run") != std::string_view::npos ||
+                    src.find("LOCAL_RANK") != std::string_view::npos;
+    // Several processes under DeepSpeed are not DDP: its engine reduces the gradients itself and
+    // the reentrant failure (parameters marked ready twice) is DDP's.
+    if (!ddp && !(launched && !st.deepspeed)) return;
     for (size_t i = 0; i < st.hf_sites.size(); ++i) {
       Node call = st.hf_sites[i];
       bool fixable = false;

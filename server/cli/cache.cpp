@@ -713,8 +713,13 @@ std::string summary_file_name(const std::string& key) {
 
 std::optional<std::string> SummaryFolder::load(const std::string& key) {
   std::string error;
-  auto bytes = read_source_file(dir_ / summary_file_name(key), error);
+  std::string name = summary_file_name(key);
+  auto bytes = read_source_file(dir_ / name, error);
   if (!bytes) return std::nullopt;
+  {
+    std::lock_guard lock(used_mutex_);
+    used_.insert(name);
+  }
   // Written by this build, for this key: else another build's (or another key's, by a hash
   // collision), which is no summary of this one.
   std::string_view data(*bytes);
@@ -731,7 +736,47 @@ void SummaryFolder::save(const std::string& key, const std::string& value) {
     dir_ok_ = ensure_cache_dir(cache_dir_).empty() && (fs::create_directories(dir_, ec), !ec);
   });
   if (!dir_ok_) return; // the results cache says why when it cannot save either
-  if (replace_file(dir_ / summary_file_name(key), header_ + key + "\n" + value).empty()) ++saved_;
+  std::string name = summary_file_name(key);
+  if (replace_file(dir_ / name, header_ + key + "\n" + value).empty()) {
+    ++saved_;
+    std::lock_guard lock(used_mutex_);
+    used_.insert(std::move(name));
+  }
+}
+
+size_t SummaryFolder::prune(size_t limit) {
+  std::error_code ec;
+  struct Old {
+    fs::file_time_type time;
+    fs::path path;
+  };
+  std::vector<Old> candidates;
+  size_t total = 0;
+  {
+    std::lock_guard lock(used_mutex_);
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      if (p.extension() != ".sum") continue;
+      ++total;
+      if (used_.count(p.filename().string())) continue;
+      std::error_code tec;
+      auto t = it->last_write_time(tec);
+      if (!tec) candidates.push_back({t, p});
+    }
+  }
+  if (total <= limit) return 0;
+  size_t target = limit - limit / 4;
+  std::sort(candidates.begin(), candidates.end(),
+            [](const Old& a, const Old& b) { return a.time < b.time; });
+  size_t removed = 0;
+  for (const Old& o : candidates) {
+    if (total - removed <= target) break;
+    std::error_code rec;
+    // Another run may have removed it, or be reading it: a summary that vanishes under a reader
+    // is read as missing and rebuilt.
+    if (fs::remove(o.path, rec)) ++removed;
+  }
+  return removed;
 }
 
 } // namespace oomlint::cli

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "cli/findings.h"
@@ -179,10 +180,21 @@ public:
   std::optional<std::string> load(const std::string& key) override;
   void save(const std::string& key, const std::string& value) override;
   size_t saved() const { return saved_; }
+  // Keeps the folder bounded: when it holds more than `limit` summaries, removes the oldest (by
+  // modification time) of those this store neither loaded nor saved, down to 3/4 of the limit.
+  // A removed summary that is wanted again is rebuilt. Returns how many were removed.
+  size_t prune(size_t limit);
+  // How many distinct summaries this store loaded or saved.
+  size_t used() {
+    std::lock_guard lock(used_mutex_);
+    return used_.size();
+  }
 
 private:
   std::filesystem::path cache_dir_, dir_;
-  std::string header_; // "oomlint-summaries <build>\n"
+  std::mutex used_mutex_;
+  std::unordered_set<std::string> used_; // file names loaded or saved by this store
+  std::string header_;                   // "oomlint-summaries <build>\n"
   std::once_flag made_dir_;
   bool dir_ok_ = false;
   std::atomic<size_t> saved_{0};

@@ -4,19 +4,25 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
 #include <CLI/CLI.hpp>
 
+#include "cli/adoption.h"
 #include "cli/cache.h"
 #include "cli/config.h"
 #include "cli/discovery.h"
@@ -24,14 +30,24 @@
 #include "cli/fix_writer.h"
 #include "cli/libgit2.h"
 #include "cli/renderers.h"
+#include "cli/work_queue.h"
 #include "cli/worker_memory.h"
 #include "engine/engine.h"
+#include "registry.h"
+#include "suppression.h"
 
 namespace oomlint::cli {
 
 namespace fs = std::filesystem;
 
 namespace {
+
+// Files from this size up are checked one at a time (work_queue.h); on Debian's torch sources,
+// ten files are that large.
+constexpr uint64_t kLargeFileBytes = 192 * 1024;
+
+// The module summaries the cache folder keeps at least (see SummaryFolder::prune).
+constexpr size_t kKeptSummaries = 4096;
 
 struct CheckArgs {
   std::vector<std::string> paths;
@@ -54,6 +70,10 @@ struct CheckArgs {
   bool no_cache = false;
   bool verbose = false;
   std::string cache_dir;
+  bool add_noqa = false;
+  std::string baseline, write_baseline;
+  bool show_fixes = false;
+  bool watch = false;
   std::string docs_url;
 };
 
@@ -125,6 +145,113 @@ std::string plural(size_t n, std::string_view word) {
   return std::to_string(n) + " " + std::string(word) + (n == 1 ? "" : "s");
 }
 
+// --show-fixes: with --fix, what was fixed per file and rule (as Ruff); else the fixes offered.
+void show_fixes(std::ostream& out, bool applied,
+                const std::map<std::string, std::map<std::string, size_t>>& fixed_by_file,
+                const std::vector<Finding>& findings, bool unsafe_fixes) {
+  if (applied) {
+    if (fixed_by_file.empty()) {
+      out << "No fixes applied.\n";
+      return;
+    }
+    size_t total = 0;
+    for (const auto& [file, codes] : fixed_by_file)
+      for (const auto& [code, n] : codes)
+        total += n;
+    out << "Fixed " << plural(total, "finding") << ":\n";
+    for (const auto& [file, codes] : fixed_by_file) {
+      out << "- " << file << ":\n";
+      for (const auto& [code, n] : codes) {
+        const checks::Rule* r = checks::find_rule(code);
+        out << "    " << n << " \u00d7 " << code;
+        if (r) out << " (" << r->meta().slug << ")";
+        out << "\n";
+      }
+    }
+    return;
+  }
+  size_t offered = 0;
+  for (const auto& f : findings) {
+    if (!f.diagnostic.fix || f.diagnostic.fix->edits.empty()) continue;
+    bool safe = f.diagnostic.fix->applicability == checks::Applicability::Safe;
+    if (offered++ == 0) out << "Fixes available:\n";
+    out << "- " << f.display << ":" << f.location.row << ":" << f.location.column << ": "
+        << f.diagnostic.code << " " << f.diagnostic.fix->title << " ("
+        << (safe           ? "safe, --fix"
+            : unsafe_fixes ? "unsafe, --fix"
+                           : "unsafe, --unsafe-fixes")
+        << ")\n";
+  }
+  if (offered == 0) out << "No fixes available.\n";
+}
+
+// --add-noqa: a `# noqa: CODES` comment on the first line of every finding, written atomically.
+int add_noqa(const std::vector<FileJob>& jobs, const std::vector<Finding>& findings,
+             const std::vector<FileError>& check_errors, bool quiet) {
+  std::map<std::string, std::map<uint32_t, std::set<std::string>>> by_file;
+  std::map<std::string, const FileJob*> job_of;
+  for (const auto& j : jobs)
+    job_of[j.absolute] = &j;
+  size_t not_python = 0;
+  for (const auto& f : findings) {
+    if (f.diagnostic.code == checks::kUnusedNoqaCode) continue;
+    auto it = job_of.find(f.absolute);
+    if (it == job_of.end() || it->second->kind != FileKind::Python || f.cell) {
+      ++not_python; // notebooks and JSON configs take no comment on a line
+      continue;
+    }
+    by_file[f.absolute][f.location.row].insert(f.diagnostic.code);
+  }
+  std::vector<FileError> errors = check_errors;
+  size_t added = 0, files = 0;
+  FixInterruptGuard guard;
+  for (const auto& [path, rows] : by_file) {
+    if (fix_interrupted()) break;
+    const FileJob& job = *job_of[path];
+    std::string raw;
+    {
+      std::ifstream in(job.path, std::ios::binary);
+      if (!in) {
+        errors.push_back({job.display, "cannot read: " + std::string(std::strerror(errno))});
+        continue;
+      }
+      std::stringstream buf;
+      buf << in.rdbuf();
+      raw = buf.str();
+    }
+    size_t changed = 0;
+    std::vector<uint32_t> skipped;
+    std::string updated = add_noqa_to_text(raw, rows, changed, &skipped);
+    for (uint32_t line : skipped) {
+      std::cerr << "warning: " << job.display << ":" << line
+                << ": no `# noqa` added: the line ends in a continuation or inside a string\n";
+    }
+    if (changed == 0) continue;
+    std::string err = write_file_atomically(job.path, raw, updated);
+    if (!err.empty()) {
+      errors.push_back({job.display, err});
+      continue;
+    }
+    added += changed;
+    ++files;
+  }
+  if (fix_interrupted()) {
+    std::cerr << "oomlint: interrupted; every file is either updated or left unchanged\n";
+    reraise_interrupt();
+  }
+  if (not_python > 0) {
+    std::cerr << "warning: " << plural(not_python, "finding")
+              << " in notebooks or JSON configs left unmarked (no `# noqa` there)\n";
+  }
+  if (!quiet) {
+    std::cerr << "Added " << plural(added, "noqa directive") << " in " << plural(files, "file")
+              << ".\n";
+  }
+  for (const auto& e : errors)
+    print_error(e.path, e.message);
+  return errors.empty() ? 0 : 2;
+}
+
 } // namespace
 
 int run_check(const std::vector<std::string>& args) {
@@ -150,7 +277,7 @@ int run_check(const std::vector<std::string>& args) {
   app.add_option("--config", a.config, "Config file to use (pyproject.toml or oomlint.toml)");
   app.add_flag("--isolated", a.isolated, "Ignore all configuration files");
   app.add_option("--output-format", a.output_format,
-                 "text (default), concise, json, sarif or github");
+                 "text (default), concise, json, sarif, github or gitlab");
   app.add_flag("--statistics", a.statistics, "Print counts per rule instead of the problems");
   app.add_option("--color", a.color, "Colour the text output: auto (default), always, never");
   app.add_flag("--exit-zero", a.exit_zero, "Exit with 0 even when problems are found");
@@ -163,6 +290,18 @@ int run_check(const std::vector<std::string>& args) {
                "Check every file again; neither read nor write the cache");
   app.add_option("--cache-dir", a.cache_dir,
                  "Where to keep the results cache (default: $OOMLINT_CACHE_DIR or .oomlint_cache)");
+  app.add_flag("--add-noqa", a.add_noqa,
+               "Append `# noqa: CODE` to every line with a finding (merging with an existing "
+               "noqa); writes the files");
+  app.add_option("--baseline", a.baseline,
+                 "Report only the findings that the baseline FILE does not hold")
+      ->type_name("FILE");
+  app.add_option("--write-baseline", a.write_baseline,
+                 "Record the current findings in FILE (for --baseline) and exit 0")
+      ->type_name("FILE");
+  app.add_flag("--show-fixes", a.show_fixes,
+               "List the fixes applied (with --fix) or available (without), per file and rule");
+  app.add_flag("-w,--watch", a.watch, "Check again whenever a file changes (Ctrl-C stops)");
   app.add_option("--docs-url", a.docs_url,
                  "Where rule links in json and sarif output point: a hosted copy of the docs "
                  "(URL) or a directory (default: the installed docs, else the source tree's)");
@@ -181,7 +320,7 @@ int run_check(const std::vector<std::string>& args) {
   auto format = parse_output_format(a.output_format);
   if (!format) {
     std::cerr << "error: --output-format: unknown format `" << a.output_format
-              << "` (text, concise, json, sarif, github)\n";
+              << "` (text, concise, json, sarif, github, gitlab)\n";
     return 2;
   }
   if (a.color != "auto" && a.color != "always" && a.color != "never") {
@@ -195,6 +334,38 @@ int run_check(const std::vector<std::string>& args) {
   if (a.fix && a.diff) {
     std::cerr << "error: --fix and --diff cannot be used together\n";
     return 2;
+  }
+  if (a.add_noqa && (a.fix || a.diff || !a.write_baseline.empty() || !a.baseline.empty())) {
+    std::cerr << "error: --add-noqa cannot be used with --fix, --diff, --baseline or "
+                 "--write-baseline\n";
+    return 2;
+  }
+  if (!a.write_baseline.empty() && (a.fix || a.diff || !a.baseline.empty())) {
+    std::cerr << "error: --write-baseline cannot be used with --fix, --diff or --baseline\n";
+    return 2;
+  }
+  if (a.watch) {
+    if (std::find(a.paths.begin(), a.paths.end(), "-") != a.paths.end() || a.add_noqa ||
+        !a.write_baseline.empty()) {
+      std::cerr << "error: --watch cannot read stdin nor be used with --add-noqa or "
+                   "--write-baseline\n";
+      return 2;
+    }
+    std::vector<std::string> once_args;
+    for (const auto& arg : args) {
+      if (arg != "--watch" && arg != "-w") once_args.push_back(arg);
+    }
+    std::vector<std::string> watched = a.paths.empty() ? std::vector<std::string>{"."} : a.paths;
+    return watch_loop(watched, [&] { return run_check(once_args); });
+  }
+  std::optional<Baseline> baseline;
+  if (!a.baseline.empty()) {
+    std::string error;
+    baseline = load_baseline(a.baseline, error);
+    if (!baseline) {
+      std::cerr << "error: --baseline: " << error << "\n";
+      return 2;
+    }
   }
   CliOverrides cli;
   std::vector<std::string> sel;
@@ -318,6 +489,7 @@ int run_check(const std::vector<std::string>& args) {
   fix_options.mode = a.diff ? FixMode::Diff : a.fix ? FixMode::Apply : FixMode::None;
   fix_options.unsafe = a.unsafe_fixes;
   fix_options.no_prefilter = a.no_prefilter;
+  fix_options.show_fixes = a.show_fixes;
   checks::ProjectRegistry projects;
   fix_options.projects = &projects;
   // Tune malloc for the workers, and give the main thread huge pages for the results cache, the
@@ -328,37 +500,44 @@ int run_check(const std::vector<std::string>& args) {
   // The cache serves plain checks; --fix and --diff always read and check the files afresh.
   // With it, the project index keeps its module summaries in the cache directory too.
   std::optional<ResultsCache> cache;
+  std::shared_ptr<SummaryFolder> summary_folder;
   if (!a.no_cache && fix_options.mode == FixMode::None) {
     fs::path dir = a.cache_dir.empty() ? default_cache_dir(cwd) : fs::absolute(a.cache_dir);
     cache.emplace(ResultsCache::open(dir));
     fix_options.cache = &*cache;
-    projects.set_store(std::make_shared<SummaryFolder>(dir));
+    summary_folder = std::make_shared<SummaryFolder>(dir);
+    projects.set_store(summary_folder);
   }
   std::vector<FileOutcome> outcomes(jobs.size());
   size_t workers = a.threads > 0 ? static_cast<size_t>(a.threads)
                                  : std::max(1u, std::thread::hardware_concurrency());
   workers = std::min(workers, std::max<size_t>(jobs.size(), 1));
-  // Largest files first: with the big ones at the end of the queue, one worker would still be
-  // busy on them while the others sit idle.
-  std::vector<size_t> order(jobs.size());
+  // Largest files first (with the big ones at the end of the queue, one worker would still be
+  // busy on them while the others sit idle), but one large file at a time (work_queue.h).
+  std::vector<uint64_t> sizes(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i)
-    order[i] = i;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return jobs[x].info.st_size > jobs[y].info.st_size; });
-  std::atomic<size_t> next{0};
+    sizes[i] = static_cast<uint64_t>(std::max<off_t>(jobs[i].info.st_size, 0));
+  WorkQueue queue(std::move(sizes), kLargeFileBytes);
   // With --fix, SIGINT/SIGTERM stop the run between files (a write in flight completes or is
   // abandoned whole), then the process ends by that signal.
   std::optional<FixInterruptGuard> interrupt_guard;
   if (fix_options.mode == FixMode::Apply) interrupt_guard.emplace();
   auto work = [&] {
-    for (size_t k = next++; k < jobs.size(); k = next++) {
-      if (fix_interrupted()) break;
-      size_t i = order[k];
+    while (auto item = queue.take()) {
+      if (fix_interrupted()) {
+        queue.stop();
+        queue.done(*item);
+        break;
+      }
+      size_t i = item->index;
       try {
         outcomes[i] = check_file(jobs[i], fix_options);
       } catch (const std::exception& e) {
         outcomes[i].errors.push_back({jobs[i].display, std::string("internal error: ") + e.what()});
       }
+      // Its memory goes back before another worker may take the next large file.
+      if (item->large && jobs.size() > 1) release_worker_memory();
+      queue.done(*item);
     }
   };
   if (jobs.size() <= 1) {
@@ -384,6 +563,14 @@ int run_check(const std::vector<std::string>& args) {
   if (cache) {
     std::string err = cache->save();
     if (!err.empty() && !a.quiet) std::cerr << "warning: results cache not saved: " << err << "\n";
+    // Module summaries are kept by content: each edit of a module adds one. A run that added
+    // some keeps the folder within four times what it used (and at least kKeptSummaries).
+    if (summary_folder && summary_folder->saved() > 0) {
+      size_t pruned = summary_folder->prune(std::max(kKeptSummaries, 4 * summary_folder->used()));
+      if (a.verbose && pruned > 0) {
+        std::cerr << "cache: " << pruned << " old module summaries removed\n";
+      }
+    }
     if (a.verbose) {
       std::cerr << "cache: " << cache->hits() << " of " << jobs.size()
                 << " files unchanged since the last run, " << cache->unread_hits()
@@ -413,6 +600,7 @@ int run_check(const std::vector<std::string>& args) {
     total += o.findings.size();
   findings.reserve(total);
   size_t fixed = 0;
+  std::map<std::string, std::map<std::string, size_t>> fixed_by_file; // --show-fixes
   std::string diff;
   std::optional<std::string> stdin_output;
   for (size_t i = 0; i < jobs.size(); ++i) {
@@ -422,6 +610,7 @@ int run_check(const std::vector<std::string>& args) {
     for (auto& w : o.warnings)
       std::cerr << "warning: " << w << "\n";
     fixed += o.fixed;
+    if (!o.fixed_codes.empty()) fixed_by_file[jobs[i].display] = std::move(o.fixed_codes);
     diff += o.diff;
     if (o.stdin_output) stdin_output = std::move(o.stdin_output);
     std::move(o.findings.begin(), o.findings.end(), std::back_inserter(findings));
@@ -448,6 +637,28 @@ int run_check(const std::vector<std::string>& args) {
     return std::tie(x.path, x.message) < std::tie(y.path, y.message);
   });
 
+  // ---- adoption: --add-noqa, --write-baseline, --baseline ----
+  if (a.add_noqa) return add_noqa(jobs, findings, errors, a.quiet);
+  if (!a.write_baseline.empty()) {
+    for (const auto& e : errors)
+      print_error(e.path, e.message);
+    if (!errors.empty()) {
+      std::cerr << "error: baseline not written: some files could not be checked\n";
+      return 2;
+    }
+    std::string err = write_baseline(a.write_baseline, findings);
+    if (!err.empty()) {
+      std::cerr << "error: --write-baseline: " << err << "\n";
+      return 2;
+    }
+    if (!a.quiet) {
+      std::cerr << "Wrote " << plural(findings.size(), "finding") << " to " << a.write_baseline
+                << ".\n";
+    }
+    return 0;
+  }
+  size_t in_baseline = baseline ? filter_baseline(findings, *baseline) : 0;
+
   // ---- output ----
   int exit_code = 0;
   if (fix_options.mode == FixMode::Diff) {
@@ -467,7 +678,8 @@ int run_check(const std::vector<std::string>& args) {
     ro.color = use_color(a.color) && !stdin_output;
     ro.unsafe_fixes = a.unsafe_fixes;
     ro.docs_base = docs_base;
-    if (*format == OutputFormat::Sarif) ro.sarif_root = source_root(cwd);
+    if (*format == OutputFormat::Sarif || *format == OutputFormat::Gitlab)
+      ro.sarif_root = source_root(cwd);
     if (a.statistics) {
       render_statistics(out, findings, ro);
     } else {
@@ -479,7 +691,11 @@ int run_check(const std::vector<std::string>& args) {
         out << "Fixed " << plural(fixed, "problem") << ".\n";
       }
       out << summary_line(findings, a.unsafe_fixes) << "\n";
+      if (baseline) out << plural(in_baseline, "finding") << " in the baseline not shown.\n";
     }
+    if (a.show_fixes)
+      show_fixes(std::cerr, fix_options.mode == FixMode::Apply, fixed_by_file, findings,
+                 a.unsafe_fixes);
     if (!findings.empty() && !a.exit_zero) exit_code = 1;
   }
   for (const auto& e : errors)

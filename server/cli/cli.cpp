@@ -20,7 +20,15 @@ namespace oomlint::cli {
 
 namespace {
 
-int run_version(const std::vector<std::string>&) {
+int run_version(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "-h" || a == "--help") {
+      std::cout << "Print oomlint's version.\n\nUsage: oomlint version\n";
+      return 0;
+    }
+    std::cerr << "error: oomlint version takes no argument (got `" << a << "`)\n";
+    return 2;
+  }
   std::cout << version_string() << "\n";
   return 0;
 }
@@ -50,7 +58,8 @@ void print_usage(std::ostream& out) {
     out << "  " << c.name << std::string(10 - c.name.size(), ' ') << c.help << "\n";
   }
   out << "\nOptions:\n  -h, --help     Print this help\n  -V, --version  Print the version\n"
-         "\nRun `oomlint <COMMAND> --help` for a command's options.\n";
+         "\nRun `oomlint <COMMAND> --help` (or `oomlint help <COMMAND>`) for a command's "
+         "options.\n";
 }
 
 } // namespace
@@ -65,6 +74,12 @@ int run(const std::vector<std::string>& args) {
     return 2;
   }
   const std::string& first = args[0];
+  if (first == "help" && args.size() == 2) {
+    // `oomlint help check` is `oomlint check --help`
+    for (const auto& c : kCommands) {
+      if (c.name == args[1]) return c.run({"--help"});
+    }
+  }
   if (first == "-h" || first == "--help" || first == "help") {
     print_usage(std::cout);
     return 0;

@@ -11,6 +11,7 @@
 #include "cli/glob.h"
 #include "doc_links.h"
 #include "registry.h"
+#include "suppression.h"
 
 namespace oomlint::cli {
 
@@ -137,6 +138,7 @@ Config parse_table(const toml::table& table, const fs::path& file) {
 bool is_known_selector(std::string_view selector) {
   if (selector == "ALL") return true;
   if (selector.empty()) return false;
+  if (selector == checks::kUnusedNoqaCode) return true; // not a rule: suppression.h
   for (const checks::Rule* r : checks::all_rules()) {
     if (r->meta().code.starts_with(selector)) return true;
   }

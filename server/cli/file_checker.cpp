@@ -97,6 +97,20 @@ std::vector<Finding> to_findings(std::vector<checks::Diagnostic> diags, std::str
   return out;
 }
 
+// The findings per code that are in `before` and no longer in `after` (--show-fixes).
+std::map<std::string, size_t> fixed_per_code(const std::vector<checks::Diagnostic>& before,
+                                             const std::vector<Finding>& after) {
+  std::map<std::string, size_t> counts;
+  for (const auto& d : before)
+    ++counts[d.code];
+  for (const auto& f : after) {
+    auto it = counts.find(f.diagnostic.code);
+    if (it != counts.end() && it->second > 0) --it->second;
+  }
+  std::erase_if(counts, [](const auto& kv) { return kv.second == 0; });
+  return counts;
+}
+
 std::string apply_edits(std::string_view text, std::vector<checks::Edit> edits) {
   std::sort(edits.begin(), edits.end(),
             [](const checks::Edit& a, const checks::Edit& b) { return a.start > b.start; });
@@ -227,6 +241,8 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
     if (job.from_stdin && opt.mode == FixMode::Apply) out.stdin_output = raw;
     return;
   }
+  std::vector<checks::Diagnostic> before;
+  if (opt.show_fixes && opt.mode == FixMode::Apply) before = engine.check(text, true, &file);
   checks::FixOutcome fo = checks::apply_fixes(engine, std::string(text), opt.unsafe, &file);
   std::string fixed = match_line_endings(text, fo.text);
   if (fixed == text) {
@@ -256,6 +272,7 @@ void check_python(const FileJob& job, const std::string& raw, const std::optiona
   } else {
     out.findings = to_findings(engine.check(fixed, true, &file), fixed, job, nullptr);
   }
+  if (opt.show_fixes) out.fixed_codes = fixed_per_code(before, out.findings);
 }
 
 void check_notebook(const FileJob& job, const std::string& raw,

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +31,7 @@ struct FixOptions {
   FixMode mode = FixMode::None;
   bool unsafe = false;
   bool no_prefilter = false;
+  bool show_fixes = false;       // with Apply: count the fixed findings per code (fixed_codes)
   ResultsCache* cache = nullptr; // plain checks only: reuse results of unchanged files
   // The projects the files belong to (what their imports of the project's own modules do).
   checks::ProjectRegistry* projects = nullptr;
@@ -77,7 +79,8 @@ struct FileOutcome {
   std::vector<Finding> findings; // sorted by position
   std::vector<FileError> errors;
   std::vector<std::string> warnings;
-  size_t fixed = 0; // fixes applied (with --diff: that would be applied)
+  size_t fixed = 0;                          // fixes applied (with --diff: that would be applied)
+  std::map<std::string, size_t> fixed_codes; // with show_fixes: findings fixed, per code
   std::string diff;
   std::optional<std::string> stdin_output; // stdin with --fix: the (fixed) text to print
 };

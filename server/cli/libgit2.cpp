@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#ifndef OOMLINT_LIBGIT2_SONAME
+#if !defined(OOMLINT_LIBGIT2_SONAME) && !defined(OOMLINT_LIBGIT2_STATIC)
 #error "OOMLINT_LIBGIT2_SONAME must name the libgit2 to load (set by server/CMakeLists.txt)"
 #endif
 
@@ -26,6 +26,25 @@ template <typename Fn> bool resolve(void* handle, const char* name, Fn& out, std
 
 } // namespace
 
+#ifdef OOMLINT_LIBGIT2_STATIC
+// Linked in (OOMLINT_LIBGIT2_STATIC, the wheel's build): nothing to load.
+const char* libgit2_soname() {
+  return "libgit2 (linked in)";
+}
+
+std::optional<Libgit2> load_libgit2(const char*, std::string& error) {
+  error.clear();
+  Libgit2 git;
+  git.libgit2_init = &::git_libgit2_init;
+  git.libgit2_shutdown = &::git_libgit2_shutdown;
+  git.repository_open_ext = &::git_repository_open_ext;
+  git.repository_free = &::git_repository_free;
+  git.repository_is_bare = &::git_repository_is_bare;
+  git.repository_workdir = &::git_repository_workdir;
+  git.ignore_path_is_ignored = &::git_ignore_path_is_ignored;
+  return git;
+}
+#else
 const char* libgit2_soname() {
   return OOMLINT_LIBGIT2_SONAME;
 }
@@ -54,6 +73,8 @@ std::optional<Libgit2> load_libgit2(const char* soname, std::string& error) {
   }
   return git;
 }
+
+#endif
 
 const Libgit2* libgit2(std::string& error) {
   struct Loaded {

@@ -250,14 +250,14 @@ void render_sarif(std::ostream& out, const std::vector<Finding>& findings, const
                 {"endColumn", f.end_location.column}};
     std::string base = d.code + "\n" + rel_s + "\n" + trim(f.line_text);
     int occurrence = seen[base]++;
-    Json result{
-        {"ruleId", d.code},
-        {"level", sarif_level(d.severity)},
-        {"message", Json{{"text", d.message}}},
-        {"locations", Json::array({Json{{"physicalLocation", Json{{"artifactLocation", artifact},
-                                                                  {"region", region}}}}})},
-        {"partialFingerprints",
-         Json{{"oomlintLineHash/v1", fnv1a_hex(base) + ":" + std::to_string(occurrence + 1)}}}};
+    std::string fingerprint = line_fingerprint(d.code, rel_s, f.line_text, occurrence);
+    Json result{{"ruleId", d.code},
+                {"level", sarif_level(d.severity)},
+                {"message", Json{{"text", d.message}}},
+                {"locations",
+                 Json::array({Json{{"physicalLocation",
+                                    Json{{"artifactLocation", artifact}, {"region", region}}}}})},
+                {"partialFingerprints", Json{{"oomlintLineHash/v1", fingerprint}}}};
     auto it = rule_index.find(d.code);
     if (it != rule_index.end()) result["ruleIndex"] = it->second;
     if (f.cell) result["properties"] = Json{{"cell", *f.cell}};
@@ -322,7 +322,49 @@ void render_github(std::ostream& out, const Finding& f) {
       << "\n";
 }
 
+// GitLab Code Quality: an array of issues with description, check_name, fingerprint, severity
+// (info|minor|major|critical|blocker) and location {path, lines {begin}}; paths relative to the
+// repository root, as the merge request widget matches them.
+void render_gitlab(std::ostream& out, const std::vector<Finding>& findings,
+                   const RenderOptions& o) {
+  Json issues = Json::array();
+  std::map<std::string, int> seen;
+  for (const auto& f : findings) {
+    const auto& d = f.diagnostic;
+    std::string path = finding_path(f, o.sarif_root);
+    int occurrence = seen[d.code + "\n" + path + "\n" + trim(f.line_text)]++;
+    std::string severity = d.severity == checks::Severity::Error     ? "major"
+                           : d.severity == checks::Severity::Warning ? "minor"
+                                                                     : "info";
+    Json issue{{"type", "issue"},
+               {"check_name", d.code},
+               {"description", d.code + " " + d.message},
+               {"categories", Json::array({"Performance"})},
+               {"severity", severity},
+               {"fingerprint", line_fingerprint(d.code, path, f.line_text, occurrence)},
+               {"location",
+                Json{{"path", path},
+                     {"lines", Json{{"begin", f.location.row}, {"end", f.end_location.row}}}}}};
+    issues.push_back(std::move(issue));
+  }
+  out << issues.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+}
+
 } // namespace
+
+std::string line_fingerprint(std::string_view code, std::string_view path,
+                             std::string_view line_text, int occurrence) {
+  std::string base = std::string(code) + "\n" + std::string(path) + "\n" + trim(line_text);
+  return fnv1a_hex(base) + ":" + std::to_string(occurrence + 1);
+}
+
+std::string finding_path(const Finding& f, const std::filesystem::path& root) {
+  std::filesystem::path abs(f.absolute);
+  if (!abs.is_absolute()) return f.display;
+  std::string rel = abs.lexically_relative(root).generic_string();
+  if (!rel.empty() && rel != "." && !rel.starts_with("..")) return rel;
+  return abs.generic_string();
+}
 
 std::optional<OutputFormat> parse_output_format(std::string_view name) {
   if (name == "text" || name == "full") return OutputFormat::Text;
@@ -330,6 +372,7 @@ std::optional<OutputFormat> parse_output_format(std::string_view name) {
   if (name == "json") return OutputFormat::Json;
   if (name == "sarif") return OutputFormat::Sarif;
   if (name == "github") return OutputFormat::Github;
+  if (name == "gitlab") return OutputFormat::Gitlab;
   return std::nullopt;
 }
 
@@ -386,6 +429,9 @@ void render_findings(std::ostream& out, const std::vector<Finding>& findings,
   case OutputFormat::Github:
     for (const auto& f : findings)
       render_github(out, f);
+    break;
+  case OutputFormat::Gitlab:
+    render_gitlab(out, findings, o);
     break;
   }
 }

@@ -9,6 +9,7 @@
 #include "cli/config.h"
 #include "doc_links.h"
 #include "registry.h"
+#include "suppression.h"
 
 namespace oomlint::cli {
 
@@ -132,6 +133,20 @@ int run_rule(const std::vector<std::string>& args) {
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   const checks::Rule* rule = checks::find_rule(key);
   if (!rule) rule = checks::find_rule(upper);
+  if (!rule && (upper == checks::kUnusedNoqaCode || key == checks::kUnusedNoqaSlug)) {
+    // Not a rule of the guide (no page in docs/rules): about suppression comments themselves.
+    std::cout << "# " << checks::kUnusedNoqaCode << " `" << checks::kUnusedNoqaSlug
+              << "`\n\n"
+                 "A code in a `# noqa: ...` or `# oomlint: ignore[...]` comment that suppresses "
+                 "nothing on its line: the rule\nno longer fires there (as Ruff's RUF100). Only "
+                 "codes of enabled oomlint rules are judged; other\ntools' codes and a bare "
+                 "`# noqa` are left alone.\n\n"
+                 "Off unless selected by its full code: `--extend-select OOM001`, or "
+                 "`extend-select = [\"OOM001\"]`.\n\n"
+                 "**Fix:** safe: removes the unused code, or the whole directive when no code "
+                 "is left.\n";
+    return 0;
+  }
   if (!rule) {
     std::cerr << "error: unknown rule `" << key << "` (see `oomlint rule --all`)\n";
     return 2;

@@ -10,6 +10,8 @@
 #include <memory>
 #include <vector>
 
+#include "ts_arena.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -129,6 +131,13 @@ size_t map_executable_now() {
   return mapped;
 #else
   return 0;
+#endif
+}
+
+void release_worker_memory() {
+  ts::release_thread_arena();
+#if defined(__GLIBC__)
+  if (kOwnAllocator) ::malloc_trim(0);
 #endif
 }
 

@@ -35,6 +35,11 @@ bool hint_huge_pages_for_this_thread();
 // 5.14 nothing changes. Returns how many bytes were mapped.
 std::size_t map_executable_now();
 
+// After a worker checked a large file: give the memory its arena kept (the tree-sitter arena and
+// the free pages of the malloc arenas) back to the kernel, so that two workers do not each keep
+// the peak of the largest file they met.
+void release_worker_memory();
+
 // Whether this build uses glibc's malloc (not a sanitizer's), which the two calls tune.
 bool tunes_glibc_malloc();
 

@@ -521,3 +521,51 @@ TEST_CASE("summary folder: summaries persist by key; another build's, another ke
     CHECK_FALSE(store.load("summary2:1:2"));
   }
 }
+
+TEST_CASE("summary folder: prune removes the oldest summaries this run did not use, down to 3/4 "
+          "of the limit",
+          "[cli][cache]") {
+  using oomlint::cli::SummaryFolder;
+  TempDir tmp;
+  fs::path dir = tmp.path() / ".oomlint_cache";
+  {
+    SummaryFolder old_run(dir);
+    for (int i = 0; i < 20; ++i)
+      old_run.save("summary:old:" + std::to_string(i), "v\n");
+  }
+  // The old ones, from oldest to newest by modification time.
+  std::vector<fs::path> by_age;
+  for (const auto& e : fs::directory_iterator(dir / "summaries"))
+    by_age.push_back(e.path());
+  REQUIRE(by_age.size() == 20);
+  auto now = fs::file_time_type::clock::now();
+  std::sort(by_age.begin(), by_age.end());
+  for (size_t i = 0; i < by_age.size(); ++i)
+    fs::last_write_time(by_age[i], now - std::chrono::hours(100 - static_cast<int>(i)));
+  SummaryFolder store(dir);
+  REQUIRE(store.load("summary:old:0")); // used by this run: kept whatever its age
+  store.save("summary:new", "w\n");
+  CHECK(store.used() == 2);
+  CHECK(store.prune(100) == 0); // under the limit: nothing goes
+  size_t removed = store.prune(12);
+  CHECK(removed == 21 - 9); // 21 files, down to 12 - 12/4 = 9
+  size_t left = 0;
+  for (const auto& e : fs::directory_iterator(dir / "summaries")) {
+    (void)e;
+    ++left;
+  }
+  CHECK(left == 9);
+  CHECK(store.load("summary:old:0"));
+  CHECK(store.load("summary:new"));
+  // Of the others, the 12 oldest went: every file older than the newest removed one is gone,
+  // except at most one, the one this run loaded (by_age[0] is the oldest).
+  int last_removed = -1;
+  for (size_t i = 0; i < by_age.size(); ++i) {
+    if (!fs::exists(by_age[i])) last_removed = static_cast<int>(i);
+  }
+  CHECK((last_removed == 11 || last_removed == 12));
+  int kept_among_old = 0;
+  for (int i = 0; i <= last_removed; ++i)
+    kept_among_old += fs::exists(by_age[static_cast<size_t>(i)]) ? 1 : 0;
+  CHECK(kept_among_old == (last_removed == 12 ? 1 : 0));
+}
