@@ -87,6 +87,16 @@ std::string docs_base_for(const DocsLocations& where) {
     fs::path installed = where.executable.parent_path().parent_path() / "share" / "doc" / "oomlint";
     if (is_docs_tree(installed)) return with_slash(file_url(installed.lexically_normal()));
   }
+  if (!where.executable.empty()) {
+    // A wheel: <venv>/bin/oomlint and <venv>/lib/pythonX.Y/site-packages/oomlint/docs/.
+    std::error_code ec;
+    fs::path lib = where.executable.parent_path().parent_path() / "lib";
+    for (fs::directory_iterator it(lib, ec), end; !ec && it != end; it.increment(ec)) {
+      if (!it->path().filename().string().starts_with("python")) continue;
+      fs::path docs = it->path() / "site-packages" / "oomlint" / "docs";
+      if (is_docs_tree(docs)) return with_slash(file_url(docs.lexically_normal()));
+    }
+  }
   if (!where.source_docs.empty() && is_docs_tree(where.source_docs)) {
     return with_slash(file_url(where.source_docs.lexically_normal()));
   }

@@ -3,7 +3,8 @@
 // rules/CODE.md and guide/Mnn.md below its base, so that they work offline by default:
 //   1. the `docs-url` setting (--docs-url, `docs-url` in a config file, `docsUrl` in the editor's
 //      settings): a URL of a hosted copy, or a local directory;
-//   2. else the installed docs, <prefix>/share/doc/oomlint/ next to <prefix>/bin/oomlint;
+//   2. else the installed docs, <prefix>/share/doc/oomlint/ next to <prefix>/bin/oomlint, or
+//      those of the Python wheel, <prefix>/lib/python*/site-packages/oomlint/docs/;
 //   3. else the source tree's docs/ that the binary was built from;
 //   4. else the hosted copy the build names (CMake's OOMLINT_HOSTED_DOCS_URL).
 #pragma once

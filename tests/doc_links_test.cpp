@@ -288,6 +288,11 @@ TEST_CASE("the docs base: installed docs next to bin/, else the source tree, els
   where.hosted = "https://example.org/docs";
   CHECK(checks::docs_base_for(where) ==
         checks::file_url(tmp.path() / "prefix/share/doc/oomlint") + "/");
+  // A wheel installed in a virtual environment.
+  make_tree("venv/lib/python3.11/site-packages/oomlint/docs");
+  where.executable = tmp.path() / "venv" / "bin" / "oomlint";
+  CHECK(checks::docs_base_for(where) ==
+        checks::file_url(tmp.path() / "venv/lib/python3.11/site-packages/oomlint/docs") + "/");
   where.executable = tmp.path() / "elsewhere" / "bin" / "oomlint";
   CHECK(checks::docs_base_for(where) == checks::file_url(tmp.path() / "src/docs") + "/");
   // A folder without the guide is not a docs tree.
