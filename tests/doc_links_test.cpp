@@ -481,3 +481,22 @@ TEST_CASE("a workspace folder's config file sets docs-url for its documents", "[
             "file:///elsewhere/train.py")["diagnostics"][0]["codeDescription"]["href"] ==
         checks::rule_url("OOM203"));
 }
+
+TEST_CASE("a code without a page (OOM001 unused-noqa) gets no link rather than a dead one",
+          "[guide][links]") {
+  REQUIRE(checks::rule_doc("OOM001").empty());
+  lsp::test::LspClient c;
+  c.initialize(nlohmann::json::object(), {{"extendSelect", {"OOM001"}}});
+  const std::string uri = "file:///work/noqa.py";
+  c.open(uri, "import torch\nx = 1  # noqa: OOM203\n");
+  auto d = c.last_diagnostics(uri)["diagnostics"];
+  REQUIRE(d.size() == 1);
+  CHECK(d[0]["code"] == "OOM001");
+  CHECK_FALSE(d[0].contains("codeDescription"));
+  auto h = c.call("textDocument/hover",
+                  {{"textDocument", {{"uri", uri}}}, {"position", d[0]["range"]["start"]}});
+  REQUIRE(h.is_object());
+  std::string md = h["contents"]["value"];
+  CHECK(md.find("OOM001") != std::string::npos);
+  CHECK(md.find("](") == std::string::npos);
+}

@@ -151,7 +151,8 @@ void render_json(std::ostream& out, const std::vector<Finding>& findings, const 
            {"location", location_json(f.location)},
            {"end_location", location_json(f.end_location)},
            {"fix", fix_json(f)},
-           {"url", checks::rule_url(d.code, base)},
+           {"url", checks::rule_doc(d.code).empty() ? Json(nullptr)
+                                                    : Json(checks::rule_url(d.code, base))},
            {"noqa_row", f.location.row}};
     j["cell"] = f.cell ? Json(*f.cell) : Json(nullptr);
     arr.push_back(std::move(j));

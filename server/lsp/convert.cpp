@@ -59,13 +59,16 @@ json to_lsp_diagnostic(const checks::Diagnostic& d, const checks::LineIndex& lin
       {"range", to_json(to_range(lines, d.start, d.end, enc))},
       {"severity", to_lsp_severity(d.severity)},
       {"code", d.code},
-      {"codeDescription",
-       {{"href",
-         checks::rule_url(d.code, docs_base.empty() ? std::string_view(checks::default_docs_base())
-                                                    : docs_base)}}},
       {"source", "oomlint"},
       {"message", message},
   };
+  // Only a code with a page gets a link (OOM001 `unused-noqa` has none: no dead link).
+  if (!checks::rule_doc(d.code).empty()) {
+    out["codeDescription"] = {
+        {"href",
+         checks::rule_url(d.code, docs_base.empty() ? std::string_view(checks::default_docs_base())
+                                                    : docs_base)}};
+  }
   json data = {{"slug", d.slug}, {"section", d.section}};
   if (d.fix && !d.fix->edits.empty()) {
     data["fix"] = {{"title", d.fix->title},

@@ -1003,8 +1003,11 @@ LanguageServer::Work LanguageServer::on_hover(const json& params) {
         // from docs/.
         markdown += checks::absolute_doc_links(doc, "rules/", base);
       }
-      markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code, base) + ")";
+      if (!doc.empty()) {
+        markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code, base) + ")";
+      }
       for (const auto& section : checks::split_sections(d->section)) {
+        if (checks::guide_doc(section).empty()) continue;
         markdown += " · [guide " + section + "](" + checks::guide_url(section, base) + ")";
       }
       start = std::max(start, d->start);
