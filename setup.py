@@ -66,16 +66,18 @@ class build_scripts(_build_scripts):
 
 
 class build_py(_build_py):
-    """Adds the rule pages (docs/rules/*.md) to the package as oomlint/docs/rules/."""
+    """Adds the rule pages (docs/rules/*.md) and the guide's (docs/guide/*.md) to the package as
+    oomlint/docs/rules/ and oomlint/docs/guide/: the binary's links point there (checks/doc_links.h)."""
 
     def run(self):
         super().run()
-        rules = os.path.join(HERE, "docs", "rules")
-        out = os.path.join(self.build_lib, "oomlint", "docs", "rules")
-        self.mkpath(out)
-        for name in sorted(os.listdir(rules)):
-            if name.endswith(".md"):
-                self.copy_file(os.path.join(rules, name), os.path.join(out, name))
+        for part in ("rules", "guide"):
+            pages = os.path.join(HERE, "docs", part)
+            out = os.path.join(self.build_lib, "oomlint", "docs", part)
+            self.mkpath(out)
+            for name in sorted(os.listdir(pages)):
+                if name.endswith(".md"):
+                    self.copy_file(os.path.join(pages, name), os.path.join(out, name))
 
 
 class BinaryDistribution(Distribution):

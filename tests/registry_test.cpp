@@ -92,9 +92,44 @@ std::string_view availability_name(checks::FixAvailability f) {
 // The header line of a rule page, its third line:
 //   **Memory bucket:** B · **Guide section:** Mnn · **Severity:** s · **Fix:** f
 // A severity may be followed by a note in parentheses: `warning (error once CUDA is in use)`.
-constexpr const char* kHeaderFormat = "**Memory bucket:** … · **Guide section:** Mnn · "
-                                      "**Severity:** error|warning|info · **Fix:** none|safe "
-                                      "(…)|unsafe (…)";
+constexpr const char* kHeaderFormat = "**Memory bucket:** … · **Guide section:** "
+                                      "[Mnn](../guide/Mnn.md) · **Severity:** error|warning|info "
+                                      "· **Fix:** none|safe (…)|unsafe (…)";
+
+// The **Guide section:** field: one link per section, `/` between them:
+//   [M7](../guide/M7.md)    [M9](../guide/M9.md)/[M10](../guide/M10.md)
+struct SectionLinks {
+  std::string text;                                       // the sections: M7, M9/M10
+  std::vector<std::pair<std::string, std::string>> links; // (section, target)
+  std::string problem;                                    // empty when well formed
+};
+
+SectionLinks parse_section_links(const std::string& field) {
+  SectionLinks out;
+  const std::regex link_re(R"re(\[([^\]]*)\]\(([^)]*)\))re");
+  size_t at = 0;
+  while (at < field.size()) {
+    std::smatch m;
+    std::string rest = field.substr(at);
+    if (!std::regex_search(rest, m, link_re, std::regex_constants::match_continuous)) {
+      out.problem = "`" + rest + "` is not a link [Mnn](../guide/Mnn.md)";
+      return out;
+    }
+    out.links.emplace_back(m[1], m[2]);
+    if (!out.text.empty()) out.text += "/";
+    out.text += m[1];
+    at += m.length(0);
+    if (at < field.size()) {
+      if (field[at] != '/') {
+        out.problem = "links to two sections are separated by `/`";
+        return out;
+      }
+      ++at;
+    }
+  }
+  if (out.links.empty()) out.problem = "no link";
+  return out;
+}
 
 struct DocHeader {
   bool found = false;
@@ -381,10 +416,26 @@ TEST_CASE("each doc page's header line matches the rule's declaration", "[regist
                  << kHeaderFormat << "\nwith those labels and ` · ` between the fields");
       continue;
     }
+    auto sections = parse_section_links(h.section);
     {
-      INFO("**Guide section:** says " << h.section << " but kMeta.section is " << m.section
+      INFO("**Guide section:** " << h.section << ": " << sections.problem
+                                 << "; write the section as a link to its guide page, "
+                                    "[M7](../guide/M7.md), or [M9](../guide/M9.md)/"
+                                    "[M10](../guide/M10.md) for two");
+      CHECK(sections.problem.empty());
+    }
+    {
+      INFO("**Guide section:** says " << sections.text << " but kMeta.section is " << m.section
                                       << ": make them the same");
-      CHECK(h.section == m.section);
+      CHECK(sections.text == m.section);
+    }
+    for (const auto& [section, target] : sections.links) {
+      INFO("**Guide section:** links " << section << " to " << target << ": write ../guide/"
+                                       << section << ".md, the page of that section");
+      CHECK(target == "../guide/" + section + ".md");
+      fs::path guide_page = test::source_dir() / "docs" / "rules" / target;
+      INFO(guide_page.lexically_normal().string() << " does not exist");
+      CHECK(fs::is_regular_file(guide_page));
     }
     std::string severity = h.severity.substr(0, h.severity.find(' '));
     {

@@ -89,7 +89,7 @@ EOF
 cat >"$doc" <<EOF
 # $code \`$slug\`
 
-**Memory bucket:** TODO what it fills · **Guide section:** $section · **Severity:** warning · **Fix:** none
+**Memory bucket:** TODO what it fills · **Guide section:** [$section](../guide/$section.md) · **Severity:** warning · **Fix:** none
 
 ## What it finds
 
@@ -147,6 +147,7 @@ Next (CONTRIBUTING.md says more):
   2. $fixture: 6 or more positives (\`# expect: $code\`) and 6 or more negatives after the marker.
   3. $doc: the header line (memory bucket, severity and Fix wording as kMeta says), each
      section, an Example that makes $code report and its Fixed form that does not.
+     Then list the rule under \`## Rules\` of docs/guide/$section.md.
   4. Build and generate (the build finds the new file by itself):
        cmake --build build-test
        tools/update-rule-table.sh build-test     the README's rule table

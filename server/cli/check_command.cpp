@@ -75,6 +75,7 @@ struct CheckArgs {
   bool show_fixes = false;
   bool watch = false;
   std::string max_file_size;
+  std::string docs_url;
 };
 
 void print_error(std::string_view path, std::string_view message) {
@@ -305,6 +306,9 @@ int run_check(const std::vector<std::string>& args) {
   app.add_option(
       "--max-file-size", a.max_file_size,
       "Skip (with a warning) files larger than this: 5MB (default), 512KB, 0 (no limit)");
+  app.add_option("--docs-url", a.docs_url,
+                 "Where rule links in json and sarif output point: a hosted copy of the docs "
+                 "(URL) or a directory (default: the installed docs, else the source tree's)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
@@ -416,6 +420,7 @@ int run_check(const std::vector<std::string>& args) {
   std::vector<FileError> errors;
   std::vector<const Config*> job_configs;
   std::optional<ConfigResolver> resolver;
+  std::string docs_base;
   try {
     if (!a.config.empty()) {
       fixed_config = load_config(a.config);
@@ -427,6 +432,8 @@ int run_check(const std::vector<std::string>& args) {
       }
     }
     resolver.emplace(std::move(fixed_config), a.isolated);
+    // One base for the whole output: --docs-url, else the config of the current directory.
+    docs_base = resolve_docs_base(a.docs_url, resolver->for_directory(cwd));
     std::vector<std::string> disk_paths;
     bool want_stdin = false;
     for (const auto& p : a.paths) {
@@ -685,6 +692,7 @@ int run_check(const std::vector<std::string>& args) {
     ro.format = *format;
     ro.color = use_color(a.color) && !stdin_output;
     ro.unsafe_fixes = a.unsafe_fixes;
+    ro.docs_base = docs_base;
     if (*format == OutputFormat::Sarif || *format == OutputFormat::Gitlab)
       ro.sarif_root = source_root(cwd);
     if (a.statistics) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/check_command.h"
+#include "cli/guide_command.h"
 #include "cli/rule_command.h"
 #include "lsp/server.h"
 #if __has_include("cli/estimate_command.h")
@@ -42,6 +43,7 @@ struct Command {
 constexpr auto kCommands = std::to_array<Command>({
     {"check", "Check files and folders for GPU-memory mistakes", run_check},
     {"rule", "Explain a rule (oomlint rule OOM203) or list them (--all)", run_rule},
+    {"guide", "Print the memory guide's contents, or a section (oomlint guide M7)", run_guide},
 #ifdef OOMLINT_HAS_ESTIMATE
     {"estimate", "Estimate the GPU memory of a training setup", run_estimate},
 #endif

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "cli/glob.h"
+#include "doc_links.h"
 #include "registry.h"
 #include "suppression.h"
 
@@ -115,10 +116,18 @@ Config parse_table(const toml::table& table, const fs::path& file) {
       }
       if (!bytes) fail(file, v, key, "expected a size such as \"80GB\" or \"24GiB\"");
       cfg.gpu_memory_bytes = bytes;
+    } else if (key == "docs-url") {
+      auto url = v.value<std::string>();
+      if (!v.is_string() || !url || !checks::docs_base_from_setting(*url, cfg.dir)) {
+        fail(file, v, key,
+             "expected the URL of a hosted copy of oomlint's docs/ or a local directory, e.g. "
+             "\"https://example.org/oomlint/docs/\"");
+      }
+      cfg.docs_url = *url;
     } else {
       throw ConfigError(where(file, k.source()) + ": error: unknown key `" + std::string(key) +
                         "` (known: select, ignore, extend-select, target-gpu, exclude, "
-                        "per-file-ignores, eval-accumulation-steps, gpu-memory)");
+                        "per-file-ignores, eval-accumulation-steps, gpu-memory, docs-url)");
     }
   }
   return cfg;
@@ -309,6 +318,12 @@ bool apply_per_file_ignores(const Config& config, const fs::path& absolute_file,
   s.select = std::move(enabled);
   s.ignore.clear();
   return true;
+}
+
+std::string resolve_docs_base(const std::string& flag, const Config* config) {
+  if (auto base = checks::docs_base_from_setting(flag, {})) return *base;
+  if (config && config->docs_url) return checks::docs_base(config->docs_url, config->dir);
+  return checks::default_docs_base();
 }
 
 bool is_excluded(const Config* config, const CliOverrides& cli, const fs::path& absolute_path,

@@ -35,6 +35,9 @@ struct Config {
   std::vector<std::pair<std::string, std::vector<std::string>>> per_file_ignores;
   std::optional<int> eval_accumulation_steps;
   std::optional<uint64_t> gpu_memory_bytes;
+  // `docs-url`: where links to the rule and guide pages point (checks/doc_links.h); a relative
+  // directory is relative to `dir`.
+  std::optional<std::string> docs_url;
 };
 
 // What the command line sets; it wins over config files.
@@ -85,6 +88,10 @@ checks::Settings resolve_settings(const Config* config, const CliOverrides& cli,
 // client's settings).
 bool apply_per_file_ignores(const Config& config, const std::filesystem::path& absolute_file,
                             checks::Settings& s);
+
+// The base of documentation links (checks/doc_links.h): --docs-url (`flag`, relative to the
+// current directory) if given, else the config's `docs-url`, else the default.
+std::string resolve_docs_base(const std::string& flag, const Config* config);
 
 // Is `absolute_path` excluded by the config's or the command line's patterns?
 bool is_excluded(const Config* config, const CliOverrides& cli,

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "doc_links.h"
 #include "line_index.h"
 #include "registry.h"
 
@@ -132,7 +133,12 @@ Json fix_json(const Finding& f) {
               {"edits", edits}};
 }
 
-void render_json(std::ostream& out, const std::vector<Finding>& findings) {
+const std::string& docs_base_of(const RenderOptions& o) {
+  return o.docs_base.empty() ? checks::default_docs_base() : o.docs_base;
+}
+
+void render_json(std::ostream& out, const std::vector<Finding>& findings, const RenderOptions& o) {
+  const std::string& base = docs_base_of(o);
   Json arr = Json::array();
   for (const auto& f : findings) {
     const auto& d = f.diagnostic;
@@ -145,7 +151,8 @@ void render_json(std::ostream& out, const std::vector<Finding>& findings) {
            {"location", location_json(f.location)},
            {"end_location", location_json(f.end_location)},
            {"fix", fix_json(f)},
-           {"url", checks::rule_url(d.code)},
+           {"url", checks::rule_doc(d.code).empty() ? Json(nullptr)
+                                                    : Json(checks::rule_url(d.code, base))},
            {"noqa_row", f.location.row}};
     j["cell"] = f.cell ? Json(*f.cell) : Json(nullptr);
     arr.push_back(std::move(j));
@@ -202,18 +209,21 @@ std::string trim(std::string_view s) {
 }
 
 void render_sarif(std::ostream& out, const std::vector<Finding>& findings, const RenderOptions& o) {
+  const std::string& docs = docs_base_of(o);
   Json rules = Json::array();
   std::map<std::string, size_t> rule_index;
   for (const checks::Rule* r : checks::all_rules()) {
     const auto& m = r->meta();
-    std::string doc(checks::rule_doc(m.code));
+    // The page's relative links ([M7](../guide/M7.md)) made absolute: a SARIF viewer shows the
+    // help away from docs/.
+    std::string doc = checks::absolute_doc_links(checks::rule_doc(m.code), "rules/", docs);
     Json rule{{"id", std::string(m.code)},
               {"name", std::string(m.slug)},
               {"shortDescription", Json{{"text", std::string(m.summary)}}},
               {"fullDescription", Json{{"text", std::string(m.summary)}}},
               {"help", Json{{"text", doc.empty() ? std::string(m.summary) : doc},
                             {"markdown", doc.empty() ? std::string(m.summary) : doc}}},
-              {"helpUri", checks::rule_url(m.code)},
+              {"helpUri", checks::rule_url(m.code, docs)},
               {"defaultConfiguration", Json{{"level", sarif_level(m.severity)}}},
               {"properties", Json{{"tags", Json::array({"memory", std::string(m.section)})}}}};
     rule_index[std::string(m.code)] = rules.size();
@@ -412,7 +422,7 @@ void render_findings(std::ostream& out, const std::vector<Finding>& findings,
       render_concise(out, f, o);
     break;
   case OutputFormat::Json:
-    render_json(out, findings);
+    render_json(out, findings, o);
     break;
   case OutputFormat::Sarif:
     render_sarif(out, findings, o);

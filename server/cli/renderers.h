@@ -23,6 +23,8 @@ struct RenderOptions {
   bool color = false;
   bool unsafe_fixes = false;        // unsafe fixes count as available
   std::filesystem::path sarif_root; // SARIF and GitLab paths are relative to it (git top or cwd)
+  // Base of the rule and guide links in json and sarif (checks/doc_links.h); empty: the default.
+  std::string docs_base;
 };
 
 // Writes the findings (already sorted) in the chosen format.

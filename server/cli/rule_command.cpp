@@ -6,6 +6,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/config.h"
+#include "doc_links.h"
 #include "registry.h"
 #include "suppression.h"
 
@@ -27,16 +29,21 @@ std::string_view fix_name(checks::FixAvailability f) {
   return "none";
 }
 
-Json rule_json(const checks::Rule& r, bool with_doc) {
+Json rule_json(const checks::Rule& r, bool with_doc, const std::string& base) {
   const auto& m = r.meta();
+  Json guide = Json::array();
+  for (const auto& section : checks::split_sections(m.section))
+    guide.push_back(Json{{"section", section}, {"url", checks::guide_url(section, base)}});
   Json j{{"code", std::string(m.code)},
          {"slug", std::string(m.slug)},
          {"section", std::string(m.section)},
          {"severity", std::string(checks::to_string(m.severity))},
          {"fix", std::string(fix_name(m.fix))},
          {"summary", std::string(m.summary)},
-         {"url", checks::rule_url(m.code)}};
-  if (with_doc) j["explanation"] = std::string(checks::rule_doc(m.code));
+         {"url", checks::rule_url(m.code, base)},
+         {"guide", guide}};
+  if (with_doc)
+    j["explanation"] = checks::absolute_doc_links(checks::rule_doc(m.code), "rules/", base);
   return j;
 }
 
@@ -59,6 +66,22 @@ void print_table(const std::vector<std::vector<std::string>>& rows) {
 
 } // namespace
 
+std::string docs_base_for_command(const std::string& flag) {
+  if (!flag.empty()) return resolve_docs_base(flag, nullptr);
+  // The config of the current directory, as `oomlint check` reads it; a broken one only costs
+  // its docs-url here (`oomlint check` reports it).
+  std::error_code ec;
+  std::filesystem::path cwd = std::filesystem::current_path(ec);
+  if (ec) return checks::default_docs_base();
+  try {
+    ConfigResolver resolver(std::nullopt, false);
+    return resolve_docs_base(flag, resolver.for_directory(cwd));
+  } catch (const ConfigError& e) {
+    std::cerr << "warning: " << e.what() << "\n";
+    return checks::default_docs_base();
+  }
+}
+
 int run_rule(const std::vector<std::string>& args) {
   CLI::App app{"Explain a rule (by code or slug), or list all rules.", "oomlint rule"};
   std::string key;
@@ -67,6 +90,9 @@ int run_rule(const std::vector<std::string>& args) {
   app.add_option("rule", key, "Rule code (OOM203) or slug (empty-cache-in-loop)");
   app.add_flag("--all", all, "List every rule");
   app.add_option("--output-format", format, "text (default) or json");
+  std::string docs_url;
+  app.add_option("--docs-url", docs_url,
+                 "Where the page's links point: a hosted copy of the docs (URL) or a directory");
   std::vector<std::string> reversed(args.rbegin(), args.rend());
   try {
     app.parse(reversed);
@@ -82,11 +108,12 @@ int run_rule(const std::vector<std::string>& args) {
     std::cerr << "error: give a rule code or slug, or --all\n" << app.help();
     return 2;
   }
+  std::string base = docs_base_for_command(docs_url);
   if (all) {
     if (format == "json") {
       Json arr = Json::array();
       for (const checks::Rule* r : checks::all_rules())
-        arr.push_back(rule_json(*r, false));
+        arr.push_back(rule_json(*r, false, base));
       std::cout << arr.dump(2) << "\n";
       return 0;
     }
@@ -125,10 +152,12 @@ int run_rule(const std::vector<std::string>& args) {
     return 2;
   }
   if (format == "json") {
-    std::cout << rule_json(*rule, true).dump(2) << "\n";
+    std::cout << rule_json(*rule, true, base).dump(2) << "\n";
     return 0;
   }
-  std::string_view doc = checks::rule_doc(rule->meta().code);
+  // The page with its links made absolute, so that the guide section in its header line
+  // ([M7](…/guide/M7.md)) and the other pages it names open from the terminal.
+  std::string doc = checks::absolute_doc_links(checks::rule_doc(rule->meta().code), "rules/", base);
   if (doc.empty()) {
     const auto& m = rule->meta();
     std::cout << "# " << m.code << " `" << m.slug << "`\n\n" << m.summary << "\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "doc_links.h"
 #include "registry.h"
 
 namespace oomlint::lsp {
@@ -49,7 +50,7 @@ int to_lsp_severity(checks::Severity s) {
 }
 
 json to_lsp_diagnostic(const checks::Diagnostic& d, const checks::LineIndex& lines,
-                       PositionEncoding enc) {
+                       PositionEncoding enc, std::string_view docs_base) {
   std::string message = d.message;
   if (!d.section.empty() && message.find(d.section) == std::string::npos) {
     message += " (" + d.section + ")";
@@ -58,10 +59,16 @@ json to_lsp_diagnostic(const checks::Diagnostic& d, const checks::LineIndex& lin
       {"range", to_json(to_range(lines, d.start, d.end, enc))},
       {"severity", to_lsp_severity(d.severity)},
       {"code", d.code},
-      {"codeDescription", {{"href", checks::rule_url(d.code)}}},
       {"source", "oomlint"},
       {"message", message},
   };
+  // Only a code with a page gets a link (OOM001 `unused-noqa` has none: no dead link).
+  if (!checks::rule_doc(d.code).empty()) {
+    out["codeDescription"] = {
+        {"href",
+         checks::rule_url(d.code, docs_base.empty() ? std::string_view(checks::default_docs_base())
+                                                    : docs_base)}};
+  }
   json data = {{"slug", d.slug}, {"section", d.section}};
   if (d.fix && !d.fix->edits.empty()) {
     data["fix"] = {{"title", d.fix->title},
@@ -73,11 +80,11 @@ json to_lsp_diagnostic(const checks::Diagnostic& d, const checks::LineIndex& lin
 }
 
 json to_lsp_diagnostics(const std::vector<checks::Diagnostic>& diags, std::string_view text,
-                        PositionEncoding enc) {
+                        PositionEncoding enc, std::string_view docs_base) {
   checks::LineIndex lines(text);
   json out = json::array();
   for (const auto& d : diags)
-    out.push_back(to_lsp_diagnostic(d, lines, enc));
+    out.push_back(to_lsp_diagnostic(d, lines, enc, docs_base));
   return out;
 }
 

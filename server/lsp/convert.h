@@ -23,10 +23,11 @@ json to_text_edits(const checks::LineIndex& lines, const std::vector<checks::Edi
 
 // One LSP Diagnostic: range, severity, code, codeDescription.href, source "oomlint", the message
 // with its M section, and the fix in `data` ({"fix": {"title", "applicability", "edits"}}).
+// The href is the rule's page under `docs_base` (checks/doc_links.h; empty: the default base).
 json to_lsp_diagnostic(const checks::Diagnostic& d, const checks::LineIndex& lines,
-                       PositionEncoding enc);
+                       PositionEncoding enc, std::string_view docs_base = {});
 json to_lsp_diagnostics(const std::vector<checks::Diagnostic>& diags, std::string_view text,
-                        PositionEncoding enc);
+                        PositionEncoding enc, std::string_view docs_base = {});
 
 int to_lsp_severity(checks::Severity s);
 

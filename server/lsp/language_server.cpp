@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "doc_links.h"
 #include "estimate/script.h"
 #include "line_index.h"
 #include "lsp/code_actions.h"
@@ -817,7 +818,8 @@ LanguageServer::result_for(const Snapshot& snap, const std::atomic<bool>& cancel
   if (project.context() && snap.kind == DocumentKind::Python && !too_large) {
     result->deps = project.file.project->dependencies(project.file.path, *snap.text);
   }
-  result->lsp = to_lsp_diagnostics(analysis.diagnostics, *snap.text, encoding_);
+  result->lsp = to_lsp_diagnostics(analysis.diagnostics, *snap.text, encoding_,
+                                   workspace_.docs_base_for(snap.uri));
   result->diagnostics = std::move(analysis.diagnostics);
   store_.if_current(snap.uri, snap.version, [&] {
     std::lock_guard lock(results_mutex_);
@@ -875,7 +877,8 @@ LanguageServer::Work LanguageServer::on_document_diagnostic(const json& params) 
           analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel, project.context());
       return json{{"kind", "full"},
                   {"resultId", id},
-                  {"items", to_lsp_diagnostics(a.diagnostics, *text, encoding_)}};
+                  {"items", to_lsp_diagnostics(a.diagnostics, *text, encoding_,
+                                               workspace_.docs_base_for(uri))}};
     }
     auto result = result_for(*snap, cancel);
     if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
@@ -951,7 +954,8 @@ LanguageServer::Work LanguageServer::on_workspace_diagnostic(const json& params)
           Analysis a =
               analyze_text(uri, *text, *workspace_.engine_for(uri), &cancel, project.context());
           if (a.cancelled) throw RpcError(error_code::kRequestCancelled, "request cancelled");
-          json lsp = to_lsp_diagnostics(a.diagnostics, *text, encoding_);
+          json lsp =
+              to_lsp_diagnostics(a.diagnostics, *text, encoding_, workspace_.docs_base_for(uri));
           diagnostics += lsp.size();
           report = {{"kind", "full"}, {"resultId", id}, {"items", std::move(lsp)}};
         }
@@ -1034,6 +1038,7 @@ LanguageServer::Work LanguageServer::on_hover(const json& params) {
     if (hits.empty()) return memory_hover(*snap, lines, offset);
     std::string markdown;
     std::set<std::string> codes;
+    std::string base = workspace_.docs_base_for(uri);
     uint32_t start = hits.front()->start, end = hits.front()->end;
     for (const auto* d : hits) {
       if (!codes.insert(d->code).second) continue;
@@ -1042,9 +1047,17 @@ LanguageServer::Work LanguageServer::on_hover(const json& params) {
       if (doc.empty()) {
         markdown += "**" + d->code + "** (" + d->slug + "): " + d->message;
       } else {
-        markdown += std::string(doc);
+        // Relative links ([M7](../guide/M7.md)) made absolute: the editor shows the page away
+        // from docs/.
+        markdown += checks::absolute_doc_links(doc, "rules/", base);
       }
-      markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code) + ")";
+      if (!doc.empty()) {
+        markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code, base) + ")";
+      }
+      for (const auto& section : checks::split_sections(d->section)) {
+        if (checks::guide_doc(section).empty()) continue;
+        markdown += " · [guide " + section + "](" + checks::guide_url(section, base) + ")";
+      }
       start = std::max(start, d->start);
       end = std::min(end, d->end);
     }

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "cli/config.h"
+#include "doc_links.h"
 
 namespace oomlint::lsp {
 
@@ -23,6 +24,7 @@ SettingsPatch SettingsPatch::from_config(const cli::Config& config) {
   p.target_gpu = config.target_gpu;
   p.eval_accumulation_steps = config.eval_accumulation_steps;
   p.gpu_memory_bytes = config.gpu_memory_bytes;
+  p.docs_url = config.docs_url;
   return p;
 }
 
@@ -78,6 +80,12 @@ SettingsPatch settings_from_lsp(const json& j) {
     if (it->is_string()) bytes = cli::parse_memory_size(it->get<std::string>());
     if (!bytes) bad("`gpuMemory` must be a size such as \"24GB\" or a number of bytes");
     p.gpu_memory_bytes = *bytes;
+  }
+  if (auto it = o.find("docsUrl"); it != o.end() && !it->is_null()) {
+    if (!it->is_string()) bad("`docsUrl` must be a string: a URL or a directory");
+    // An empty value means the default, as if it were not set.
+    if (checks::docs_base_from_setting(it->get<std::string>(), {}))
+      p.docs_url = it->get<std::string>();
   }
   return p;
 }

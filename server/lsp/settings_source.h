@@ -23,6 +23,9 @@ struct SettingsPatch {
   std::optional<checks::TargetGpu> target_gpu;
   std::optional<int> eval_accumulation_steps;
   std::optional<uint64_t> gpu_memory_bytes;
+  // Where links to the docs point (`docsUrl`, `docs-url`); not an engine setting: the workspace
+  // reads it for the links it sends (Workspace::docs_base_for).
+  std::optional<std::string> docs_url;
 
   void apply_to(checks::Settings& s) const;
   // What a config file sets (its select, ignore, extend-select, target GPU, eval accumulation

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "cli/discovery.h"
+#include "doc_links.h"
 #include "lsp/uri.h"
 
 namespace oomlint::lsp {
@@ -156,6 +157,16 @@ std::shared_ptr<const checks::Engine> Workspace::engine_for(const std::string& u
   auto& engine = folder->narrowed[key];
   if (!engine) engine = shared_engine(std::move(s));
   return engine;
+}
+
+std::string Workspace::docs_base_for(const std::string& uri) const {
+  std::lock_guard lock(mutex_);
+  if (client_.docs_url) return checks::docs_base(client_.docs_url);
+  auto path = uri_to_path(uri);
+  const Folder* folder = path ? folder_for(*path) : nullptr;
+  if (folder && folder->config && folder->config->docs_url)
+    return checks::docs_base(folder->config->docs_url, folder->config->dir);
+  return checks::default_docs_base();
 }
 
 bool Workspace::excludes(const Folder& folder, const std::filesystem::path& file) {

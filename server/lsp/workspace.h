@@ -32,6 +32,9 @@ public:
   // config's per-file-ignores that match the file applied last (as `oomlint check` does). A file
   // that the config's `exclude` patterns leave out gets an engine with no rules.
   std::shared_ptr<const checks::Engine> engine_for(const std::string& uri) const;
+  // The base of the documentation links sent for a document (checks/doc_links.h): the client's
+  // `docsUrl`, else the `docs-url` of the folder's config file, else the default.
+  std::string docs_base_for(const std::string& uri) const;
   // Whether the config of the folder that contains `path` excludes it.
   bool is_excluded(const std::filesystem::path& path) const;
   // Bumped whenever the settings of any folder may have changed.

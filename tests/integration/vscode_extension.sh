@@ -52,6 +52,7 @@ if commands != {"oomlint.restart", "oomlint.fixAll", "oomlint.showOutput"}:
     sys.exit(f"commands: {commands}")
 props = set(pkg["contributes"]["configuration"]["properties"])
 want = {"oomlint.path", "oomlint.args", "oomlint.targetGpu", "oomlint.select", "oomlint.ignore",
+        "oomlint.docsUrl",
         "oomlint.trace.server"}
 if props != want:
     sys.exit(f"settings: {props ^ want}")

@@ -24,7 +24,7 @@ version=$(sed -nE 's/^project\(oomlint VERSION ([0-9.]+).*/\1/p' "$SRC/CMakeList
 mkdir -p "$work/src/docs"
 cp -R "$SRC/pyproject.toml" "$SRC/setup.py" "$SRC/CMakeLists.txt" "$SRC/README.md" "$SRC/python" \
   "$work/src/"
-cp -R "$SRC/docs/rules" "$work/src/docs/"
+cp -R "$SRC/docs/rules" "$SRC/docs/guide" "$work/src/docs/"
 start=$(date +%s)
 (cd "$work/src" && env -u PIP_FIND_LINKS OOMLINT_WHEEL_BINARY="$OOMLINT_BINARY" \
   "$PY" -m build --wheel --no-isolation --outdir "$work/dist" . >"$work/build.log" 2>&1) ||
@@ -37,6 +37,8 @@ grep -q " oomlint-$version.data/scripts/oomlint$" "$work/list.txt" && pass "the 
 grep -q " oomlint/__main__.py$" "$work/list.txt" || bad "no oomlint/__main__.py"
 pages=$(grep -c " oomlint/docs/rules/OOM[0-9]*\.md$" "$work/list.txt")
 [ "$pages" = "$(ls "$SRC"/docs/rules/OOM*.md | wc -l)" ] && pass "$pages rule pages packaged" || bad "rule pages: $pages"
+guide=$(grep -c " oomlint/docs/guide/[A-Z0-9]*\.md$" "$work/list.txt")
+[ "$guide" = "$(ls "$SRC"/docs/guide/*.md | wc -l)" ] && pass "$guide guide pages packaged" || bad "guide pages: $guide"
 grep -qx "Root-Is-Purelib: false" <<<"$(unzip -p "$wheel" "oomlint-$version.dist-info/WHEEL")" || bad "wheel is pure"
 [ -z "$(ls -A "$work/src/python" | grep -v '^oomlint$')" ] && [ -z "$(find "$work/src/python" -name "*.egg-info")" ] || bad "the build left files beside the package sources"
 
@@ -56,6 +58,10 @@ mkdir "$work/proj" && cp "$SRC/examples/train.py" "$work/proj/"
   pass "LSP round trip through venv/bin/oomlint server: $(tr '\n' ';' <"$work/lsp.txt")" || { cat "$work/lsp.txt"; bad "LSP round trip"; }
 "$V/python" -c "import importlib.resources as r, oomlint; assert (r.files('oomlint') / 'docs/rules/OOM203.md').read_text().startswith('# OOM203')" &&
   pass "the rule pages are readable as package data" || bad "package data"
+# The binary's links point at the pages the wheel installed (checks/doc_links.h).
+link=$("$V/oomlint" rule OOM203 | grep -oE 'file://[^)]*/guide/M20\.md' | head -1)
+[ -n "$link" ] && [[ "$link" == *"/site-packages/oomlint/docs/guide/M20.md" ]] && [ -f "${link#file://}" ] &&
+  pass "oomlint rule links the wheel's guide page: $link" || bad "guide link from the wheel: '$link'"
 "$V/pip" uninstall -y -q oomlint || bad "pip uninstall"
 left=$(find "$work/venv" -name 'oomlint*' | grep -v '/pip/' || true)
 [ -z "$left" ] && pass "pip uninstall removed bin/oomlint and the package" || bad "left after uninstall: $left"

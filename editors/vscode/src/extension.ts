@@ -42,6 +42,7 @@ function readSettings(): Settings {
     targetGpu: cfg.get("targetGpu"),
     select: cfg.get("select"),
     ignore: cfg.get("ignore"),
+    docsUrl: cfg.get("docsUrl"),
   });
   for (const p of problems) output.appendLine(`settings: ${p}`);
   return settings;

@@ -14,6 +14,7 @@ export interface RawSettings {
   targetGpu?: unknown;
   select?: unknown;
   ignore?: unknown;
+  docsUrl?: unknown;
 }
 
 export interface Settings {
@@ -22,6 +23,9 @@ export interface Settings {
   targetGpu: TargetGpu | null;
   select: string[];
   ignore: string[];
+  // Where diagnostic and hover links point: a hosted copy of the docs or a directory; null: the
+  // server's default (the installed docs, else the source tree's docs/).
+  docsUrl: string | null;
 }
 
 // What the server reads (server/lsp/settings_source.cpp): camelCase keys, each optional.
@@ -29,6 +33,7 @@ export interface ServerSettings {
   select?: string[];
   ignore?: string[];
   targetGpu?: TargetGpu;
+  docsUrl?: string;
 }
 
 export interface ServerCommand {
@@ -90,6 +95,14 @@ export function normalizeSettings(raw: RawSettings): Normalized {
       );
     }
   }
+  let docsUrl: string | null = null;
+  if (raw.docsUrl !== undefined && raw.docsUrl !== null) {
+    if (typeof raw.docsUrl !== "string") {
+      problems.push("oomlint.docsUrl must be a string: a URL or a directory");
+    } else if (raw.docsUrl.trim() !== "") {
+      docsUrl = raw.docsUrl.trim();
+    }
+  }
   return {
     settings: {
       path: stringList(raw.path, "path", problems),
@@ -97,6 +110,7 @@ export function normalizeSettings(raw: RawSettings): Normalized {
       targetGpu,
       select: ruleList(raw.select, "select", problems),
       ignore: ruleList(raw.ignore, "ignore", problems),
+      docsUrl,
     },
     problems,
   };
@@ -109,6 +123,7 @@ export function serverSettings(s: Settings): ServerSettings {
   if (s.select.length > 0) out.select = [...s.select];
   if (s.ignore.length > 0) out.ignore = [...s.ignore];
   if (s.targetGpu !== null) out.targetGpu = s.targetGpu;
+  if (s.docsUrl !== null) out.docsUrl = s.docsUrl;
   return out;
 }
 
@@ -121,7 +136,12 @@ export function initializationOptions(s: Settings): ServerSettings & { pushDiagn
 // The `settings` of workspace/didChangeConfiguration. Keys the user cleared are sent as null so
 // the server drops an earlier value and goes back to the config file or its default.
 export function didChangeConfigurationSettings(s: Settings): {
-  oomlint: { select: string[] | null; ignore: string[] | null; targetGpu: TargetGpu | null };
+  oomlint: {
+    select: string[] | null;
+    ignore: string[] | null;
+    targetGpu: TargetGpu | null;
+    docsUrl: string | null;
+  };
 } {
   const v = serverSettings(s);
   return {
@@ -129,6 +149,7 @@ export function didChangeConfigurationSettings(s: Settings): {
       select: v.select ?? null,
       ignore: v.ignore ?? null,
       targetGpu: v.targetGpu ?? null,
+      docsUrl: v.docsUrl ?? null,
     },
   };
 }

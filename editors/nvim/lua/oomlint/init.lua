@@ -17,7 +17,8 @@ local defaults = {
   filetypes = { "python" },
   -- The root is the nearest directory holding one of these; else the file's own directory.
   root_markers = { "pyproject.toml", "oomlint.toml", ".git" },
-  -- select / ignore / targetGpu / evalAccumulationSteps / gpuMemory, as the server reads them.
+  -- select / ignore / targetGpu / evalAccumulationSteps / gpuMemory / docsUrl, as the server
+  -- reads them.
   -- Unset keys leave the project's [tool.oomlint] table in charge.
   settings = {},
   on_attach = nil,

@@ -186,7 +186,8 @@ describe("extension settings against the real server", () => {
     assert.ok(d, `OOM203 missing from ${JSON.stringify(items)}`);
     assert.deepEqual(d.range.start, { line: 8, character: 8 });
     assert.equal(d.source, "oomlint");
-    assert.match(d.codeDescription?.href ?? "", /OOM203/);
+    // By default a page on this machine: the installed docs or the source tree's docs/.
+    assert.match(d.codeDescription?.href ?? "", /^file:\/\/.*\/rules\/OOM203\.md$/);
   });
 
   it("offers a quick fix for OOM203 whose edit removes the call", async () => {
@@ -266,6 +267,17 @@ describe("initializationOptions", () => {
       assert.ok(edit);
       const edits = edit.changes?.[uri] ?? editsFromDocumentChanges(edit, uri);
       assert.equal(applyEdits(text, edits), text.replace('"eager"', '"sdpa"'));
+    } finally {
+      assert.equal(await stopServer(s), 0);
+    }
+  });
+
+  it("oomlint.docsUrl points the rule link at a hosted copy", async () => {
+    const s = await startServer({ docsUrl: "https://example.org/oomlint/docs" });
+    try {
+      await open(s);
+      const d = (await pull(s)).find((x) => x.code === "OOM203");
+      assert.equal(d?.codeDescription?.href, "https://example.org/oomlint/docs/rules/OOM203.md");
     } finally {
       assert.equal(await stopServer(s), 0);
     }

@@ -29,7 +29,14 @@ function env(files: string[], over: Partial<Environment> = {}): Environment {
 describe("normalizeSettings", () => {
   it("gives empty defaults for unset settings", () => {
     const { settings, problems } = normalizeSettings({});
-    assert.deepEqual(settings, { path: [], args: [], targetGpu: null, select: [], ignore: [] });
+    assert.deepEqual(settings, {
+      path: [],
+      args: [],
+      targetGpu: null,
+      select: [],
+      ignore: [],
+      docsUrl: null,
+    });
     assert.deepEqual(problems, []);
   });
 
@@ -99,8 +106,22 @@ describe("didChangeConfigurationSettings", () => {
   it("wraps the values in an oomlint section and clears unset ones with null", () => {
     const { settings } = normalizeSettings({ ignore: ["OOM203"] });
     assert.deepEqual(didChangeConfigurationSettings(settings), {
-      oomlint: { select: null, ignore: ["OOM203"], targetGpu: null },
+      oomlint: { select: null, ignore: ["OOM203"], targetGpu: null, docsUrl: null },
     });
+  });
+
+  it("passes docsUrl to the server, trimmed, and clears it with null when unset", () => {
+    const { settings } = normalizeSettings({ docsUrl: " https://example.org/oomlint/docs/ " });
+    assert.equal(initializationOptions(settings).docsUrl, "https://example.org/oomlint/docs/");
+    assert.equal(
+      didChangeConfigurationSettings(settings).oomlint.docsUrl,
+      "https://example.org/oomlint/docs/",
+    );
+    const blank = normalizeSettings({ docsUrl: "  " });
+    assert.equal("docsUrl" in initializationOptions(blank.settings), false);
+    const wrong = normalizeSettings({ docsUrl: 3 });
+    assert.equal(wrong.settings.docsUrl, null);
+    assert.equal(wrong.problems.length, 1);
   });
 });
 
