@@ -66,10 +66,10 @@ bool has_scheme(std::string_view target) {
 
 } // namespace
 
-std::string file_url(const fs::path& absolute) {
+std::string percent_encode_path(std::string_view path) {
   static const char* kHex = "0123456789ABCDEF";
-  std::string out = "file://";
-  for (unsigned char c : absolute.generic_string()) {
+  std::string out;
+  for (unsigned char c : path) {
     if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
       out += static_cast<char>(c);
     } else {
@@ -79,6 +79,10 @@ std::string file_url(const fs::path& absolute) {
     }
   }
   return out;
+}
+
+std::string file_url(const fs::path& absolute) {
+  return "file://" + percent_encode_path(absolute.generic_string());
 }
 
 std::string docs_base_for(const DocsLocations& where) {

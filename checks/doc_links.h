@@ -38,6 +38,8 @@ std::string docs_base(const std::optional<std::string>& setting,
 
 // The file:// URL of an absolute local path (percent-encoded).
 std::string file_url(const std::filesystem::path& absolute);
+// A path with every byte but letters, digits and `/-_.~` percent-encoded (RFC 3986), for a URI.
+std::string percent_encode_path(std::string_view path);
 
 std::string rule_url(std::string_view code, std::string_view base);
 std::string guide_url(std::string_view section, std::string_view base);

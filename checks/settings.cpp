@@ -48,4 +48,16 @@ bool Settings::is_enabled(std::string_view code) const {
   return longest_match(ignore, code) < sel;
 }
 
+std::string settings_key(const Settings& s) {
+  std::string key;
+  for (const auto& p : s.select)
+    key += p + ",";
+  key += "|";
+  for (const auto& p : s.ignore)
+    key += p + ",";
+  key += "|" + std::string(to_string(s.target_gpu)) + "|" +
+         std::to_string(s.eval_accumulation_steps) + "|" + std::to_string(s.gpu_memory_bytes);
+  return key;
+}
+
 } // namespace oomlint::checks

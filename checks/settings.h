@@ -33,4 +33,8 @@ struct Settings {
   bool is_enabled(std::string_view code) const;
 };
 
+// Everything in `s` that changes what an engine reports, as one string: equal keys, equal
+// engines (the CLI's results cache and the server's shared engines are keyed on it).
+std::string settings_key(const Settings& s);
+
 } // namespace oomlint::checks

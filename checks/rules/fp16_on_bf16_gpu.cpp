@@ -272,12 +272,21 @@ public:
     if (!supports_bf16(cx.settings().target_gpu)) return;
     if (targets_other_accelerator(cx)) return;
     if (call.is("pair")) return deepspeed_dict(call, cx);
-    if (under_bf16_support_test(cx)) return;
     // Code that never runs with the settings the file fixes (`if args.fp16:` with a flag that
     // defaults to off) chooses nothing.
     if (cx.analysis().is_dead(call)) return;
     const Semantics& m = cx.sema();
     auto q = m.callee_name(call);
+    // A precision setting under a test of bf16 support chooses nothing. (Asked only of the
+    // calls that set precision: the walk over the enclosing conditions is not free.)
+    if (q &&
+        (*q == "apex.amp.initialize" || *q == "apex.amp.frontend.initialize" ||
+         facts::is_training_arguments_class(*q) || is_autocast(*q) ||
+         *q == "accelerate.Accelerator" || *q == "accelerate.accelerator.Accelerator" ||
+         is_lightning_trainer(*q)) &&
+        under_bf16_support_test(cx)) {
+      return;
+    }
     if (q && (*q == "apex.amp.initialize" || *q == "apex.amp.frontend.initialize")) {
       return apex(call, cx);
     }

@@ -107,18 +107,6 @@ fs::path source_root(const fs::path& cwd) {
   return root;
 }
 
-std::string settings_key(const checks::Settings& s) {
-  std::string key;
-  for (const auto& p : s.select)
-    key += p + ",";
-  key += "|";
-  for (const auto& p : s.ignore)
-    key += p + ",";
-  key += "|" + std::string(checks::to_string(s.target_gpu)) + "|" +
-         std::to_string(s.eval_accumulation_steps) + "|" + std::to_string(s.gpu_memory_bytes);
-  return key;
-}
-
 bool validate_selectors(const std::vector<std::string>& raw, std::string_view flag,
                         std::vector<std::string>& out) {
   for (const auto& item : raw) {
@@ -491,7 +479,7 @@ int run_check(const std::vector<std::string>& args) {
                                           jobs[i].from_stdin && a.stdin_filename.empty()
                                               ? cwd / "stdin.py"
                                               : fs::path(jobs[i].absolute));
-    std::string key = settings_key(s);
+    std::string key = checks::settings_key(s);
     auto& engine = engines[key];
     if (!engine) engine = std::make_unique<LazyEngine>(std::move(s));
     jobs[i].lazy_engine = engine.get();

@@ -172,21 +172,6 @@ std::string sarif_level(checks::Severity s) {
   return "warning";
 }
 
-std::string uri_encode(std::string_view path) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string fnv1a_hex(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) {
@@ -238,11 +223,11 @@ void render_sarif(std::ostream& out, const std::vector<Finding>& findings, const
     Json artifact;
     std::string rel_s = rel.generic_string();
     if (!rel_s.empty() && rel_s != "." && !rel_s.starts_with("..") && abs.is_absolute()) {
-      artifact = Json{{"uri", uri_encode(rel_s)}, {"uriBaseId", "%SRCROOT%"}};
+      artifact = Json{{"uri", checks::percent_encode_path(rel_s)}, {"uriBaseId", "%SRCROOT%"}};
     } else if (abs.is_absolute()) {
-      artifact = Json{{"uri", "file://" + uri_encode(abs.generic_string())}};
+      artifact = Json{{"uri", "file://" + checks::percent_encode_path(abs.generic_string())}};
     } else {
-      artifact = Json{{"uri", uri_encode(f.display)}};
+      artifact = Json{{"uri", checks::percent_encode_path(f.display)}};
       rel_s = f.display;
     }
     Json region{{"startLine", f.location.row},
@@ -264,7 +249,7 @@ void render_sarif(std::ostream& out, const std::vector<Finding>& findings, const
     if (f.cell) result["properties"] = Json{{"cell", *f.cell}};
     results.push_back(std::move(result));
   }
-  std::string root_uri = "file://" + uri_encode(o.sarif_root.generic_string());
+  std::string root_uri = "file://" + checks::percent_encode_path(o.sarif_root.generic_string());
   if (!root_uri.ends_with("/")) root_uri += "/";
   Json run{{"tool", Json{{"driver", Json{{"name", "oomlint"},
                                          {"version", OOMLINT_VERSION},

@@ -74,23 +74,11 @@ namespace {
 // about as much as checking a small file; the server builds them again on every change of
 // settings or folders, mostly with settings it had before (and the fuzzer builds a whole server
 // per input). So they are shared by settings, process-wide: the last few used are kept.
-std::string settings_key(const checks::Settings& s) {
-  std::string key;
-  for (const auto& p : s.select)
-    key += p + ",";
-  key += "|";
-  for (const auto& p : s.ignore)
-    key += p + ",";
-  key += "|" + std::string(checks::to_string(s.target_gpu)) + "|" +
-         std::to_string(s.eval_accumulation_steps) + "|" + std::to_string(s.gpu_memory_bytes);
-  return key;
-}
-
 std::shared_ptr<const checks::Engine> shared_engine(checks::Settings settings) {
   constexpr size_t kKept = 8;
   static std::mutex mutex;
   static std::deque<std::pair<std::string, std::shared_ptr<const checks::Engine>>> kept;
-  std::string key = settings_key(settings);
+  std::string key = checks::settings_key(settings);
   std::lock_guard lock(mutex);
   for (auto it = kept.begin(); it != kept.end(); ++it) {
     if (it->first == key) {
