@@ -1,4 +1,5 @@
 #include "cli/check_command.h"
+#include "cli/arguments.h"
 
 #include <unistd.h>
 
@@ -299,13 +300,7 @@ int run_check(const std::vector<std::string>& args) {
                  "(URL) or a directory (default: the installed docs, else the source tree's)");
   app.add_flag("--no-prefilter", a.no_prefilter, "Check every file fully (for debugging)")
       ->group("");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto code = parse_arguments(app, args)) return *code;
   a.select_given = select->count() > 0;
 
   // ---- validate ----

@@ -1,4 +1,5 @@
 #include "cli/estimate_command.h"
+#include "cli/arguments.h"
 
 #include <filesystem>
 #include <fstream>
@@ -92,13 +93,7 @@ int run_estimate(const std::vector<std::string>& args) {
                  "Memory of one GPU in GB: exit 1 if it does not fit")
       ->check(CLI::PositiveNumber);
   app.add_option("--output-format", format, "text (default) or json");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  if (auto code = parse_arguments(app, args)) return *code;
   if (format != "text" && format != "json") {
     std::cerr << "error: --output-format: expected text or json, got `" << format << "`\n";
     return 2;

@@ -1,4 +1,5 @@
 #include "cli/guide_command.h"
+#include "cli/arguments.h"
 
 #include <iostream>
 
@@ -16,15 +17,8 @@ int run_guide(const std::vector<std::string>& args) {
   std::string key;
   std::string docs_url;
   app.add_option("section", key, "Section: M7, m7 or 7 (M1 to M20); none: the table of contents");
-  app.add_option("--docs-url", docs_url,
-                 "Where the page's links point: a hosted copy of the docs (URL) or a directory");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  add_docs_url_option(app, docs_url);
+  if (auto code = parse_arguments(app, args)) return *code;
   std::string_view page;
   if (key.empty()) {
     page = checks::guide_index();

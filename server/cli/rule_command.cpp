@@ -1,4 +1,5 @@
 #include "cli/rule_command.h"
+#include "cli/arguments.h"
 
 #include <algorithm>
 #include <iostream>
@@ -91,15 +92,8 @@ int run_rule(const std::vector<std::string>& args) {
   app.add_flag("--all", all, "List every rule");
   app.add_option("--output-format", format, "text (default) or json");
   std::string docs_url;
-  app.add_option("--docs-url", docs_url,
-                 "Where the page's links point: a hosted copy of the docs (URL) or a directory");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : 2;
-  }
+  add_docs_url_option(app, docs_url);
+  if (auto code = parse_arguments(app, args)) return *code;
   if (format != "text" && format != "json") {
     std::cerr << "error: --output-format: expected text or json, got `" << format << "`\n";
     return 2;
