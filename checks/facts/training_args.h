@@ -4,10 +4,12 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string_view>
 
 #include "engine/prefilter.h"
 #include "model/semantics.h"
+#include "model/values.h"
 
 namespace oomlint::checks::facts {
 
@@ -32,6 +34,30 @@ inline bool is_training_arguments_class(std::string_view qualified) {
     }
   }
   return false;
+}
+
+// The default of a field of transformers' TrainingArguments (and Seq2SeqTrainingArguments,
+// sentence-transformers' subclass), for the fields the rules read: what a run gets when neither
+// the command line nor the code sets it. TRL's configs are left out: several of them changed
+// these defaults across versions (SFTConfig turns gradient checkpointing on in recent ones).
+inline std::optional<Const> training_arguments_default(std::string_view qualified,
+                                                       std::string_view field) {
+  auto dot = qualified.rfind('.');
+  std::string_view last = dot == std::string_view::npos ? qualified : qualified.substr(dot + 1);
+  std::string_view root = qualified.substr(0, qualified.find('.'));
+  bool seq2seq = root == "transformers" && last == "Seq2SeqTrainingArguments";
+  bool plain = (root == "transformers" && last == "TrainingArguments") ||
+               (root == "sentence_transformers" && last == "SentenceTransformerTrainingArguments");
+  if (!seq2seq && !plain) return std::nullopt;
+  if (field == "gradient_checkpointing" || field == "fp16" || field == "bf16" ||
+      field == "torch_compile" || (seq2seq && field == "predict_with_generate")) {
+    return Const::boolean(false);
+  }
+  if (field == "per_device_train_batch_size" || field == "per_device_eval_batch_size") {
+    return Const::integer(8);
+  }
+  if (field == "gradient_accumulation_steps") return Const::integer(1);
+  return std::nullopt;
 }
 
 // A call that builds one (through any import spelling).

@@ -1,10 +1,12 @@
 #include "model/analysis.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <functional>
 #include <set>
 
+#include "facts/training_args.h"
 #include "model/semantics.h"
 #include "model/syntax.h"
 #include "model/wrappers.h"
@@ -455,6 +457,11 @@ std::optional<Const> Analysis::constant(Node e) const {
           if (bs.empty()) return false;
           for (const Binding* b : bs) {
             if (b->kind == Binding::Kind::Param) {
+              // `args: TrainConfig`: a dataclass, read below as one.
+              Node type = b->site.is("typed_parameter") || b->site.is("typed_default_parameter")
+                              ? b->site.field("type")
+                              : Node();
+              if (!type.null() && !text(type).ends_with("Namespace")) return false;
               std::string_view n = text(b->target);
               if (!(n == "args" || n == "opt" || n == "opts" || n == "options" || n == "hparams" ||
                     n == "flags" || n == "cmd_args" || n == "arguments")) {
@@ -477,6 +484,21 @@ std::optional<Const> Analysis::constant(Node e) const {
           Node cls = fn.null() ? Node() : flow_.class_of_method(fn);
           if (cls.null()) return false;
           auto writes = flow_.attribute_bindings(cls, text(x.field("attribute")));
+          if (writes.empty() && text(x.field("attribute")) == "hparams") {
+            // Lightning: `self.save_hyperparameters(hparams)` in this class keeps the parsed
+            // namespace as `self.hparams`.
+            bool saved = false;
+            for (Node c : flow_.calls_named("save_hyperparameters")) {
+              Node on = Semantics::receiver(c);
+              if (on.null() || text(on) != "self" || Semantics::argument_count(c) != 1) continue;
+              Node m = flow_.function_of(c);
+              if (m.null() || !(flow_.class_of_method(m) == cls)) continue;
+              Node a = Semantics::positional(c, 0);
+              if (a.null() || !is_namespace(a, d + 1)) return false;
+              saved = true;
+            }
+            return saved;
+          }
           if (writes.empty()) return false;
           for (const AttributeBinding& w : writes) {
             if (w.augmented || !is_namespace(w.value, d + 1)) return false;
@@ -546,6 +568,7 @@ std::optional<Const> Analysis::constant(Node e) const {
             base = resolve(s);
             break;
           }
+          if (base.kind == Ref::Kind::Library) cls = base; // a library's field default, below
           if (base.kind != Ref::Kind::Class && base.kind != Ref::Kind::ProjectClass) break;
           cls = base;
         }
@@ -559,9 +582,30 @@ std::optional<Const> Analysis::constant(Node e) const {
             out = constant(v);
           }
         } else if (cls.kind == Ref::Kind::ProjectClass && cls.module) {
-          if (const ClassSummary* c = cls.module->cls(cls.name)) {
-            if (const Const* f = c->field(attr)) out = *f;
-          }
+          // The class's own default, else the first base's in Python's order of lookup, depth
+          // first (a field declared without a literal default is not in the summary, so a
+          // base's default may then stand in).
+          std::function<std::optional<Const>(const Ref&, int)> field_of =
+              [&](const Ref& at, int depth) -> std::optional<Const> {
+            if (depth > 6 || at.kind != Ref::Kind::ProjectClass || !at.module) return std::nullopt;
+            const ClassSummary* c = at.module->cls(at.name);
+            if (!c) return std::nullopt;
+            if (const Const* f = c->field(attr)) return *f;
+            for (const std::string& b : c->bases) {
+              // A base named as the module binds it: a class of the same module, an import.
+              Ref base =
+                  b.find('.') == std::string::npos ? member_of(at.file, at.module, b, 0) : Ref();
+              if (!base) base = resolve_spec(b, at.file, 0);
+              std::optional<Const> v = base.kind == Ref::Kind::Library
+                                           ? facts::training_arguments_default(base.name, attr)
+                                           : field_of(base, depth + 1);
+              if (v) return v;
+            }
+            return std::nullopt;
+          };
+          out = field_of(cls, 0);
+        } else if (cls.kind == Ref::Kind::Library) {
+          out = facts::training_arguments_default(cls.name, attr);
         }
         if (out && o.is("identifier")) {
           for (const Binding* b : flow_.reaching(text(o), o)) {
@@ -614,7 +658,28 @@ std::optional<Const> Analysis::constant(Node e) const {
         if (v && builtin == "str" && v->kind == Const::Kind::Str) out = v;
       }
     } else if (Semantics::argument_count(e) == 0) {
-      if (auto f = call_facts(e)) out = f->returns_const;
+      // `args.optimizer.lower()`: case and blanks of a known string.
+      Node f = Semantics::callee(e);
+      std::string_view m = f.is("attribute") ? text(f.field("attribute")) : std::string_view();
+      if (m == "lower" || m == "upper" || m == "strip" || m == "casefold") {
+        auto v = constant(f.field("object"));
+        if (v && v->kind == Const::Kind::Str) {
+          std::string t = v->s;
+          if (m == "strip") {
+            auto a = t.find_first_not_of(" \t\n\r");
+            t = a == std::string::npos ? std::string()
+                                       : t.substr(a, t.find_last_not_of(" \t\n\r") - a + 1);
+          } else {
+            for (char& ch : t) {
+              ch = m == "upper" ? static_cast<char>(std::toupper(static_cast<unsigned char>(ch)))
+                                : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            }
+          }
+          out = Const::string(std::move(t));
+        }
+      } else if (auto facts = call_facts(e)) {
+        out = facts->returns_const;
+      }
     }
   }
   impl_->consts[e.id()] = out;
@@ -2225,6 +2290,10 @@ ModuleSummary Analysis::summarize() const {
       if (!b.named() || b.is("keyword_argument") || b.is("comment")) continue;
       Ref r = resolve(b);
       if (r.kind == Ref::Kind::Library) c.bases.push_back(r.name);
+      // A class of this module: its bare name, which member_of finds in this summary.
+      if (r.kind == Ref::Kind::Class && flow_.scope_of(r.node) == 0) {
+        c.bases.push_back(std::string(text(r.node.field("name"))));
+      }
     }
     for (Node d : decorators_of(cls)) {
       Ref r = resolve(d.is("call") ? Semantics::callee(d) : d);

@@ -282,6 +282,41 @@ TEST_CASE("constants: argparse namespaces reached in other ways", "[model][const
                "x = args.fp16\n");
     CHECK(a.value("args.fp16") == "False");
   }
+  SECTION("Lightning's self.hparams, saved from the namespace") {
+    Analysed a("parser.add_argument('--use_gc', action='store_true')\n"
+               "class Module(pl.LightningModule):\n"
+               "    def __init__(self, hparams):\n"
+               "        self.save_hyperparameters(hparams)\n"
+               "    def setup(self):\n"
+               "        return self.hparams.use_gc\n"
+               "class Other(pl.LightningModule):\n"
+               "    def setup(self):\n"
+               "        return self.hparams.use_gc\n");
+    CHECK(a.value("self.hparams.use_gc", 0) == "False");
+    // No save_hyperparameters in this class: its hparams may hold anything.
+    CHECK(a.value("self.hparams.use_gc", 1) == "unknown");
+  }
+  SECTION("an `args` parameter annotated with a class is that class, not a namespace") {
+    Analysed a("from dataclasses import dataclass\n"
+               "parser.add_argument('--budget', default=0.5)\n"
+               "@dataclass\n"
+               "class Config:\n"
+               "    budget: float = 1.0\n"
+               "def train(args: Config, opts: argparse.Namespace):\n"
+               "    return args.budget, opts.budget\n");
+    CHECK(a.value("args.budget") == "1.000000");
+    CHECK(a.value("opts.budget") == "0.500000");
+  }
+  SECTION("string methods on an option: case and blanks") {
+    Analysed a("parser.add_argument('--optimizer', default=' Adam ')\n"
+               "args = parser.parse_args()\n"
+               "x = args.optimizer.strip().lower() == 'adam'\n"
+               "y = args.optimizer.upper()\n"
+               "z = args.optimizer.lower(1)\n");
+    CHECK(a.value("args.optimizer.strip().lower() == 'adam'") == "True");
+    CHECK(a.value("args.optimizer.upper()") == "' ADAM '");
+    CHECK(a.value("args.optimizer.lower(1)") == "unknown");
+  }
   SECTION("not a namespace: an object that is not parsed arguments") {
     Analysed a("parser.add_argument('--fp16', action='store_true')\n"
                "args = load_config()\n"
@@ -315,26 +350,29 @@ TEST_CASE("constants: dataclass and config class fields", "[model][constants]") 
 
 TEST_CASE("constants: HfArgumentParser dataclasses and TrainingArguments subclasses",
           "[model][constants]") {
-  Analysed a("from dataclasses import dataclass\n"
-             "from transformers import HfArgumentParser, TrainingArguments\n"
-             "@dataclass\n"
-             "class ModelArguments:\n"
-             "    name: str = 'gpt2'\n"
-             "    use_lora: bool = False\n"
-             "@dataclass\n"
-             "class MyTrainingArguments(TrainingArguments):\n"
-             "    fp16: bool = True\n"
-             "    gradient_checkpointing: bool = False\n"
-             "parser = HfArgumentParser((ModelArguments, MyTrainingArguments))\n"
-             "model_args, training_args = parser.parse_args_into_dataclasses()\n"
-             "use(model_args.name, model_args.use_lora, training_args.fp16,\n"
-             "    training_args.gradient_checkpointing, training_args.bf16)\n");
+  Analysed a(
+      "from dataclasses import dataclass\n"
+      "from transformers import HfArgumentParser, TrainingArguments\n"
+      "@dataclass\n"
+      "class ModelArguments:\n"
+      "    name: str = 'gpt2'\n"
+      "    use_lora: bool = False\n"
+      "@dataclass\n"
+      "class MyTrainingArguments(TrainingArguments):\n"
+      "    fp16: bool = True\n"
+      "    gradient_checkpointing: bool = False\n"
+      "parser = HfArgumentParser((ModelArguments, MyTrainingArguments))\n"
+      "model_args, training_args = parser.parse_args_into_dataclasses()\n"
+      "use(model_args.name, model_args.use_lora, training_args.fp16,\n"
+      "    training_args.gradient_checkpointing, training_args.bf16, training_args.optim)\n");
   CHECK(a.value("model_args.name") == "'gpt2'");
   CHECK(a.value("model_args.use_lora") == "False");
   CHECK(a.value("training_args.fp16") == "True");
   CHECK(a.value("training_args.gradient_checkpointing") == "False");
-  // Not declared by the subclass: TrainingArguments' own default is not the file's to say.
-  CHECK(a.value("training_args.bf16") == "unknown");
+  // Not declared by the subclass: transformers' own default where it has never changed (bf16 is
+  // off unless asked for), unknown where it has changed across versions (the default `optim`).
+  CHECK(a.value("training_args.bf16") == "False");
+  CHECK(a.value("training_args.optim") == "unknown");
   auto cls = a.analysis().class_of(a.at("training_args", 1));
   REQUIRE(cls.kind == oomlint::checks::Ref::Kind::Class);
   CHECK(a.text(cls.node.field("name")) == "MyTrainingArguments");
@@ -511,7 +549,7 @@ TEST_CASE("constants: dataclass fields through subclasses", "[model][constants]"
   CHECK(a.value("base.steps") == "10");
 }
 
-TEST_CASE("constants: a field inherited from a library class is not the file's to say",
+TEST_CASE("constants: a field inherited from a library class is the library's stable default",
           "[model][constants]") {
   Analysed a("from dataclasses import dataclass\n"
              "from transformers import TrainingArguments\n"
@@ -522,7 +560,19 @@ TEST_CASE("constants: a field inherited from a library class is not the file's t
              "class Child(Mine):\n"
              "    pass\n"
              "child = Child(output_dir='x')\n"
-             "use(child.fp16, child.bf16)\n");
+             "use(child.fp16, child.bf16, child.gradient_checkpointing, child.warmup_ratio)\n");
   CHECK(a.value("child.fp16") == "True");
-  CHECK(a.value("child.bf16") == "unknown");
+  CHECK(a.value("child.bf16") == "False");
+  CHECK(a.value("child.gradient_checkpointing") == "False");
+  CHECK(a.value("child.warmup_ratio") == "unknown"); // not in oomlint's table
+}
+
+TEST_CASE("constants: TRL configs' defaults are not known (they changed across versions)",
+          "[model][constants]") {
+  Analysed a("from trl import SFTConfig, TrlParser\n"
+             "from transformers import HfArgumentParser\n"
+             "parser = HfArgumentParser(SFTConfig)\n"
+             "(cfg,) = parser.parse_args_into_dataclasses()\n"
+             "use(cfg.gradient_checkpointing)\n");
+  CHECK(a.value("cfg.gradient_checkpointing") == "unknown");
 }
