@@ -8,6 +8,8 @@
 // instance of a class of the file that derives from torch.nn.Module (or a LightningModule).
 #pragma once
 
+#include <map>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
@@ -232,6 +234,9 @@ struct ModeTracker {
     uint32_t at = 0; // where the switch is
   };
   std::unordered_map<uint32_t, Entry> modes; // by scope: enclosing function start + 1, or 0
+  // The last switch of each receiver, by scope and the receiver's text: `student.train()` then
+  // `teacher.eval()` leaves `student(x)` in training mode.
+  std::map<std::pair<uint32_t, std::string>, Entry, std::less<>> by_receiver;
 
   static uint32_t scope_key(const Context& cx) {
     Node f = cx.enclosing_function();
@@ -275,12 +280,25 @@ struct ModeTracker {
       }
     }
     modes[scope_key(cx)] = e;
+    by_receiver[{scope_key(cx), std::string(cx.text(recv))}] = e;
   }
 
+  // The mode in force at `at`; when `at` calls a model that was itself switched in this scope
+  // (`m(x)`, `m.forward(x)`, `m.generate(x)` after `m.train()`), that model's own last switch.
   Mode current(const Context& cx, Node at) const {
     auto it = modes.find(scope_key(cx));
     if (it == modes.end()) return Mode::Unknown;
-    const Entry& e = it->second;
+    const Entry* own = nullptr;
+    if (at.is("call")) {
+      Node f = Semantics::callee(at);
+      if (f.is("attribute")) {
+        std::string_view a = cx.text(f.field("attribute"));
+        if (a == "forward" || a == "generate") f = f.field("object");
+      }
+      auto r = by_receiver.find(std::pair<uint32_t, std::string>{scope_key(cx), cx.text(f)});
+      if (r != by_receiver.end()) own = &r->second;
+    }
+    const Entry& e = own ? *own : it->second;
     if (at.start() < e.start || at.end() > e.end) return Mode::Unknown;
     return e.mode;
   }

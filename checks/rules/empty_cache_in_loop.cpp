@@ -45,6 +45,45 @@ bool runs_steps(const Context& cx, Node loop) {
   return found;
 }
 
+// Does the loop build a whole model on each pass (`model = GPTModel(cfg).bfloat16().to(dev)`,
+// `AutoModel.from_pretrained(...)`)? Then each pass is a trial or an experiment (a search for the
+// largest batch that fits, one model per configuration), not a step, and emptying the cache
+// between them is the point.
+bool builds_model_per_pass(const Context& cx, Node loop) {
+  bool found = false;
+  visit_subtree(loop.field("body"), [&](Node n) {
+    if (found || n.is("function_definition") || n.is("class_definition")) return false;
+    if (!n.is("assignment")) return true;
+    Node v = n.field("right");
+    // Peel `.to(device)`, `.cuda()`, `.half()`, `.bfloat16()`, `.float()`, `.eval()`, `.train()`.
+    for (int i = 0; i < 8 && v.is("call") && Semantics::callee(v).is("attribute"); ++i) {
+      std::string_view tail = cx.sema().callee_tail(v);
+      if (tail != "to" && tail != "cuda" && tail != "half" && tail != "bfloat16" &&
+          tail != "float" && tail != "eval" && tail != "train") {
+        break;
+      }
+      v = Semantics::callee(v).field("object");
+    }
+    if (!v.is("call")) return true;
+    Ref r = cx.analysis().callee(v);
+    bool loads = cx.sema().callee_tail(v) == "from_pretrained" &&
+                 (r.kind == Ref::Kind::Library && r.name.starts_with("transformers."));
+    // A class of another package (`GPTModel(cfg)` from an installed one) counts when the name it
+    // is bound to is a model's.
+    std::string_view callee = cx.text(Semantics::callee(v));
+    std::string_view last = callee.substr(callee.rfind('.') + 1);
+    bool class_call = !last.empty() && last.front() >= 'A' && last.front() <= 'Z';
+    found = loads ||
+            ((r.kind == Ref::Kind::Class || r.kind == Ref::Kind::ProjectClass ||
+              r.kind == Ref::Kind::Library) &&
+             cx.analysis().is_nn_module(r) && !r.name.starts_with("torch.nn.")) ||
+            (class_call && r.kind == Ref::Kind::Library &&
+             cx.analysis().is_model_object(n.field("left")));
+    return !found;
+  });
+  return found;
+}
+
 class EmptyCacheInLoop final : public RuleBase<EmptyCacheInLoop> {
 public:
   static constexpr RuleMeta kMeta{
@@ -94,6 +133,7 @@ public:
       if (a.is("except_clause")) return;
     }
     if (is_periodic(cx, loop)) return;
+    if (builds_model_per_pass(cx, loop)) return;
     if (!direct) {
       std::string callee(cx.text(Semantics::callee(call)));
       cx.report(call, "`" + callee +

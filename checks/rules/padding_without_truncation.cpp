@@ -121,6 +121,41 @@ bool is_fixed_text(const Context& cx, Node n) {
   return true;
 }
 
+// Does code after `stmt` in its function (or module) cut the sequences that `name` holds to an
+// upper bound: one example's ids `name["input_ids"][i][:n]`, or the second axis of a tensor
+// `name["input_ids"][:, :n]`? (`name["input_ids"][i : i + b]` picks examples, not tokens.)
+bool sliced_later(const Context& cx, Node stmt, std::string_view name) {
+  Node scope = cx.analysis().flow().function_of(stmt);
+  if (scope.null()) scope = cx.analysis().flow().root();
+  bool found = false;
+  visit_subtree(scope, [&](Node n) {
+    if (found || n.end() <= stmt.end()) return false; // nothing after the statement inside
+    if (!n.is("subscript") || n.start() < stmt.end()) return true;
+    Node value = n.field("value");
+    std::string_view v = cx.text(value);
+    bool rooted = v.starts_with(name) && v.size() > name.size() && v[name.size()] == '[';
+    if (!rooted) return true;
+    // An element of an element (`name[k][i]`), or the slice after the first axis.
+    bool element = value.is("subscript") && value.field("value").is("subscript");
+    for (uint32_t i = 1, k = n.named_child_count(); i < k; ++i) {
+      Node sub = n.named_child(i);
+      if (!sub.is("slice") || (i == 1 && !element)) continue;
+      // `[:n]` / `[a:n]`: an expression between the first colon and the next one.
+      bool after_colon = false;
+      for (Node c = sub.first_child(); !c.null(); c = c.next_sibling()) {
+        if (!c.named() && cx.text(c) == ":") {
+          if (after_colon) break;
+          after_colon = true;
+        } else if (after_colon && c.named() && !c.is("comment")) {
+          found = true;
+        }
+      }
+    }
+    return !found;
+  });
+  return found;
+}
+
 class PaddingWithoutTruncation final : public RuleBase<PaddingWithoutTruncation> {
 public:
   static constexpr RuleMeta kMeta{
@@ -178,6 +213,17 @@ public:
       return;
     }
     if (cx.analysis().is_dead(node)) return;
+    // A fallback in an `except` handler (the call the code meant to make has failed): the usual
+    // path is judged where it is written.
+    for (Node a : cx.ancestors()) {
+      if (a.is("except_clause")) return;
+    }
+    // `ids = tokenizer(texts, padding=True)` then `ids["input_ids"][i][:max_len]`: the code cuts
+    // the sequences itself.
+    if (stmt.is("assignment") && stmt.field("left").is("identifier") &&
+        sliced_later(cx, stmt, cx.text(stmt.field("left")))) {
+      return;
+    }
     // A multimodal processor call: truncating its text can cut the image or audio placeholder
     // tokens, which the model then rejects, so leaving it untruncated is deliberate.
     for (std::string_view media : {"images", "videos", "audio", "audios"}) {

@@ -86,6 +86,13 @@ bool under_unset_optional_flag(const Context& cx, Node call) {
   return false;
 }
 
+// `os.environ["LOCAL_RANK"]`: the script cannot start without a launcher's environment. Reading
+// it with `.get(...)` (and a default, or an `is not None` test) only allows for one.
+bool requires_local_rank(std::string_view src) {
+  return src.find("[\"LOCAL_RANK\"]") != std::string_view::npos ||
+         src.find("['LOCAL_RANK']") != std::string_view::npos;
+}
+
 class ReentrantCheckpoint final : public RuleBase<ReentrantCheckpoint> {
 public:
   static constexpr RuleMeta kMeta{
@@ -169,7 +176,7 @@ public:
                     src.find("accelerate launch") != std::string_view::npos ||
                     src.find("torch.distributed.launch") != std::string_view::npos ||
                     src.find("torch.distributed.run") != std::string_view::npos ||
-                    src.find("LOCAL_RANK") != std::string_view::npos;
+                    requires_local_rank(src);
     // Several processes under DeepSpeed are not DDP: its engine reduces the gradients itself and
     // the reentrant failure (parameters marked ready twice) is DDP's.
     if (!ddp && !(launched && !st.deepspeed)) return;

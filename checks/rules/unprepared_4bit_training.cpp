@@ -51,7 +51,12 @@ public:
     const Semantics& m = cx.sema();
     auto& st = cx.state<State>();
     if (m.callee_tail(call) == "backward") st.trains = true;
-    if (m.callee_tail(call) == "gradient_checkpointing_enable") st.prepared = true;
+    // Either half of what prepare_model_for_kbit_training does, written by hand: the code
+    // prepares the quantized base itself.
+    if (m.callee_tail(call) == "gradient_checkpointing_enable" ||
+        m.callee_tail(call) == "enable_input_require_grads") {
+      st.prepared = true;
+    }
     if (Semantics::bool_value(m.keyword(call, "gradient_checkpointing")) == true) {
       st.prepared = true;
     }
