@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Scores an oomlint binary against the labelled real-code corpus (see LABELING.md).
 
-    bench/realcode/score.py BINARY [--corpus DIR] [--split dev|holdout|holdout2|all] [--list fp,miss,unjudged]
+    bench/realcode/score.py BINARY [--corpus DIR] [--split dev|holdout|holdout2|holdout3|all] [--list fp,miss,unjudged]
                             [--json OUT]
 
 The corpus is the repositories of manifest.tsv cloned under DIR/<split>/<owner>__<name>
@@ -64,7 +64,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("binary")
     ap.add_argument("--corpus", default=os.environ.get("OOMLINT_REALCODE", "/work/corpus"))
-    ap.add_argument("--split", default="dev", choices=["dev", "holdout", "holdout2", "all"])
+    ap.add_argument("--split", default="dev", choices=["dev", "holdout", "holdout2", "holdout3", "all"])
     ap.add_argument("--list", default="", help="comma-separated: fp, miss, unjudged, tp")
     ap.add_argument("--code", default="", help="only these codes (comma-separated)")
     ap.add_argument("--json", help="write the figures here")
