@@ -1282,10 +1282,16 @@ Ref Analysis::class_of(Node e) const {
           tail != "parse_json_file" && tail != "parse_dict") {
         return r;
       }
-      Node parser = Semantics::receiver(call);
-      if (!parser.is("identifier")) return r;
-      for (const Binding* pb : flow_.reaching(text(parser), parser)) {
-        Node pv = unparen(element_at(pb->value, *pb));
+      Node parser = unparen(Semantics::receiver(call));
+      std::vector<Node> made; // the calls that built the parser
+      if (parser.is("call")) {
+        made.push_back(parser); // HfArgumentParser(A).parse_args_into_dataclasses()
+      } else if (parser.is("identifier")) {
+        for (const Binding* pb : flow_.reaching(text(parser), parser)) {
+          made.push_back(unparen(element_at(pb->value, *pb)));
+        }
+      }
+      for (Node pv : made) {
         if (!pv.is("call")) continue;
         Node arg = unparen(Semantics::positional(pv, 0));
         auto es = elements(arg);

@@ -6,6 +6,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <algorithm>
+#include <vector>
+
 #include "kit.h"
 
 namespace oomlint::checks {
@@ -323,6 +326,27 @@ public:
   }
 
 private:
+  // Do the two values read the same setting (an attribute chain or a name, as written)?
+  static bool one_choice(const Context& cx, Node a, Node b) {
+    if (a.null() || b.null()) return false;
+    std::vector<std::string_view> names;
+    auto collect = [&](Node root, auto&& each) {
+      visit_subtree(root, [&](Node n) {
+        if (n.is("attribute") || (n.is("identifier") && !n.parent().is("attribute"))) {
+          each(cx.text(n));
+          return false;
+        }
+        return true;
+      });
+    };
+    collect(a, [&](std::string_view t) { names.push_back(t); });
+    bool shared = false;
+    collect(b, [&](std::string_view t) {
+      shared = shared || std::find(names.begin(), names.end(), t) != names.end();
+    });
+    return shared;
+  }
+
   static std::string target_name(const Context& cx) {
     std::string s(to_string(cx.settings().target_gpu));
     if (!s.empty()) s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
@@ -335,6 +359,10 @@ private:
     // A literal, or what the code fixes (`fp16=torch.cuda.is_available()` is fp16 on any GPU).
     auto c = cx.analysis().constant(v);
     if (!c || !c->truthy()) return;
+    // `fp16=args.dtype == "fp16", bf16=args.dtype == "bf16"` (or `fp16=not args.bf16,
+    // bf16=args.bf16`): one setting of the run chooses between the two, and its default only
+    // picks the first. Two separate flags (`fp16=args.fp16, bf16=args.bf16`) are no such choice.
+    if (one_choice(cx, v, m.keyword(call, "bf16"))) return;
     // GPTQ / AWQ models run fp16 kernels: fp16 training matches the quantized weights.
     if (quantized_fp16(cx.source())) return;
     Node kw = keyword_node(v);

@@ -126,7 +126,12 @@ public:
     auto q = m.callee_name(call);
     if (q && is_ddp_class(*q)) st.ddp = true;
     if (facts::is_training_arguments_call(m, call)) {
-      if (!m.keyword(call, "ddp_find_unused_parameters").null()) st.ddp = true;
+      // `ddp_find_unused_parameters=False if ddp else None`: set only for a DDP launch, which
+      // the file allows for but does not decide (alpaca-lora's `ddp = world_size != 1`).
+      Node unused = m.keyword(call, "ddp_find_unused_parameters");
+      bool conditional = unused.is("conditional_expression") &&
+                         (unused.named_child(0).is("none") || unused.named_child(2).is("none"));
+      if (!unused.null() && !conditional) st.ddp = true;
       Node ds = m.keyword(call, "deepspeed");
       if (!ds.null() && !ds.is("none")) st.deepspeed = true;
     }
