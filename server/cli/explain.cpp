@@ -431,7 +431,6 @@ void Scanner::scan(bool at_end) {
     size_t a = t.find_first_not_of(' '), b = t.find_last_not_of(' ');
     return a == std::string::npos ? std::string() : t.substr(a, b - a + 1);
   };
-  size_t host_covered = 0;
   for (auto [p, kind] : hits) {
     if (kind == Hit::Tried) {
       size_t next_tried = std::min(l.find("tried to allocate", p + 1), o.size());
@@ -477,13 +476,13 @@ void Scanner::scan(bool at_end) {
       covered_to_ = le;
       note_gpu(std::move(m));
     } else {
-      if (p < host_covered) continue;
+      if (p < host_covered_) continue;
       size_t ls = line_start(p);
       Message m;
       m.kind = Kind::HostKill;
       m.line = line_text(p);
       m.line_number = line_of(ls);
-      host_covered = line_end(p);
+      host_covered_ = line_end(p);
       ++host_count_;
       last_host_ = std::move(m);
     }
@@ -495,6 +494,7 @@ void Scanner::scan(bool at_end) {
   buf_.erase(0, keep_from);
   scan_from_ = cut - keep_from;
   covered_to_ = covered_to_ > keep_from ? covered_to_ - keep_from : 0;
+  host_covered_ = host_covered_ > keep_from ? host_covered_ - keep_from : 0;
 }
 
 // ---- the diagnosis ----------------------------------------------------------------------------

@@ -104,6 +104,7 @@ private:
   bool pending_cr_ = false; // a '\r' ended the last piece
   int esc_state_ = 0;       // inside an ANSI escape sequence across pieces
   size_t covered_to_ = 0;   // in buf_: anchors before this belong to a message already counted
+  size_t host_covered_ = 0; // in buf_: the end of the last host-kill line counted
   uint64_t gpu_count_ = 0;
   uint64_t host_count_ = 0;
   std::optional<Message> last_gpu_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <map>
+#include <random>
 #include <sstream>
 
 #include "cli/explain.h"
@@ -249,6 +250,80 @@ TEST_CASE("explain: the thresholds at their edges", "[explain]") {
   ex::Figures none;
   none.request = 1 * GiB;
   CHECK(diag(none) == ex::Diagnosis::Unknown); // no total: nothing to weigh against
+}
+
+TEST_CASE("explain: arbitrary bytes, read whole or in random pieces, give the same report",
+          "[explain]") {
+  // Fragments of messages, kill lines, escapes and line ends, shuffled with random bytes: the
+  // scanner must not crash, and where the input is cut into pieces must not change its report.
+  const std::vector<std::string> words{"Tried to allocate ",
+                                       "12.50 ",
+                                       "GiB",
+                                       "MiB",
+                                       " bytes",
+                                       "(GPU 1; ",
+                                       " total capacity; ",
+                                       " already allocated; ",
+                                       " free; ",
+                                       " reserved in total by PyTorch)",
+                                       "GPU 0 has a total "
+                                       "capacity of ",
+                                       " of which ",
+                                       " is free. ",
+                                       "Process 42 has ",
+                                       " memory in use. ",
+                                       "Of the allocated memory ",
+                                       " is allocated by PyTorch, and ",
+                                       " is reserved by PyTorch but "
+                                       "unallocated.",
+                                       "CUDA out of memory. ",
+                                       "torch.OutOfMemoryError: ",
+                                       "HIP out of memory. ",
+                                       "MPS backend out of memory (MPS allocated: ",
+                                       ", other allocations: ",
+                                       ", max allowed: ",
+                                       "Killed",
+                                       "exit code 137",
+                                       "CUDA error: out of memory",
+                                       "\n",
+                                       "\n\n",
+                                       "\r\n",
+                                       "\r",
+                                       "\x1b[31m",
+                                       "\x1b]0;t\x07",
+                                       "\x1b",
+                                       "\xff",
+                                       "\xe2\x80",
+                                       " ",
+                                       ";",
+                                       "."};
+  std::mt19937 rng(20261207);
+  std::string text;
+  while (text.size() < 3u * (1u << 20)) {
+    if (rng() % 4 == 0)
+      text += static_cast<char>(rng() % 256);
+    else
+      text += words[rng() % words.size()];
+  }
+  auto whole = ex::explain_text(text);
+  CHECK(whole.bytes_read == text.size());
+  CHECK(whole.gpu_messages > 0);
+  CHECK(whole.host_kills > 0);
+  ex::Scanner s;
+  for (size_t i = 0; i < text.size();) {
+    size_t n = 1 + rng() % 70000;
+    s.feed(std::string_view(text).substr(i, n));
+    i += n;
+  }
+  auto pieces = s.finish();
+  CHECK(pieces.gpu_messages == whole.gpu_messages);
+  CHECK(pieces.host_kills == whole.host_kills);
+  CHECK(pieces.diagnosis == whole.diagnosis);
+  REQUIRE(pieces.message.has_value() == whole.message.has_value());
+  if (whole.message) {
+    CHECK(pieces.message->line_number == whole.message->line_number);
+    CHECK(pieces.message->line == whole.message->line);
+  }
 }
 
 // ---- the real messages of tests/explain/cases/ -----------------------------------------------
