@@ -609,15 +609,19 @@ std::vector<Rung> rungs_for(Diagnosis d) {
   case Diagnosis::Capacity:
     return {
         {"M4", "climb the ladder from the top, stop when it fits"},
-        {"M5", "smaller micro-batch, more gradient accumulation steps"},
-        {"M6", "bf16 mixed precision"},
-        {"M7", "activation (gradient) checkpointing"},
-        {"M8", "expandable_segments:True"},
-        {"M11", "SDPA / FlashAttention, then a shorter sequence"},
-        {"M12", "an 8-bit or paged optimizer"},
-        {"M9", "shard the training state across GPUs (FSDP, ZeRO)"},
-        {"M10", "offload state to CPU memory or NVMe"},
-        {"M13", "LoRA / QLoRA when fine-tuning"},
+        {"M5", "halve the micro-batch and double gradient accumulation: same effective batch"},
+        {"M6", "bf16=True or torch.autocast(dtype=torch.bfloat16): activations kept in 16 bits"},
+        {"M7", "gradient_checkpointing=True: activations recomputed in backward, ~20-30% slower"},
+        {"M8", "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True: free, helps against "
+               "fragmentation only"},
+        {"M11", "attn_implementation=\"sdpa\" or \"flash_attention_2\", then a shorter "
+                "max_length (changes the task)"},
+        {"M12", "optim=\"adamw_bnb_8bit\" or \"paged_adamw_8bit\": about 2 bytes of optimizer "
+                "state per parameter instead of 8"},
+        {"M9", "with two or more GPUs: ZeRO-1/2/3 or FSDP shard optimizer state, gradients, "
+               "then weights"},
+        {"M10", "one GPU, last resort: offload optimizer state (and weights) to CPU or NVMe"},
+        {"M13", "when fine-tuning: LoRA adapters, or QLoRA on a 4-bit base"},
     };
   case Diagnosis::OtherProcess:
     return {
