@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/check_command.h"
+#include "cli/explain_command.h"
 #include "cli/guide_command.h"
 #include "cli/rule_command.h"
 #include "lsp/server.h"
@@ -44,6 +45,8 @@ constexpr auto kCommands = std::to_array<Command>({
     {"check", "Check files and folders for GPU-memory mistakes", run_check},
     {"rule", "Explain a rule (oomlint rule OOM203) or list them (--all)", run_rule},
     {"guide", "Print the memory guide's contents, or a section (oomlint guide M7)", run_guide},
+    {"explain", "Explain a CUDA out-of-memory message or log (oomlint explain train.log)",
+     run_explain},
 #ifdef OOMLINT_HAS_ESTIMATE
     {"estimate", "Estimate the GPU memory of a training setup", run_estimate},
 #endif
