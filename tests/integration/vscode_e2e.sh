@@ -70,24 +70,34 @@ install_code_server
 t_install=$(($(date +%s) - t0))
 echo "code-server $CODE_SERVER_VERSION ready in ${t_install}s ($code_server_dir)"
 
-# ---- the .vsix, as vscode_extension.sh packages it -------------------------------------------
+# ---- the .vsix ------------------------------------------------------------------------------
+# vscode_extension.sh packages it (ctest runs that test first: fixture vscode_vsix); it is used
+# when no file of editors/vscode is newer, else it is packaged here the same way.
 ext_src="$e2e/extension"
-sync_dir "$OOMLINT_SOURCE_DIR/editors/vscode" "$ext_src"
-npm_ci "$ext_src"
-(
-  cd "$ext_src"
-  rm -rf out ./*.vsix
-  npx --no-install tsc -p . >tsc.log 2>&1 || {
-    cat tsc.log
-    exit 1
-  }
-  npx --no-install vsce package --skip-license -o oomlint.vsix </dev/null >vsce.log 2>&1 || {
-    cat vsce.log
-    exit 1
-  }
-) || fail "packaging editors/vscode"
 vsix="$ext_src/oomlint.vsix"
-pass "packaged $vsix"
+shared_vsix="$OOMLINT_BUILD_DIR/integration/vscode/oomlint.vsix"
+mkdir -p "$ext_src"
+if [ -f "$shared_vsix" ] && [ -z "$(find "$OOMLINT_SOURCE_DIR/editors/vscode" -path '*/node_modules' -prune \
+  -o -type f -newer "$shared_vsix" -print | head -n1)" ]; then
+  cp "$shared_vsix" "$vsix"
+  pass "the .vsix of integration/vscode_extension ($shared_vsix)"
+else
+  sync_dir "$OOMLINT_SOURCE_DIR/editors/vscode" "$ext_src"
+  npm_ci "$ext_src"
+  (
+    cd "$ext_src"
+    rm -rf out ./*.vsix
+    npx --no-install tsc -p . >tsc.log 2>&1 || {
+      cat tsc.log
+      exit 1
+    }
+    npx --no-install vsce package --skip-license -o oomlint.vsix </dev/null >vsce.log 2>&1 || {
+      cat vsce.log
+      exit 1
+    }
+  ) || fail "packaging editors/vscode"
+  pass "packaged $vsix ($(($(date +%s) - t0))s so far)"
+fi
 
 # ---- the driver (puppeteer-core, pinned in support/vscode_e2e/package-lock.json) ---------------
 driver="$e2e/driver"
@@ -184,9 +194,12 @@ node "$code_server" "${cs_args[@]}" --install-extension "$vsix" </dev/null >"$wo
     cat "$work/install-ext.log"
     fail "code-server --install-extension $vsix"
   }
-grep -q "oomlint.oomlint" <(node "$code_server" "${cs_args[@]}" --list-extensions --show-versions 2>&1) ||
-  fail "the .vsix is not listed by code-server --list-extensions"
-pass "code-server --install-extension oomlint.vsix"
+grep -q "oomlint.vsix.*was successfully installed" "$work/install-ext.log" || {
+  cat "$work/install-ext.log"
+  fail "code-server --install-extension did not say it installed the .vsix"
+}
+[ -f "$work/extensions/oomlint.oomlint-0.1.0/out/extension.js" ] || fail "the extension is not in $work/extensions"
+pass "code-server --install-extension oomlint.vsix ($(($(date +%s) - t0))s so far)"
 
 # Port 0: the kernel picks a free one; code-server prints it.
 setsid node "$code_server" "${cs_args[@]}" --bind-addr 127.0.0.1:0 --auth none \
@@ -205,7 +218,7 @@ done
   cat "$work/code-server.log"
   fail "code-server did not print its address within 30 s"
 }
-echo "code-server at $url"
+echo "code-server at $url ($(($(date +%s) - t0))s so far)"
 
 rc=0
 OOMLINT_E2E_URL="$url" OOMLINT_E2E_PROJECT="$project" OOMLINT_E2E_EXPECTED="$expected" \

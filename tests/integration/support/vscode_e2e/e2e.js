@@ -312,6 +312,7 @@ async function main() {
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--password-store=basic"],
     protocolTimeout: 60_000,
   });
+  const t0 = Date.now();
   try {
     page = await browser.newPage();
     page.on("pageerror", (e) => console.log(`  page error: ${e.message}`));
@@ -319,8 +320,11 @@ async function main() {
     await until("the workbench to load", T_START, () =>
       page.evaluate(() => document.querySelector(".monaco-workbench .part.statusbar") !== null),
     );
+    const since = () => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    console.log(`the workbench is up (${since()} after Chromium)`);
     await openFile("train.py");
     await showProblems();
+    console.log(`train.py is open, Problems panel shown (${since()})`);
 
     await check("(a) Problems panel for train.py", async () => {
       const want = expectedTrain.map(markerKey).sort();
