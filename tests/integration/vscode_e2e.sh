@@ -107,13 +107,17 @@ npm_ci "$driver"
 # ---- a private home, user-data dir and workspace -----------------------------------------------
 work="$(mktemp -d)"
 server_pgid=""
+driver_pgid=""
+stop_group() {
+  [ -n "$1" ] || return 0
+  kill -TERM -- "-$1" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 -- "-$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$1" 2>/dev/null || true
+}
 cleanup() {
   local rc=$?
-  if [ -n "$server_pgid" ]; then
-    kill -TERM -- "-$server_pgid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 -- "-$server_pgid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL -- "-$server_pgid" 2>/dev/null || true
-  fi
+  stop_group "$driver_pgid"
+  stop_group "$server_pgid"
   if [ "$rc" != 0 ]; then
     # code-server's log, and VS Code's (with the oomlint output channel under exthost*/).
     cp "$work/code-server.log" "$artifacts/" 2>/dev/null || true
@@ -123,6 +127,7 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP
 mkdir -p "$work"/{home,config,data,cache,tmp,user-data/User,extensions,project,expected,chrome}
 export HOME="$work/home" XDG_CONFIG_HOME="$work/config" XDG_DATA_HOME="$work/data" \
   XDG_CACHE_HOME="$work/cache" TMPDIR="$work/tmp"
@@ -220,11 +225,14 @@ done
 }
 echo "code-server at $url ($(($(date +%s) - t0))s so far)"
 
+# The driver and the Chromium it starts in a process group of their own, stopped at the end too.
 rc=0
 OOMLINT_E2E_URL="$url" OOMLINT_E2E_PROJECT="$project" OOMLINT_E2E_EXPECTED="$expected" \
   OOMLINT_E2E_ARTIFACTS="$artifacts" OOMLINT_E2E_CHROMIUM="$chromium_bin" \
   OOMLINT_E2E_CHROME_PROFILE="$work/chrome" OOMLINT_E2E_SETTINGS="$work/user-data/User/settings.json" \
-  timeout -k 10 "${OOMLINT_E2E_TIMEOUT:-300}" node "$driver/e2e.js" || rc=$?
+  setsid timeout -k 10 "${OOMLINT_E2E_TIMEOUT:-300}" node "$driver/e2e.js" </dev/null &
+driver_pgid=$!
+wait "$driver_pgid" || rc=$?
 [ "$rc" = 124 ] && fail "the browser test ran over ${OOMLINT_E2E_TIMEOUT:-300} s (artifacts: $artifacts)"
 [ "$rc" = 0 ] || fail "the browser test failed (screenshots and page text: $artifacts)"
 echo "vscode_e2e: all checks passed (code-server install ${t_install}s, total $(($(date +%s) - t0))s)"
