@@ -118,7 +118,7 @@ cleanup() {
   local rc=$?
   stop_group "$driver_pgid"
   stop_group "$server_pgid"
-  if [ "$rc" != 0 ]; then
+  if [ "$rc" != 0 ] || [ "${OOMLINT_E2E_DEBUG:-0}" = 1 ]; then
     # code-server's log, and VS Code's (with the oomlint output channel under exthost*/).
     cp "$work/code-server.log" "$artifacts/" 2>/dev/null || true
     cp -R "$work/user-data/logs" "$artifacts/vscode-logs" 2>/dev/null || true
@@ -183,6 +183,7 @@ cat >"$work/user-data/User/settings.json" <<EOF
   "editor.fontSize": 11,
   "editor.lineHeight": 14,
   "editor.wordWrap": "off",
+  "editor.scrollBeyondLastLine": false,
   "editor.hover.delay": 150,
   "editor.codeLens": false,
   "editor.inlayHints.enabled": "off",
