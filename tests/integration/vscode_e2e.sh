@@ -150,6 +150,7 @@ check --fix --quiet "$expected/fix_all.py" >/dev/null
 cp "$project/train.py" "$expected/fix_oom201.py"
 check --fix --quiet --select OOM201 "$expected/fix_oom201.py" >/dev/null
 # The notebook's second code cell alone has no finding: its OOM201 needs `F` from the cell before.
+# (Cells are numbered from 1, the markdown cell included.)
 python3 -c 'import json,sys; print("".join(json.load(open(sys.argv[1]))["cells"][2]["source"]))' \
   "$project/cross_cell.ipynb" >"$expected/cell_alone.py"
 (cd "$expected" && check --output-format json cell_alone.py >"$expected/cell_alone.json")
@@ -160,6 +161,8 @@ alone = json.load(open(f"{d}/cell_alone.json"))
 whole = json.load(open(f"{d}/notebook.json"))
 assert not [x for x in alone if x["code"] == "OOM201"], alone
 assert [x for x in whole if x["code"] == "OOM201" and x["cell"] == 3], whole
+# and the last cell has a finding of its own, which shows with or without notebook sync
+assert [x for x in whole if x["code"] == "OOM203" and x["cell"] == 4], whole
 PY
 
 # User settings: nothing saves an edit (so fixes can be read back), nothing phones home, the
