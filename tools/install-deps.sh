@@ -15,6 +15,10 @@ command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [ "${OOMLINT_WITH_FUZZ:-0}" = 1 ]; then packages+=(clang-14 libclang-rt-14-dev); fi
 if [ "${OOMLINT_WITH_FORMAT:-0}" = 1 ]; then packages+=(clang-format); fi
+# The real-VS-Code test (tests/integration/vscode_e2e.sh): Chromium to run the page, ripgrep in
+# place of the binary code-server's @vscode/ripgrep downloads from GitHub, and what code-server's
+# native modules build with (kerberos wants the GSSAPI headers).
+if [ "${OOMLINT_WITH_VSCODE_E2E:-0}" = 1 ]; then packages+=(chromium ripgrep libkrb5-dev make python3); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,7 @@
 # libFuzzer harness for a bounded time (OOMLINT_FUZZ_SECONDS each, default 48; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OOMLINT_WITH_FORMAT=1 tools/install-deps.sh
+OOMLINT_WITH_FORMAT=1 OOMLINT_WITH_VSCODE_E2E=1 tools/install-deps.sh
 jobs=$(nproc)
 
 # Formatting first (seconds): every C and C++ file in git as clang-format (Debian's, with
