@@ -5,6 +5,7 @@
 
 #include "cli/check_command.h"
 #include "cli/explain_command.h"
+#include "cli/fit_command.h"
 #include "cli/guide_command.h"
 #include "cli/rule_command.h"
 #include "lsp/server.h"
@@ -50,6 +51,7 @@ constexpr auto kCommands = std::to_array<Command>({
 #ifdef OOMLINT_HAS_ESTIMATE
     {"estimate", "Estimate the GPU memory of a training setup", run_estimate},
 #endif
+    {"fit", "Predict a training script's peak GPU memory and what makes it fit", run_fit},
     {"server", "Run the language server (LSP over stdio)", lsp::run_server},
     {"version", "Print the version", run_version},
 });

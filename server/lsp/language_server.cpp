@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "doc_links.h"
+#include "estimate/fit.h"
 #include "estimate/script.h"
 #include "line_index.h"
 #include "lsp/code_actions.h"
@@ -1085,6 +1086,9 @@ json LanguageServer::memory_hover(const Snapshot& snap, const checks::LineIndex&
   std::string markdown =
       checks::estimate::hover_markdown(*snap.text, *snap.tree, offset, base_dir_of(snap.uri));
   if (markdown.empty()) return nullptr;
+  std::string peak =
+      checks::estimate::fit_hover_markdown(*snap.text, *snap.tree, base_dir_of(snap.uri));
+  if (!peak.empty()) markdown += "\n" + peak;
   return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
               {"range", to_json(to_range(lines, ref->start, ref->end, encoding_))}};
 }

@@ -363,6 +363,11 @@ TEST_CASE("hover on a model id shows the memory estimate; an inlay hint shows it
   CHECK(md.find("M1") != std::string::npos);
   CHECK(md.find("M12") != std::string::npos);
   CHECK(md.find("M13") != std::string::npos);
+  // The run's predicted peak (oomlint fit): TrainingArguments' default micro-batch of 8, and the
+  // sequence length it had to assume, said as such.
+  CHECK(md.find("Predicted peak of this run") != std::string::npos);
+  CHECK(md.find("micro-batch 8 x 512 tokens") != std::string::npos);
+  CHECK(md.find("Assumed:") != std::string::npos);
   CHECK(h["range"]["start"]["line"] == 1);
   // Elsewhere on the line there is no estimate and no diagnostic.
   json none = c.call("textDocument/hover", {{"textDocument", {{"uri", uri}}},
