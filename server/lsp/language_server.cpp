@@ -938,21 +938,61 @@ std::optional<size_t> LanguageServer::NotebookResult::join_index(const std::stri
   return std::nullopt;
 }
 
+namespace {
+// A tree-sitter point (rows by '\n', columns in bytes) of `offset` in `text`.
+TSPoint point_of(std::string_view text, size_t offset) {
+  std::string_view head = text.substr(0, offset);
+  auto row = static_cast<uint32_t>(std::count(head.begin(), head.end(), '\n'));
+  size_t nl = head.rfind('\n');
+  auto column = static_cast<uint32_t>(nl == std::string_view::npos ? offset : offset - nl - 1);
+  return TSPoint{row, column};
+}
+
+// The joined cells parsed, reusing the tree of the notebook's previous join (`old`, parsed as
+// `old_tree`): the two texts differ in one span (between their common prefix and suffix), told to
+// the old tree as one edit, so a reparse redoes only what that span touches, as the documents'
+// incremental edits do.
+ts::Tree reparse_join(ts::Parser& parser, std::string_view source, std::string_view old,
+                      const ts::Tree* old_tree) {
+  if (!old_tree || !*old_tree) return parser.parse(source);
+  size_t limit = std::min(old.size(), source.size());
+  size_t prefix = 0;
+  while (prefix < limit && old[prefix] == source[prefix])
+    ++prefix;
+  size_t suffix = 0;
+  while (suffix < limit - prefix &&
+         old[old.size() - 1 - suffix] == source[source.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  // A CR right before the change reads as a line break or not depending on the byte after it.
+  if (prefix > 0 && old[prefix - 1] == '\r') --prefix;
+  TSInputEdit e{};
+  e.start_byte = static_cast<uint32_t>(prefix);
+  e.old_end_byte = static_cast<uint32_t>(old.size() - suffix);
+  e.new_end_byte = static_cast<uint32_t>(source.size() - suffix);
+  e.start_point = point_of(old, e.start_byte);
+  e.old_end_point = point_of(old, e.old_end_byte);
+  e.new_end_point = point_of(source, e.new_end_byte);
+  ts::Tree tree = old_tree->clone();
+  tree.edit(e);
+  return parser.parse(source, &tree);
+}
+} // namespace
+
 std::shared_ptr<const LanguageServer::NotebookResult>
 LanguageServer::notebook_result_for(const NotebookSnapshot& snap, const std::atomic<bool>& cancel) {
   uint64_t generation = workspace_.generation();
   auto engine = workspace_.engine_for(snap.uri);
+  // The last result of this notebook: returned when still current, else its tree is reparsed.
+  std::shared_ptr<const NotebookResult> previous;
   {
-    std::shared_ptr<const NotebookResult> cached;
-    {
-      std::lock_guard lock(results_mutex_);
-      auto it = notebook_results_.find(snap.uri);
-      if (it != notebook_results_.end()) cached = it->second;
-    }
-    if (cached && cached->version == snap.version && cached->generation == generation &&
-        fresh(*cached)) {
-      return cached;
-    }
+    std::lock_guard lock(results_mutex_);
+    auto it = notebook_results_.find(snap.uri);
+    if (it != notebook_results_.end()) previous = it->second;
+  }
+  if (previous && previous->version == snap.version && previous->generation == generation &&
+      fresh(*previous)) {
+    return previous;
   }
   ProjectRef project = project_for(snap.uri);
   auto result = std::make_shared<NotebookResult>();
@@ -972,7 +1012,9 @@ LanguageServer::notebook_result_for(const NotebookSnapshot& snap, const std::ato
   std::vector<checks::Diagnostic> diagnostics;
   if (source.size() <= max_document_bytes_) {
     ts::Parser parser;
-    ts::Tree tree = parser.parse(source);
+    ts::Tree tree =
+        previous ? reparse_join(parser, source, previous->join.source(), previous->tree.get())
+                 : parser.parse(source);
     if (tree) diagnostics = engine->check(source, tree, &cancel, false, project.context());
     result->tree = std::make_shared<const ts::Tree>(std::move(tree));
     if (project.context())
