@@ -1041,7 +1041,10 @@ LanguageServer::notebook_result_for(const NotebookSnapshot& snap, const std::ato
 }
 
 void LanguageServer::schedule_notebook(const std::string& uri) {
-  if (!push_diagnostics_) return;
+  // Pushed even when the client asked for no pushes (pushDiagnostics: false, as the VS Code
+  // extension does because it pulls): vscode-languageclient 9 pulls diagnostics only for the
+  // documents open in a tab, and a notebook's cells, opened by notebookDocument/didOpen, are not,
+  // so it never pulls them. Pull requests on cell URIs are answered all the same.
   auto snap = notebooks_.snapshot(uri);
   if (!snap) return;
   scheduler_.schedule(

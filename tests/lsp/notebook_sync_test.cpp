@@ -196,6 +196,20 @@ TEST_CASE("notebook sync: code cells are one module, diagnostics go to each cell
   CHECK(codes_of(alone.last_diagnostics(cell_uri(3))).empty());
 }
 
+TEST_CASE("notebook sync: cells are pushed even when the client turned pushes off",
+          "[lsp][notebook]") {
+  // The VS Code extension sets pushDiagnostics: false (it pulls), but vscode-languageclient
+  // pulls no notebook cell: the cells' diagnostics must come pushed.
+  LspClient c;
+  c.initialize({}, {{"pushDiagnostics", false}});
+  Model m = train_model();
+  open_notebook(c, m);
+  CHECK(codes_of(c.last_diagnostics(cell_uri(3))) == std::vector<std::string>{"OOM201", "OOM203"});
+  // Python documents keep to the client's choice.
+  c.open("file:///work/nb/train.py", kImports + kLoop);
+  CHECK(c.published("file:///work/nb/train.py").empty());
+}
+
 TEST_CASE("notebook sync: incremental cell edits, cells added, removed and moved",
           "[lsp][notebook]") {
   LspClient c;
