@@ -51,6 +51,122 @@ bool ends_with_continuation(std::string_view line) {
 
 } // namespace
 
+CellJoin::CellJoin(const std::vector<std::string_view>& texts) {
+  uint32_t line = 0;
+  for (std::string_view original : texts) {
+    Cell cell;
+    cell.original = std::string(original);
+    cell.size = static_cast<uint32_t>(original.size());
+    std::vector<std::string> lines = split_lines(original);
+    std::string text;
+    size_t first_code = 0;
+    while (first_code < lines.size() &&
+           lines[first_code].find_first_not_of(" \t\r\n") == std::string::npos) {
+      ++first_code;
+    }
+    if (first_code < lines.size() && lines[first_code].starts_with("%%") &&
+        !is_python_cell_magic(lines[first_code])) {
+      cell.opaque = true;
+    }
+    bool continuing = false;
+    for (const std::string& l : lines) {
+      size_t b = l.find_first_not_of(" \t");
+      bool magic =
+          continuing || cell.opaque || (b != std::string::npos && (l[b] == '%' || l[b] == '!'));
+      if (magic && b != std::string::npos && l[b] != '\n' && l[b] != '\r') {
+        std::string masked = l;
+        masked[b] = '#';
+        cell.masked.emplace_back(masked, l);
+        text += masked;
+        continuing = !cell.opaque && ends_with_continuation(l);
+      } else {
+        text += l;
+        continuing = false;
+      }
+    }
+    if (text.empty() || text.back() != '\n') {
+      text += '\n';
+      cell.added_newline = true;
+    }
+    if (!cells_.empty()) {
+      source_ += kBoundary;
+      source_ += '\n';
+      ++line;
+    }
+    cell.start = static_cast<uint32_t>(source_.size());
+    cell.first_line = line;
+    cell.line_count = static_cast<uint32_t>(std::count(text.begin(), text.end(), '\n'));
+    line += cell.line_count;
+    source_ += text;
+    cells_.push_back(std::move(cell));
+  }
+}
+
+std::optional<CellJoin::Place> CellJoin::locate(uint32_t offset) const {
+  auto it = std::upper_bound(cells_.begin(), cells_.end(), offset,
+                             [](uint32_t o, const Cell& c) { return o < c.start; });
+  if (it == cells_.begin()) return std::nullopt;
+  --it;
+  uint32_t length = it->size + (it->added_newline ? 1 : 0); // its bytes in source_
+  uint32_t k = offset - it->start;
+  if (k > length || (k == length && std::next(it) != cells_.end())) return std::nullopt;
+  return Place{static_cast<size_t>(it - cells_.begin()), std::min(k, it->size)};
+}
+
+std::optional<CellJoin::LinePlace> CellJoin::map_line(uint32_t line) const {
+  auto it = std::upper_bound(cells_.begin(), cells_.end(), line,
+                             [](uint32_t l, const Cell& c) { return l < c.first_line; });
+  if (it == cells_.begin()) return std::nullopt;
+  --it;
+  if (line >= it->first_line + it->line_count) {
+    // Past the last cell's final newline (end of file): the cell's last line + 1.
+    if (std::next(it) != cells_.end() || line > it->first_line + it->line_count) {
+      return std::nullopt;
+    }
+  }
+  return LinePlace{static_cast<size_t>(it - cells_.begin()), line - it->first_line};
+}
+
+std::optional<std::vector<std::string>> CellJoin::split(std::string_view joined) const {
+  std::vector<std::string> parts(1);
+  for (const std::string& l : split_lines(joined)) {
+    std::string_view content = l;
+    while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
+      content.remove_suffix(1);
+    }
+    if (content == kBoundary) {
+      parts.emplace_back();
+    } else {
+      parts.back() += l;
+    }
+  }
+  if (cells_.empty()) {
+    if (joined.empty()) return std::vector<std::string>{};
+    return std::nullopt;
+  }
+  if (parts.size() != cells_.size()) return std::nullopt;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < cells_.size(); ++i) {
+    const Cell& cell = cells_[i];
+    std::string text;
+    if (cell.opaque) {
+      text = cell.original;
+    } else {
+      size_t m = 0;
+      for (const std::string& l : split_lines(parts[i])) {
+        if (m < cell.masked.size() && l == cell.masked[m].first) {
+          text += cell.masked[m++].second;
+        } else {
+          text += l;
+        }
+      }
+      if (cell.added_newline && !text.empty() && text.back() == '\n') text.pop_back();
+    }
+    out.push_back(std::move(text));
+  }
+  return out;
+}
+
 std::optional<Notebook> Notebook::parse(std::string_view json_text, std::string& error) {
   Notebook nb;
   try {
@@ -91,112 +207,32 @@ std::optional<Notebook> Notebook::parse(std::string_view json_text, std::string&
     nb.is_python_ = lang.empty() || lang == "python" || lang == "python3";
   }
 
-  uint32_t line = 0;
   const Json& cells = nb.json_["cells"];
+  std::vector<std::string> texts;
   for (size_t i = 0; i < cells.size(); ++i) {
     const Json& c = cells[i];
     if (!c.is_object() || !c.contains("cell_type") || c["cell_type"] != "code") continue;
-    Cell cell;
-    cell.json_index = i;
     const Json source = c.contains("source") ? c["source"] : Json("");
-    cell.source_is_array = !source.is_string();
-    cell.original = cell_text(source);
-    std::vector<std::string> lines = split_lines(cell.original);
-    std::string text;
-    size_t first_code = 0;
-    while (first_code < lines.size() &&
-           lines[first_code].find_first_not_of(" \t\r\n") == std::string::npos) {
-      ++first_code;
-    }
-    if (first_code < lines.size() && lines[first_code].starts_with("%%") &&
-        !is_python_cell_magic(lines[first_code])) {
-      cell.opaque = true;
-    }
-    bool continuing = false;
-    for (const std::string& l : lines) {
-      size_t b = l.find_first_not_of(" \t");
-      bool magic =
-          continuing || cell.opaque || (b != std::string::npos && (l[b] == '%' || l[b] == '!'));
-      if (magic && b != std::string::npos && l[b] != '\n' && l[b] != '\r') {
-        std::string masked = l;
-        masked[b] = '#';
-        cell.masked.emplace_back(masked, l);
-        text += masked;
-        continuing = !cell.opaque && ends_with_continuation(l);
-      } else {
-        text += l;
-        continuing = false;
-      }
-    }
-    if (text.empty() || text.back() != '\n') {
-      text += '\n';
-      cell.added_newline = true;
-    }
-    if (!nb.cells_.empty()) {
-      nb.source_ += kBoundary;
-      nb.source_ += '\n';
-      ++line;
-    }
-    cell.first_line = line;
-    cell.line_count = static_cast<uint32_t>(std::count(text.begin(), text.end(), '\n'));
-    line += cell.line_count;
-    nb.source_ += text;
-    nb.cells_.push_back(std::move(cell));
+    nb.cells_.push_back(Cell{i, !source.is_string()});
+    texts.push_back(cell_text(source));
   }
+  nb.join_ = CellJoin(std::vector<std::string_view>(texts.begin(), texts.end()));
   return nb;
 }
 
 std::optional<CellLine> Notebook::map_line(uint32_t line) const {
-  auto it = std::upper_bound(cells_.begin(), cells_.end(), line,
-                             [](uint32_t l, const Cell& c) { return l < c.first_line; });
-  if (it == cells_.begin()) return std::nullopt;
-  --it;
-  if (line >= it->first_line + it->line_count) {
-    // Past the last cell's final newline (end of file): the cell's last line + 1.
-    if (std::next(it) != cells_.end() || line > it->first_line + it->line_count) {
-      return std::nullopt;
-    }
-  }
-  return CellLine{static_cast<uint32_t>(it->json_index + 1), line - it->first_line + 1};
+  auto place = join_.map_line(line);
+  if (!place) return std::nullopt;
+  return CellLine{static_cast<uint32_t>(cells_[place->cell].json_index + 1), place->line + 1};
 }
 
 std::optional<std::vector<std::pair<uint32_t, std::string>>>
 Notebook::split(std::string_view joined) const {
-  std::vector<std::string> parts(1);
-  for (const std::string& l : split_lines(joined)) {
-    std::string_view content = l;
-    while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
-      content.remove_suffix(1);
-    }
-    if (content == kBoundary) {
-      parts.emplace_back();
-    } else {
-      parts.back() += l;
-    }
-  }
-  if (cells_.empty()) {
-    if (joined.empty()) return std::vector<std::pair<uint32_t, std::string>>{};
-    return std::nullopt;
-  }
-  if (parts.size() != cells_.size()) return std::nullopt;
+  auto texts = join_.split(joined);
+  if (!texts) return std::nullopt;
   std::vector<std::pair<uint32_t, std::string>> out;
   for (size_t i = 0; i < cells_.size(); ++i) {
-    const Cell& cell = cells_[i];
-    std::string text;
-    if (cell.opaque) {
-      text = cell.original;
-    } else {
-      size_t m = 0;
-      for (const std::string& l : split_lines(parts[i])) {
-        if (m < cell.masked.size() && l == cell.masked[m].first) {
-          text += cell.masked[m++].second;
-        } else {
-          text += l;
-        }
-      }
-      if (cell.added_newline && !text.empty() && text.back() == '\n') text.pop_back();
-    }
-    out.emplace_back(static_cast<uint32_t>(cell.json_index + 1), std::move(text));
+    out.emplace_back(static_cast<uint32_t>(cells_[i].json_index + 1), std::move((*texts)[i]));
   }
   return out;
 }

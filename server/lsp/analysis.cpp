@@ -31,9 +31,9 @@ Analysis run(std::string_view uri, DocumentKind kind, std::string_view text, con
     auto nb = extract_notebook(text, out.error);
     if (!nb) break;
     ts::Parser parser;
-    ts::Tree fresh = parser.parse(nb->python);
+    ts::Tree fresh = parser.parse(nb->join.source());
     if (!fresh) break;
-    for (auto& d : engine.check(nb->python, fresh, cancel, false, file)) {
+    for (auto& d : engine.check(nb->join.source(), fresh, cancel, false, file)) {
       out.diagnostics.push_back(map_to_json(*nb, std::move(d)));
     }
     break;

@@ -134,8 +134,13 @@ json code_actions(const CodeActionInput& in, const checks::Engine& engine) {
     }
   }
   if (in.text && in.python && kind_wanted(in.only, kFixAllKind)) {
-    checks::FixOutcome outcome = checks::apply_fixes(engine, *in.text, /*unsafe=*/false);
-    auto edits = minimal_line_edit(*in.text, outcome.text);
+    std::optional<std::string> fixed;
+    if (in.fixed_text) {
+      fixed = in.fixed_text();
+    } else {
+      fixed = checks::apply_fixes(engine, *in.text, /*unsafe=*/false).text;
+    }
+    auto edits = fixed ? minimal_line_edit(*in.text, *fixed) : std::vector<checks::Edit>{};
     if (!edits.empty()) {
       actions.push_back(
           {{"title", "oomlint: fix all safe issues"},

@@ -3,6 +3,7 @@
 // source.fixAll.oomlint).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,10 @@ struct CodeActionInput {
   std::vector<std::string> only;     // context.only
   PositionEncoding encoding = PositionEncoding::Utf16;
   bool document_changes = false;
+  // The text after every safe fix, when the caller computes it (a notebook cell: the fixes of
+  // the whole notebook, this cell's part); unset: the engine's fixes of `text` alone. nullopt
+  // from it: no fix-all action.
+  std::function<std::optional<std::string>()> fixed_text;
 };
 
 json code_actions(const CodeActionInput& in, const checks::Engine& engine);

@@ -13,11 +13,13 @@
 #include <sstream>
 
 #include "doc_links.h"
+#include "engine/fixes.h"
 #include "estimate/fit.h"
 #include "estimate/script.h"
 #include "line_index.h"
 #include "lsp/code_actions.h"
 #include "lsp/convert.h"
+#include "lsp/notebook.h"
 #include "lsp/uri.h"
 #include "registry.h"
 
@@ -96,6 +98,15 @@ LanguageServer::LanguageServer(Sender send, ServerOptions options)
   bind_notification("textDocument/didChange", [this](const json& p) { on_did_change(p); });
   bind_notification("textDocument/didClose", [this](const json& p) { on_did_close(p); });
   bind_notification("textDocument/didSave", [this](const json& p) { on_did_save(p); });
+  bind_notification("notebookDocument/didOpen", [this](const json& p) { on_notebook_did_open(p); });
+  bind_notification("notebookDocument/didChange",
+                    [this](const json& p) { on_notebook_did_change(p); });
+  bind_notification("notebookDocument/didSave", [this](const json& p) {
+    schedule_notebook(
+        get_string(require_object(member(p, "notebookDocument"), "notebookDocument"), "uri"));
+  });
+  bind_notification("notebookDocument/didClose",
+                    [this](const json& p) { on_notebook_did_close(p); });
   bind_notification("workspace/didChangeConfiguration",
                     [this](const json& p) { on_did_change_configuration(p); });
   bind_notification("workspace/didChangeWatchedFiles",
@@ -396,6 +407,11 @@ json LanguageServer::on_initialize(const json& params) {
       {"positionEncoding", std::string(to_string(encoding_))},
       {"textDocumentSync",
        {{"openClose", true}, {"change", 2}, {"save", {{"includeText", false}}}}},
+      // Jupyter notebooks whole: the Python cells of each, with the notebook's structure.
+      {"notebookDocumentSync",
+       {{"notebookSelector", json::array({{{"notebook", {{"notebookType", "jupyter-notebook"}}},
+                                           {"cells", json::array({{{"language", "python"}}})}}})},
+        {"save", true}}},
       {"codeActionProvider",
        {{"codeActionKinds", json::array({"quickfix", std::string(kFixAllKind)})},
         {"resolveProvider", false}}},
@@ -525,6 +541,51 @@ void LanguageServer::on_did_save(const json& params) {
   if (store_.is_open(uri)) schedule_diagnostics(uri);
 }
 
+void LanguageServer::on_notebook_did_open(const json& params) {
+  std::string uri =
+      get_string(require_object(member(params, "notebookDocument"), "notebookDocument"), "uri");
+  notebooks_.open(params);
+  {
+    std::lock_guard lock(results_mutex_);
+    notebook_results_.erase(uri);
+  }
+  schedule_notebook(uri);
+}
+
+void LanguageServer::on_notebook_did_change(const json& params) {
+  std::string uri =
+      get_string(require_object(member(params, "notebookDocument"), "notebookDocument"), "uri");
+  std::vector<std::string> closed;
+  if (!notebooks_.change(params, encoding_, closed)) {
+    logger_.warn("notebookDocument/didChange for a notebook that is not open: " + uri);
+    return;
+  }
+  // A removed cell's diagnostics go with it.
+  for (const auto& cell : closed) {
+    {
+      std::lock_guard lock(results_mutex_);
+      auto it = notebook_published_.find(uri);
+      if (it != notebook_published_.end()) it->second.erase(cell);
+    }
+    notify("textDocument/publishDiagnostics", {{"uri", cell}, {"diagnostics", json::array()}});
+  }
+  schedule_notebook(uri);
+}
+
+void LanguageServer::on_notebook_did_close(const json& params) {
+  std::string uri =
+      get_string(require_object(member(params, "notebookDocument"), "notebookDocument"), "uri");
+  scheduler_.cancel("notebook:" + uri, /*drop_waiting=*/true);
+  std::vector<std::string> cells = notebooks_.close(uri);
+  {
+    std::lock_guard lock(results_mutex_);
+    notebook_results_.erase(uri);
+    notebook_published_.erase(uri);
+  }
+  for (const auto& cell : cells)
+    notify("textDocument/publishDiagnostics", {{"uri", cell}, {"diagnostics", json::array()}});
+}
+
 void LanguageServer::on_did_change_configuration(const json& params) {
   const json& settings = member(params, "settings");
   try {
@@ -597,6 +658,8 @@ void LanguageServer::on_did_change_workspace_folders(const json& params) {
 void LanguageServer::recheck_open_documents() {
   for (const auto& uri : store_.uris())
     schedule_diagnostics(uri);
+  for (const auto& uri : notebooks_.uris())
+    schedule_notebook(uri);
   if (diagnostic_refresh_) request_client("workspace/diagnostic/refresh", nullptr);
 }
 
@@ -657,6 +720,17 @@ void LanguageServer::modules_changed(const std::vector<std::filesystem::path>& f
     if (result) continue;
     any = true;
     schedule_diagnostics(uri);
+  }
+  for (const auto& uri : notebooks_.uris()) {
+    std::shared_ptr<const NotebookResult> result;
+    {
+      std::lock_guard lock(results_mutex_);
+      auto it = notebook_results_.find(uri);
+      if (it != notebook_results_.end()) result = it->second;
+    }
+    if (result && fresh(*result)) continue;
+    any = true;
+    schedule_notebook(uri);
   }
   if (any && !push_diagnostics_ && diagnostic_refresh_) {
     request_client("workspace/diagnostic/refresh", nullptr);
@@ -858,10 +932,177 @@ void LanguageServer::schedule_diagnostics(const std::string& uri) {
       /*debounced=*/true);
 }
 
+std::optional<size_t> LanguageServer::NotebookResult::join_index(const std::string& uri) const {
+  for (size_t j = 0; j < joined.size(); ++j) {
+    if (snap->cells[joined[j]].uri == uri) return j;
+  }
+  return std::nullopt;
+}
+
+namespace {
+// A tree-sitter point (rows by '\n', columns in bytes) of `offset` in `text`.
+TSPoint point_of(std::string_view text, size_t offset) {
+  std::string_view head = text.substr(0, offset);
+  auto row = static_cast<uint32_t>(std::count(head.begin(), head.end(), '\n'));
+  size_t nl = head.rfind('\n');
+  auto column = static_cast<uint32_t>(nl == std::string_view::npos ? offset : offset - nl - 1);
+  return TSPoint{row, column};
+}
+
+// The joined cells parsed, reusing the tree of the notebook's previous join (`old`, parsed as
+// `old_tree`): the two texts differ in one span (between their common prefix and suffix), told to
+// the old tree as one edit, so a reparse redoes only what that span touches, as the documents'
+// incremental edits do.
+ts::Tree reparse_join(ts::Parser& parser, std::string_view source, std::string_view old,
+                      const ts::Tree* old_tree) {
+  if (!old_tree || !*old_tree) return parser.parse(source);
+  size_t limit = std::min(old.size(), source.size());
+  size_t prefix = 0;
+  while (prefix < limit && old[prefix] == source[prefix])
+    ++prefix;
+  size_t suffix = 0;
+  while (suffix < limit - prefix &&
+         old[old.size() - 1 - suffix] == source[source.size() - 1 - suffix]) {
+    ++suffix;
+  }
+  // A CR right before the change reads as a line break or not depending on the byte after it.
+  if (prefix > 0 && old[prefix - 1] == '\r') --prefix;
+  TSInputEdit e{};
+  e.start_byte = static_cast<uint32_t>(prefix);
+  e.old_end_byte = static_cast<uint32_t>(old.size() - suffix);
+  e.new_end_byte = static_cast<uint32_t>(source.size() - suffix);
+  e.start_point = point_of(old, e.start_byte);
+  e.old_end_point = point_of(old, e.old_end_byte);
+  e.new_end_point = point_of(source, e.new_end_byte);
+  ts::Tree tree = old_tree->clone();
+  tree.edit(e);
+  return parser.parse(source, &tree);
+}
+} // namespace
+
+std::shared_ptr<const LanguageServer::NotebookResult>
+LanguageServer::notebook_result_for(const NotebookSnapshot& snap, const std::atomic<bool>& cancel) {
+  uint64_t generation = workspace_.generation();
+  auto engine = workspace_.engine_for(snap.uri);
+  // The last result of this notebook: returned when still current, else its tree is reparsed.
+  std::shared_ptr<const NotebookResult> previous;
+  {
+    std::lock_guard lock(results_mutex_);
+    auto it = notebook_results_.find(snap.uri);
+    if (it != notebook_results_.end()) previous = it->second;
+  }
+  if (previous && previous->version == snap.version && previous->generation == generation &&
+      fresh(*previous)) {
+    return previous;
+  }
+  ProjectRef project = project_for(snap.uri);
+  auto result = std::make_shared<NotebookResult>();
+  result->version = snap.version;
+  result->generation = generation;
+  result->epoch = project.epoch;
+  result->snap = std::make_shared<const NotebookSnapshot>(snap);
+  // The code cells in Python, in notebook order (markup cells are skipped).
+  std::vector<std::string_view> texts;
+  for (size_t i = 0; i < snap.cells.size(); ++i) {
+    if (!snap.cells[i].analysed()) continue;
+    texts.push_back(*snap.cells[i].text);
+    result->joined.push_back(i);
+  }
+  result->join = cli::CellJoin(texts);
+  const std::string& source = result->join.source();
+  std::vector<checks::Diagnostic> diagnostics;
+  if (source.size() <= max_document_bytes_) {
+    ts::Parser parser;
+    ts::Tree tree =
+        previous ? reparse_join(parser, source, previous->join.source(), previous->tree.get())
+                 : parser.parse(source);
+    if (tree) diagnostics = engine->check(source, tree, &cancel, false, project.context());
+    result->tree = std::make_shared<const ts::Tree>(std::move(tree));
+    if (project.context())
+      result->deps = project.file.project->dependencies(project.file.path, source);
+  } else {
+    logger_.info(snap.uri + ": the notebook's code is over the size limit; it is not analysed");
+  }
+  if (cancel) return nullptr;
+  auto placed = place_in_cells(result->join, std::move(diagnostics));
+  std::string base = workspace_.docs_base_for(snap.uri);
+  for (size_t j = 0; j < result->joined.size(); ++j) {
+    const NotebookCellSnapshot& cell = snap.cells[result->joined[j]];
+    CellResult r;
+    r.version = cell.version;
+    r.lsp = to_lsp_diagnostics(placed[j], *cell.text, encoding_, base);
+    r.diagnostics = std::move(placed[j]);
+    result->cells[cell.uri] = std::move(r);
+  }
+  notebooks_.if_current(snap.uri, snap.version, [&] {
+    std::lock_guard lock(results_mutex_);
+    notebook_results_[snap.uri] = result;
+  });
+  return result;
+}
+
+void LanguageServer::schedule_notebook(const std::string& uri) {
+  // Pushed even when the client asked for no pushes (pushDiagnostics: false, as the VS Code
+  // extension does because it pulls): vscode-languageclient 9 pulls diagnostics only for the
+  // documents open in a tab, and a notebook's cells, opened by notebookDocument/didOpen, are not,
+  // so it never pulls them. Pull requests on cell URIs are answered all the same.
+  auto snap = notebooks_.snapshot(uri);
+  if (!snap) return;
+  scheduler_.schedule(
+      "notebook:" + uri,
+      [this, snap](const std::atomic<bool>& cancel) {
+        auto result = notebook_result_for(*snap, cancel);
+        for (int again = 0; result && !cancel && !fresh(*result) && again < 3; ++again)
+          result = notebook_result_for(*snap, cancel);
+        if (!result || cancel) return;
+        // Each cell whose text or diagnostics changed since the last publication, and the cells
+        // that left the notebook (or stopped being code) cleared. Dropped when the notebook
+        // moved on meanwhile.
+        bool sent = notebooks_.if_current(snap->uri, snap->version, [&] {
+          if (cancel) return;
+          std::lock_guard lock(results_mutex_);
+          auto& published = notebook_published_[snap->uri];
+          std::map<std::string, std::pair<int64_t, json>> now;
+          for (const auto& cell : snap->cells) {
+            if (!cell.text) continue;
+            auto it = result->cells.find(cell.uri);
+            json items = it != result->cells.end() ? it->second.lsp : json::array();
+            auto old = published.find(cell.uri);
+            if (old == published.end() || old->second.first != cell.version ||
+                old->second.second != items) {
+              notify("textDocument/publishDiagnostics",
+                     {{"uri", cell.uri}, {"version", cell.version}, {"diagnostics", items}});
+            }
+            now[cell.uri] = {cell.version, std::move(items)};
+          }
+          for (const auto& [cell, last] : published) {
+            if (!now.count(cell) && !last.second.empty()) {
+              notify("textDocument/publishDiagnostics",
+                     {{"uri", cell}, {"diagnostics", json::array()}});
+            }
+          }
+          published = std::move(now);
+        });
+        if (!sent) logger_.debug("dropped stale diagnostics for " + snap->uri);
+      },
+      /*debounced=*/true);
+}
+
 LanguageServer::Work LanguageServer::on_document_diagnostic(const json& params) {
   std::string uri = text_document_uri(params);
   std::optional<std::string> previous = opt_string(params, "previousResultId");
   return [this, uri, previous](const std::atomic<bool>& cancel) -> json {
+    if (auto notebook = notebooks_.notebook_of(uri)) {
+      auto nb = notebooks_.snapshot(*notebook);
+      auto result = nb ? notebook_result_for(*nb, cancel) : nullptr;
+      if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+      std::string id = result_id(*result);
+      if (previous && *previous == id) return json{{"kind", "unchanged"}, {"resultId", id}};
+      auto it = result->cells.find(uri);
+      return json{{"kind", "full"},
+                  {"resultId", id},
+                  {"items", it != result->cells.end() ? it->second.lsp : json::array()}};
+    }
     auto snap = store_.snapshot(uri);
     if (!snap) {
       // Not open: check the file on disk, if there is one.
@@ -1005,7 +1246,9 @@ LanguageServer::Work LanguageServer::on_code_action(const json& params) {
   for (const auto& d : diagnostics) {
     if (const json* r = find_member(d, "range")) parse_range(*r);
   }
-  return [this, uri, diagnostics, only](const std::atomic<bool>&) -> json {
+  return [this, uri, diagnostics, only](const std::atomic<bool>& cancel) -> json {
+    if (auto notebook = notebooks_.notebook_of(uri))
+      return notebook_code_action(*notebook, uri, diagnostics, only, cancel);
     auto snap = store_.snapshot(uri);
     CodeActionInput in;
     in.uri = uri;
@@ -1026,49 +1269,58 @@ LanguageServer::Work LanguageServer::on_hover(const json& params) {
   std::string uri = text_document_uri(params);
   Position position = parse_position(member(params, "position"));
   return [this, uri, position](const std::atomic<bool>& cancel) -> json {
+    if (auto notebook = notebooks_.notebook_of(uri))
+      return notebook_hover(*notebook, uri, position, cancel);
     auto snap = store_.snapshot(uri);
     if (!snap) return nullptr;
     auto result = result_for(*snap, cancel);
     if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
     checks::LineIndex lines(*snap->text);
     uint32_t offset = to_offset(lines, position, encoding_);
-    std::vector<const checks::Diagnostic*> hits;
-    for (const auto& d : result->diagnostics) {
-      if (d.start <= offset && offset <= d.end) hits.push_back(&d);
-    }
-    if (hits.empty()) return memory_hover(*snap, lines, offset);
-    std::string markdown;
-    std::set<std::string> codes;
-    std::string base = workspace_.docs_base_for(uri);
-    uint32_t start = hits.front()->start, end = hits.front()->end;
-    for (const auto* d : hits) {
-      if (!codes.insert(d->code).second) continue;
-      if (!markdown.empty()) markdown += "\n\n---\n\n";
-      std::string_view doc = checks::rule_doc(d->code);
-      if (doc.empty()) {
-        markdown += "**" + d->code + "** (" + d->slug + "): " + d->message;
-      } else {
-        // Relative links ([M7](../guide/M7.md)) made absolute: the editor shows the page away
-        // from docs/.
-        markdown += checks::absolute_doc_links(doc, "rules/", base);
-      }
-      if (!doc.empty()) {
-        markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code, base) + ")";
-      }
-      for (const auto& section : checks::split_sections(d->section)) {
-        if (checks::guide_doc(section).empty()) continue;
-        markdown += " · [guide " + section + "](" + checks::guide_url(section, base) + ")";
-      }
-      start = std::max(start, d->start);
-      end = std::min(end, d->end);
-    }
-    if (end < start) end = start;
-    return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
-                {"range", to_json(to_range(lines, start, end, encoding_))}};
+    json hover = rule_hover(result->diagnostics, lines, offset, uri);
+    return hover.is_null() ? memory_hover(*snap, lines, offset) : hover;
   };
 }
 
-// ---- memory estimate (guide M1, M9-M13) ------------------------------------------------------
+json LanguageServer::rule_hover(const std::vector<checks::Diagnostic>& diagnostics,
+                                const checks::LineIndex& lines, uint32_t offset,
+                                const std::string& uri) const {
+  std::vector<const checks::Diagnostic*> hits;
+  for (const auto& d : diagnostics) {
+    if (d.start <= offset && offset <= d.end) hits.push_back(&d);
+  }
+  if (hits.empty()) return nullptr;
+  std::string markdown;
+  std::set<std::string> codes;
+  std::string base = workspace_.docs_base_for(uri);
+  uint32_t start = hits.front()->start, end = hits.front()->end;
+  for (const auto* d : hits) {
+    if (!codes.insert(d->code).second) continue;
+    if (!markdown.empty()) markdown += "\n\n---\n\n";
+    std::string_view doc = checks::rule_doc(d->code);
+    if (doc.empty()) {
+      markdown += "**" + d->code + "** (" + d->slug + "): " + d->message;
+    } else {
+      // Relative links ([M7](../guide/M7.md)) made absolute: the editor shows the page away
+      // from docs/.
+      markdown += checks::absolute_doc_links(doc, "rules/", base);
+    }
+    if (!doc.empty()) {
+      markdown += "\n\n[" + d->code + " documentation](" + checks::rule_url(d->code, base) + ")";
+    }
+    for (const auto& section : checks::split_sections(d->section)) {
+      if (checks::guide_doc(section).empty()) continue;
+      markdown += " · [guide " + section + "](" + checks::guide_url(section, base) + ")";
+    }
+    start = std::max(start, d->start);
+    end = std::min(end, d->end);
+  }
+  if (end < start) end = start;
+  return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
+              {"range", to_json(to_range(lines, start, end, encoding_))}};
+}
+
+// ---- notebook cells -------------------------------------------------------------------------
 
 namespace {
 // Directory of a file: URI, where a local model's config.json is looked up.
@@ -1077,6 +1329,66 @@ std::string base_dir_of(const std::string& uri) {
   return path ? path->parent_path().string() : std::string();
 }
 } // namespace
+
+json LanguageServer::notebook_hover(const std::string& notebook, const std::string& cell,
+                                    Position position, const std::atomic<bool>& cancel) {
+  auto snap = notebooks_.snapshot(notebook);
+  if (!snap) return nullptr;
+  auto result = notebook_result_for(*snap, cancel);
+  if (!result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+  auto j = result->join_index(cell);
+  if (!j) return nullptr;
+  const std::string& text = *result->snap->cells[result->joined[*j]].text;
+  checks::LineIndex lines(text);
+  uint32_t offset = to_offset(lines, position, encoding_);
+  json hover = rule_hover(result->cells.at(cell).diagnostics, lines, offset, notebook);
+  if (!hover.is_null() || !result->tree || !*result->tree) return hover;
+  // A model id: the estimate reads the whole notebook's code.
+  const std::string& source = result->join.source();
+  uint32_t at = result->join.start(*j) + offset;
+  auto ref = checks::estimate::find_model_at(source, *result->tree, at);
+  if (!ref) return nullptr;
+  std::string markdown =
+      checks::estimate::hover_markdown(source, *result->tree, at, base_dir_of(notebook));
+  if (markdown.empty()) return nullptr;
+  uint32_t from = result->join.start(*j), size = result->join.text_size(*j);
+  auto local = [&](uint32_t o) { return std::min(o > from ? o - from : 0, size); };
+  return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
+              {"range", to_json(to_range(lines, local(ref->start), local(ref->end), encoding_))}};
+}
+
+json LanguageServer::notebook_code_action(const std::string& notebook, const std::string& cell,
+                                          const json& diagnostics,
+                                          const std::vector<std::string>& only,
+                                          const std::atomic<bool>& cancel) {
+  auto engine = workspace_.engine_for(notebook);
+  CodeActionInput in;
+  in.uri = cell;
+  in.diagnostics = diagnostics;
+  in.only = only;
+  in.encoding = encoding_;
+  in.document_changes = document_changes_;
+  auto snap = notebooks_.snapshot(notebook);
+  auto result = snap ? notebook_result_for(*snap, cancel) : nullptr;
+  if (snap && !result) throw RpcError(error_code::kRequestCancelled, "request cancelled");
+  std::optional<size_t> j = result ? result->join_index(cell) : std::nullopt;
+  if (j) {
+    const NotebookCellSnapshot& c = result->snap->cells[result->joined[*j]];
+    in.version = c.version;
+    in.text = c.text.get();
+    // Fix all: the safe fixes of the whole notebook, this cell's part of them.
+    in.fixed_text = [&]() -> std::optional<std::string> {
+      checks::FixOutcome outcome =
+          checks::apply_fixes(*engine, result->join.source(), /*unsafe=*/false);
+      auto texts = result->join.split(outcome.text);
+      if (!texts) return std::nullopt;
+      return (*texts)[*j];
+    };
+  }
+  return code_actions(in, *engine);
+}
+
+// ---- memory estimate (guide M1, M9-M13) ------------------------------------------------------
 
 json LanguageServer::memory_hover(const Snapshot& snap, const checks::LineIndex& lines,
                                   uint32_t offset) const {

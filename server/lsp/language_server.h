@@ -9,6 +9,11 @@
 // that import it (directly or not), and so does a change on disk that the client's file watcher
 // reports. After `initialized`, a background thread summarises the workspace's modules at low
 // priority, with $/progress when the client takes it.
+//
+// Notebooks (LSP 3.17 notebookDocument/sync): the code cells of a notebook are checked as one
+// module in cell order, joined as `oomlint check` joins an .ipynb (cli::CellJoin); diagnostics
+// are published per cell text document, and hover, code actions and pull diagnostics answer on
+// cell URIs with positions in the cell.
 #pragma once
 
 #include <atomic>
@@ -22,10 +27,12 @@
 #include <thread>
 #include <vector>
 
+#include "cli/notebook.h"
 #include "line_index.h"
 #include "lsp/analysis.h"
 #include "lsp/document_store.h"
 #include "lsp/logger.h"
+#include "lsp/notebook_documents.h"
 #include "lsp/protocol.h"
 #include "lsp/scheduler.h"
 #include "lsp/workspace.h"
@@ -104,6 +111,9 @@ private:
   void on_did_change(const json& params);
   void on_did_close(const json& params);
   void on_did_save(const json& params);
+  void on_notebook_did_open(const json& params);
+  void on_notebook_did_change(const json& params);
+  void on_notebook_did_close(const json& params);
   void on_did_change_configuration(const json& params);
   void on_did_change_watched_files(const json& params);
   void on_did_change_workspace_folders(const json& params);
@@ -112,11 +122,21 @@ private:
   Work on_inlay_hint(const json& params);
   // Hover on a model id: the memory estimate table (null when the offset is on none).
   json memory_hover(const Snapshot& snap, const checks::LineIndex& lines, uint32_t offset) const;
+  // Hover on diagnostics: their rules' pages (null when the offset is on none).
+  json rule_hover(const std::vector<checks::Diagnostic>& diagnostics,
+                  const checks::LineIndex& lines, uint32_t offset, const std::string& uri) const;
+  // The same requests on a notebook cell (`cell` is its text document's URI).
+  json notebook_code_action(const std::string& notebook, const std::string& cell,
+                            const json& diagnostics, const std::vector<std::string>& only,
+                            const std::atomic<bool>& cancel);
+  json notebook_hover(const std::string& notebook, const std::string& cell, Position position,
+                      const std::atomic<bool>& cancel);
   Work on_document_diagnostic(const json& params);
   Work on_workspace_diagnostic(const json& params);
 
   void apply_init_options(const json& options);
   void schedule_diagnostics(const std::string& uri);
+  void schedule_notebook(const std::string& uri);
   void recheck_open_documents();
 
   // The project of a document, with the registry that owns it (kept alive while in use) and the
@@ -156,12 +176,31 @@ private:
   bool fresh(const Result& result);
   std::shared_ptr<const Result> result_for(const Snapshot& snap, const std::atomic<bool>& cancel);
   std::string result_id(const Result& result) const;
+  // A notebook's result: the joined code cells and each cell's diagnostics (offsets and LSP
+  // ranges in the cell).
+  struct CellResult {
+    int64_t version = 0; // of the cell's text document
+    std::vector<checks::Diagnostic> diagnostics;
+    json lsp = json::array();
+  };
+  struct NotebookResult : Result {
+    std::shared_ptr<const NotebookSnapshot> snap;
+    cli::CellJoin join;
+    std::vector<size_t> joined; // index in snap->cells of each cell of the join
+    std::shared_ptr<const ts::Tree> tree;
+    std::map<std::string, CellResult> cells; // by cell URI
+    // The position in the join of the cell `uri` (nullopt: not a checked cell).
+    std::optional<size_t> join_index(const std::string& uri) const;
+  };
+  std::shared_ptr<const NotebookResult> notebook_result_for(const NotebookSnapshot& snap,
+                                                            const std::atomic<bool>& cancel);
 
   Sender send_;
   std::mutex send_mutex_;
   Logger logger_;
   Scheduler scheduler_;
   DocumentStore store_;
+  NotebookStore notebooks_;
   Workspace workspace_;
 
   std::map<std::string, RequestHandler> requests_;
@@ -186,6 +225,10 @@ private:
 
   std::mutex results_mutex_;
   std::map<std::string, std::shared_ptr<const Result>> results_;
+  std::map<std::string, std::shared_ptr<const NotebookResult>> notebook_results_;
+  // What was last published for each open notebook's cells: notebook URI -> cell URI ->
+  // (cell version, items).
+  std::map<std::string, std::map<std::string, std::pair<int64_t, json>>> notebook_published_;
 
   ServerOptions options_;
   std::mutex project_mutex_;

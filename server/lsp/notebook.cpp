@@ -1,5 +1,6 @@
 #include "lsp/notebook.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 
@@ -239,23 +240,6 @@ private:
   size_t i_ = 0;
 };
 
-// Blanks IPython magics and shell escapes ("%time x", "!pip install") so they parse as blank lines.
-void blank_magics(std::string& py, size_t from) {
-  size_t i = from;
-  while (i < py.size()) {
-    size_t eol = py.find('\n', i);
-    if (eol == std::string::npos) eol = py.size();
-    size_t k = i;
-    while (k < eol && (py[k] == ' ' || py[k] == '\t'))
-      ++k;
-    if (k < eol && (py[k] == '%' || py[k] == '!')) {
-      for (size_t j = k; j < eol; ++j)
-        py[j] = ' ';
-    }
-    i = eol + 1;
-  }
-}
-
 } // namespace
 
 std::optional<NotebookSource> extract_notebook(std::string_view json_text, std::string& error) {
@@ -270,41 +254,91 @@ std::optional<NotebookSource> extract_notebook(std::string_view json_text, std::
     error = "no `cells` array";
     return std::nullopt;
   }
-  NotebookSource nb;
-  uint32_t code_cell = 0;
+  // Each code cell's text, with where each of its bytes sits in the JSON text (plus one entry
+  // for its end); joined as `oomlint check` joins them (cli::CellJoin).
+  std::vector<std::string> texts;
+  std::vector<std::vector<uint32_t>> offsets;
   for (const JValue& c : cells->items) {
     if (c.type != JValue::Type::Object) continue;
     const JValue* type = c.get("cell_type");
     if (!type || type->type != JValue::Type::String || type->str != "code") continue;
     const JValue* source = c.get("source");
-    if (!source) continue;
     std::vector<const JValue*> parts;
-    if (source->type == JValue::Type::String) parts.push_back(source);
-    if (source->type == JValue::Type::Array) {
+    if (source && source->type == JValue::Type::String) parts.push_back(source);
+    if (source && source->type == JValue::Type::Array) {
       for (const JValue& p : source->items) {
         if (p.type == JValue::Type::String) parts.push_back(&p);
       }
     }
-    size_t cell_start = nb.python.size();
-    uint32_t last_end = 0;
+    std::string text;
+    std::vector<uint32_t> at;
     for (const JValue* p : parts) {
-      nb.python += p->str;
-      nb.to_json.insert(nb.to_json.end(), p->offsets.begin(), p->offsets.end() - 1);
-      last_end = p->offsets.back();
+      text += p->str;
+      at.insert(at.end(), p->offsets.begin(), p->offsets.end() - 1);
     }
-    nb.cell.resize(nb.python.size(), code_cell);
-    blank_magics(nb.python, cell_start);
-    if (!parts.empty()) {
-      // Cells are separate: end each with a newline that maps to the end of its last string.
-      nb.python.push_back('\n');
-      nb.to_json.push_back(last_end);
-      nb.cell.push_back(code_cell);
-    }
-    ++code_cell;
+    // The end of the cell: the closing quote of its last string.
+    uint32_t end = !parts.empty() ? parts.back()->offsets.back() : 0;
+    at.push_back(end);
+    texts.push_back(std::move(text));
+    offsets.push_back(std::move(at));
   }
-  nb.to_json.push_back(nb.to_json.empty() ? 0 : nb.to_json.back());
-  nb.cell.push_back(code_cell);
+  NotebookSource nb;
+  nb.join = cli::CellJoin(std::vector<std::string_view>(texts.begin(), texts.end()));
+  const std::string& py = nb.join.source();
+  nb.to_json.assign(py.size() + 1, 0);
+  nb.cell.assign(py.size() + 1, kBoundaryCell);
+  uint32_t last = 0;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    uint32_t start = nb.join.start(i);
+    uint32_t next =
+        i + 1 < offsets.size() ? nb.join.start(i + 1) : static_cast<uint32_t>(py.size());
+    const std::string& text = texts[i];
+    const bool added_newline = text.empty() || text.back() != '\n';
+    const auto own = static_cast<uint32_t>(text.size() + (added_newline ? 1 : 0));
+    for (uint32_t o = start; o < next; ++o) {
+      uint32_t k = o - start;
+      // Past the cell's text: its added newline, then the boundary line (no cell).
+      nb.to_json[o] = k < text.size() ? offsets[i][k] : offsets[i].back();
+      if (k < own) nb.cell[o] = static_cast<uint32_t>(i);
+    }
+    last = offsets[i].back();
+  }
+  nb.to_json[py.size()] = last;
+  nb.cell[py.size()] = offsets.empty() ? kBoundaryCell : static_cast<uint32_t>(offsets.size() - 1);
   return nb;
+}
+
+std::vector<std::vector<checks::Diagnostic>> place_in_cells(const cli::CellJoin& join,
+                                                            std::vector<checks::Diagnostic> diags) {
+  std::vector<std::vector<checks::Diagnostic>> out(join.size());
+  const auto size = static_cast<uint32_t>(join.source().size());
+  for (auto& d : diags) {
+    uint32_t start = std::min(d.start, size);
+    uint32_t end = std::clamp(d.end, start, size);
+    auto first = join.locate(start);
+    if (!first) continue; // on a boundary line
+    auto last = join.locate(end);
+    d.start = first->offset;
+    // Ending in another cell (or on a boundary): it ends where it starts, as `oomlint check`
+    // places it.
+    d.end = last && last->cell == first->cell ? last->offset : first->offset;
+    if (d.fix) {
+      bool inside = true;
+      const size_t cell = first->cell;
+      const uint32_t from = join.start(cell), to = from + join.length(cell);
+      for (auto& e : d.fix->edits) {
+        if (e.start < from || e.end < e.start || e.end > to || join.opaque(cell)) {
+          inside = false;
+          break;
+        }
+        e.start = std::min(e.start - from, join.text_size(cell));
+        e.end = std::min(e.end - from, join.text_size(cell));
+      }
+      if (!inside) d.fix.reset();
+    }
+    out[first->cell].push_back(std::move(d));
+  }
+  return out;
 }
 
 std::string json_escape(std::string_view s) {
@@ -343,13 +377,15 @@ std::string json_escape(std::string_view s) {
 checks::Diagnostic map_to_json(const NotebookSource& nb, checks::Diagnostic d) {
   auto at = [&](uint32_t off) { return nb.to_json[std::min<size_t>(off, nb.to_json.size() - 1)]; };
   auto cell_of = [&](uint32_t off) { return nb.cell[std::min<size_t>(off, nb.cell.size() - 1)]; };
+  const std::string& python = nb.join.source();
   uint32_t start = at(d.start);
   uint32_t end = std::max(start, d.end > d.start ? at(d.end - 1) + 1 : start);
   if (d.fix) {
     bool ok = true;
     for (auto& e : d.fix->edits) {
       uint32_t last = e.end > e.start ? e.end - 1 : e.start;
-      if (cell_of(e.start) != cell_of(last) || e.end > nb.python.size()) {
+      if (cell_of(e.start) == kBoundaryCell || cell_of(e.start) != cell_of(last) ||
+          e.end > python.size()) {
         ok = false;
         break;
       }

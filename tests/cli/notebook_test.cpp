@@ -89,3 +89,41 @@ TEST_CASE("notebook: bad input and other languages", "[cli][notebook]") {
   REQUIRE(r);
   CHECK_FALSE(r->is_python());
 }
+
+TEST_CASE("notebook: CellJoin places every byte in its cell or on a boundary", "[cli][notebook]") {
+  CellJoin join({"import torch", "%time x = 1\ny = 2\n", ""});
+  const std::string& src = join.source();
+  CHECK(src == "import torch\n#<oomlint-cell-boundary>\n#time x = 1\ny = 2\n"
+               "#<oomlint-cell-boundary>\n\n");
+  REQUIRE(join.size() == 3);
+  // Cell 0: its text, then the newline added for it (the end of its text).
+  auto p = join.locate(7);
+  REQUIRE(p);
+  CHECK(p->cell == 0);
+  CHECK(p->offset == 7);
+  p = join.locate(12);
+  REQUIRE(p);
+  CHECK(p->offset == 12);
+  CHECK_FALSE(join.locate(13)); // the boundary line
+  uint32_t y = static_cast<uint32_t>(src.find("y = 2"));
+  p = join.locate(y);
+  REQUIRE(p);
+  CHECK(p->cell == 1);
+  CHECK(p->offset == 12);
+  CHECK(join.start(1) + 12 == y);
+  CHECK(join.length(1) == join.text_size(1)); // it had its final newline
+  // The end of the text belongs to the last cell.
+  p = join.locate(static_cast<uint32_t>(src.size()));
+  REQUIRE(p);
+  CHECK(p->cell == 2);
+  CHECK(p->offset == 0);
+  auto line = join.map_line(3);
+  REQUIRE(line);
+  CHECK(line->cell == 1);
+  CHECK(line->line == 1);
+  CHECK_FALSE(join.map_line(1));
+  // split() restores the magics and drops the added newline.
+  auto texts = join.split(src);
+  REQUIRE(texts);
+  CHECK(*texts == std::vector<std::string>{"import torch", "%time x = 1\ny = 2\n", ""});
+}

@@ -131,12 +131,17 @@ TEST_CASE("notebook extraction maps code cells to JSON offsets", "[lsp]") {
   std::string error;
   auto src = extract_notebook(nb, error);
   REQUIRE(src);
-  CHECK(src->python == "a = \"é\"\nb\tc\n      \ny\n");
-  CHECK(src->to_json.size() == src->python.size() + 1);
+  // Joined as `oomlint check` joins them: magics masked as comments, a boundary line between
+  // cells.
+  const std::string& py = src->join.source();
+  CHECK(py == "a = \"é\"\nb\tc\n#<oomlint-cell-boundary>\n#pip x\ny\n");
+  CHECK(src->to_json.size() == py.size() + 1);
   CHECK(nb[src->to_json[0]] == 'a');
-  size_t y = src->python.find('y');
+  size_t y = py.find("\ny\n") + 1;
   CHECK(nb[src->to_json[y]] == 'y');
   CHECK(src->cell[y] == 1);
+  CHECK(src->cell[py.find("#<oomlint")] == kBoundaryCell);
+  CHECK(nb[src->to_json[py.find("#pip")]] == '!');
   CHECK_FALSE(extract_notebook("[1,2]", error));
   CHECK_FALSE(extract_notebook("{\"cells\": [", error));
   CHECK_FALSE(extract_notebook(std::string(100000, '['), error));

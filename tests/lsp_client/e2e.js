@@ -1,6 +1,7 @@
 // End-to-end test of `oomlint server` over stdio, driven by the vscode-languageserver-protocol
 // client library: open, edit incrementally, receive diagnostics, code action, hover, pull
-// diagnostics, a timing figure on a 2,000-line file, and a clean shutdown (exit code 0).
+// diagnostics, a timing figure on a 2,000-line file, a notebook synchronised whole
+// (notebookDocument/*), and a clean shutdown (exit code 0).
 'use strict';
 
 const { spawn } = require('child_process');
@@ -218,6 +219,49 @@ async function main() {
   times.sort((a, b) => a - b);
   ok(`2,000-line file: didChange -> publishDiagnostics median ${times[5].toFixed(1)} ms ` +
      `(max ${times[9].toFixed(1)} ms, server debounce included)`);
+
+  // A notebook, synchronised whole (notebookDocument/*): the import in the first code cell counts
+  // for the loop two cells further down, whose finding lands in that cell.
+  assert.ok(init.capabilities.notebookDocumentSync, 'the server synchronises notebooks');
+  const nbUri = folderUri + '/train.ipynb';
+  const cell = (n) => `vscode-notebook-cell:${work}/train.ipynb#C${n}`;
+  const loopText = 'for batch in loader:\n    model(batch).sum().backward()\n' +
+    '    torch.cuda.empty_cache()\n';
+  await connection.sendNotification(rpc.DidOpenNotebookDocumentNotification.type, {
+    notebookDocument: {
+      uri: nbUri, notebookType: 'jupyter-notebook', version: 1,
+      cells: [{ kind: rpc.NotebookCellKind.Code, document: cell(1) },
+        { kind: rpc.NotebookCellKind.Markup, document: cell(2) },
+        { kind: rpc.NotebookCellKind.Code, document: cell(3) }],
+    },
+    cellTextDocuments: [
+      { uri: cell(1), languageId: 'python', version: 1, text: 'import torch\n' },
+      { uri: cell(2), languageId: 'markdown', version: 1, text: '# Training\n' },
+      { uri: cell(3), languageId: 'python', version: 1, text: loopText }],
+  });
+  p = await waitFor(cell(3), 1);
+  assert.deepStrictEqual(p.diagnostics.map((d) => d.code), ['OOM203']);
+  assert.deepStrictEqual(p.diagnostics[0].range,
+    { start: { line: 2, character: 4 }, end: { line: 2, character: 28 } });
+  ok('notebookDocument/didOpen -> the cross-cell finding, in its cell');
+  // Rename the import in cell 1 (an incremental cell edit): the finding in cell 3 goes.
+  await connection.sendNotification(rpc.DidChangeNotebookDocumentNotification.type, {
+    notebookDocument: { uri: nbUri, version: 2 },
+    change: { cells: { textContent: [{ document: { uri: cell(1), version: 2 },
+      changes: [{ range: { start: { line: 0, character: 7 }, end: { line: 0, character: 12 } },
+        text: 'numpy' }] }] } },
+  });
+  await waitFor(cell(1), 2);
+  // Published after cell 1's, in the same pass; it may still be in the pipe.
+  for (let i = 0; i < 100 && published.get(cell(3)).slice(-1)[0].diagnostics.length > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.strictEqual(published.get(cell(3)).slice(-1)[0].diagnostics.length, 0);
+  ok('notebookDocument/didChange (cell text) -> the finding of another cell goes');
+  await connection.sendNotification(rpc.DidCloseNotebookDocumentNotification.type, {
+    notebookDocument: { uri: nbUri },
+    cellTextDocuments: [{ uri: cell(1) }, { uri: cell(2) }, { uri: cell(3) }],
+  });
 
   // Shut down cleanly.
   await connection.sendRequest(rpc.ShutdownRequest.type);

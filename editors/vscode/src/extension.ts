@@ -90,6 +90,9 @@ async function startClient(): Promise<void> {
     documentSelector: [
       { scheme: "file", language: "python" },
       { scheme: "untitled", language: "python" },
+      // Notebook cells: the server advertises notebookDocumentSync for these, so the client
+      // (vscode-languageclient 8 and later) sends whole notebooks with notebookDocument/* and the
+      // cells are checked together; requests (hover, code actions) still come per cell.
       { notebook: { notebookType: "jupyter-notebook" }, language: "python" },
     ],
     outputChannel: output,
