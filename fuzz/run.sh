@@ -6,7 +6,11 @@
 #        into the committed seeds, fuzz/corpus/<harness>/ (only inputs that add coverage are added).
 # Fails on any finding (crash, assertion, sanitizer report, leak, timeout, out-of-memory); the
 # reproducer is left in build-fuzz/crash-<name>-*. Ends with one summary line per harness:
-# executions, executions per second, libFuzzer's coverage (cov: edges, ft: features), peak RSS.
+# executions, executions per second of wall time and per CPU second (the machine may be shared),
+# libFuzzer's coverage (cov: edges, ft: features), peak RSS.
+# OOMLINT_FUZZ_PARALLEL=N runs up to N harnesses at once (default 1, one after the other): a
+# longer campaign on a machine with cores to spare, e.g.
+#   OOMLINT_FUZZ_PARALLEL=5 fuzz/run.sh 1800 && fuzz/run.sh --merge
 set -euo pipefail
 cd "$(dirname "$0")/.."
 merge=0
@@ -18,7 +22,7 @@ else
   seconds=${1:-48}
   shift || true
 fi
-build=build-fuzz
+build="build-fuzz"
 if [ "${OOMLINT_FUZZ_NO_BUILD:-0}" != 1 ]; then
   OOMLINT_WITH_FUZZ=1 tools/install-deps.sh
   # -O2 with line tables and assertions on: the sanitizers cost less than the -O1 code they guard.
@@ -65,7 +69,7 @@ if [ "$merge" = 1 ]; then
     mkdir -p "$work" "$seeds"
     before=$(find "$seeds" -type f | wc -l)
     # shellcheck disable=SC2046
-    "build-fuzz/fuzz/${name}_fuzz" -merge=1 $(options_for "$name") \
+    "$build/fuzz/${name}_fuzz" -merge=1 $(options_for "$name") \
       -artifact_prefix="$build/crash-$name-" "$seeds" "$work" \
       >"$build/merge-$name.log" 2>&1 || {
       echo "FAIL: merging $name; see $build/merge-$name.log"
@@ -77,8 +81,8 @@ if [ "$merge" = 1 ]; then
 fi
 
 status=0
-summary=()
-for name in "${names[@]}"; do
+run_one() {
+  local name=$1 harness seeds work log start result elapsed cpu execs rss cov ft rate per_cpu
   harness="$build/fuzz/${name}_fuzz"
   seeds="fuzz/corpus/$name"
   work="$build/fuzz-corpus/$name"
@@ -92,7 +96,7 @@ for name in "${names[@]}"; do
   start=$(date +%s)
   result=ok
   # shellcheck disable=SC2046
-  if ! "$harness" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
+  if ! "${timer[@]}" "$harness" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 \
     $(options_for "$name") -print_final_stats=1 -artifact_prefix="$build/crash-$name-" \
     "$work" "$seeds" >"$log" 2>&1; then
     result=FAIL
@@ -101,14 +105,41 @@ for name in "${names[@]}"; do
     tail -60 "$log"
   fi
   elapsed=$(($(date +%s) - start))
+  cpu=$(awk '/^cpu_seconds:/ { c = $2 + $3 } END { print c }' "$log")
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   ft=$(grep -o 'ft: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   rate=$([ -n "${execs:-}" ] && [ "$elapsed" -gt 0 ] && echo $((execs / elapsed)) || echo '?')
-  summary+=("$(printf 'fuzz %-8s executions %-9s exec/s %-6s cov %-6s ft %-6s seconds %-4s peak_rss_mb %-5s %s' \
-    "$name" "${execs:-?}" "$rate" "${cov:-?}" "${ft:-?}" "$elapsed" "${rss:-?}" "$result")")
+  per_cpu='?'
+  if [ -n "${execs:-}" ] && [ -n "${cpu:-}" ]; then
+    per_cpu=$(awk -v e="$execs" -v c="$cpu" 'BEGIN { if (c > 0) printf "%d", e / c; else print "?" }')
+  fi
+  printf 'fuzz %-8s executions %-9s exec/s %-6s exec/cpu-s %-6s cov %-6s ft %-6s seconds %-4s peak_rss_mb %-5s %s\n' \
+    "$name" "${execs:-?}" "$rate" "$per_cpu" "${cov:-?}" "${ft:-?}" "$elapsed" "${rss:-?}" "$result" \
+    >"$build/summary-$name.txt"
+  [ "$result" = ok ]
+}
+
+# CPU seconds of each run, when GNU time is there (the summary says '?' otherwise).
+timer=()
+if [ -x /usr/bin/time ]; then timer=(/usr/bin/time -f 'cpu_seconds: %U %S'); fi
+parallel=${OOMLINT_FUZZ_PARALLEL:-1}
+pids=()
+for name in "${names[@]}"; do
+  rm -f "$build/summary-$name.txt"
+  if [ "$parallel" -le 1 ]; then
+    run_one "$name" || status=1
+    continue
+  fi
+  if [ "${#pids[@]}" -ge "$parallel" ]; then # wait for the oldest run
+    wait "${pids[0]}" || status=1
+    pids=("${pids[@]:1}")
+  fi
+  run_one "$name" &
+  pids+=($!)
 done
+for pid in "${pids[@]}"; do wait "$pid" || status=1; done
 echo "--- fuzzing summary"
-printf '%s\n' "${summary[@]}"
+for name in "${names[@]}"; do cat "$build/summary-$name.txt" 2>/dev/null || echo "fuzz $name: no result"; done
 exit $status
