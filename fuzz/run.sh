@@ -2,8 +2,9 @@
 # Builds the libFuzzer harnesses with clang (-O2, ASan + UBSan) and runs each for a bounded time.
 # Usage: fuzz/run.sh [seconds-per-harness] [harness...]   (default 48 s, every harness: the five
 #        harnesses share the 240 s the four had at 60 s each).
-#        fuzz/run.sh --merge [harness...]   minimises what the runs found (build-fuzz/fuzz-corpus/)
-#        into the committed seeds, fuzz/corpus/<harness>/ (only inputs that add coverage are added).
+#        fuzz/run.sh --merge [harness...]   minimises the committed seeds, fuzz/corpus/<harness>/,
+#        together with what the runs found (build-fuzz/fuzz-corpus/) into a new set of seeds that
+#        covers as much as both (regression seeds, regress_*, are always kept).
 # Fails on any finding (crash, assertion, sanitizer report, leak, timeout, out-of-memory); the
 # reproducer is left in build-fuzz/crash-<name>-*. Ends with one summary line per harness:
 # executions, executions per second of wall time and per CPU second (the machine may be shared),
@@ -46,8 +47,9 @@ fi
 # same time. Per harness: the longest input, the dictionary, and whether LeakSanitizer runs. The Python
 # harnesses keep process-wide engines and caches, so LeakSanitizer would run after most inputs
 # (libFuzzer checks whenever an input leaves more allocations than it freed); their code runs
-# under LeakSanitizer in the ASan test build. jsonrpc builds and destroys a whole server per
-# input, so a leak there is cheap to see and checked on every input.
+# under LeakSanitizer in the ASan test build. jsonrpc resets its one server after every input
+# (LanguageServer::reset() frees what the input made), so a leak there is cheap to see and
+# checked on every input.
 options_for() {
   printf '%s ' -entropic=0
   case "$1" in
@@ -66,15 +68,22 @@ if [ "$merge" = 1 ]; then
   for name in "${names[@]}"; do
     seeds="fuzz/corpus/$name"
     work="$build/fuzz-corpus/$name"
-    mkdir -p "$work" "$seeds"
+    merged="$build/fuzz-merged/$name"
+    rm -rf "$merged"
+    mkdir -p "$work" "$seeds" "$merged"
     before=$(find "$seeds" -type f | wc -l)
+    # The whole set (seeds and finds) minimised afresh, so the seeds stay few: every 48 s run
+    # of tools/test.sh replays them all first.
     # shellcheck disable=SC2046
     "$build/fuzz/${name}_fuzz" -merge=1 $(options_for "$name") \
-      -artifact_prefix="$build/crash-$name-" "$seeds" "$work" \
+      -artifact_prefix="$build/crash-$name-" "$merged" "$seeds" "$work" \
       >"$build/merge-$name.log" 2>&1 || {
       echo "FAIL: merging $name; see $build/merge-$name.log"
       exit 1
     }
+    # Regression seeds (regress_*) stay whatever they cover; the rest is replaced.
+    find "$seeds" -type f ! -name 'regress_*' -delete
+    cp "$merged"/* "$seeds/" 2>/dev/null || true
     echo "merge $name: $before -> $(find "$seeds" -type f | wc -l) seeds in $seeds"
   done
   exit 0
