@@ -10,6 +10,11 @@
 // Checks: no crash, no hang, no leak (ASan), and every message with a valid id (integer or
 // string) that reaches the server and is not itself a response gets exactly one reply.
 //
+// One server serves every input: LanguageServer::reset() after each input returns it to its
+// state after construction (tests/lsp/lifecycle_test.cpp shows that a reset server answers
+// exactly as a new one), so an input does the same on its own as after any other input, and a
+// finding reproduces from its one input.
+//
 // File URIs and root paths are confined to a small sandbox directory (a config file, a script,
 // a notebook) so that workspace discovery and config loading run without walking the real
 // filesystem.
@@ -131,10 +136,31 @@ std::string build_stream(std::string_view input) {
   return out;
 }
 
+// What the server sent during the current input: replies counted by id.
+std::map<std::string, int> answered;
+
+// Leaked on purpose: a static LanguageServer would be destroyed at exit after the thread's
+// tree-sitter arena, with parse trees still in its document store.
+oomlint::lsp::LanguageServer* server = nullptr;
+
 } // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  using namespace oomlint::lsp;
   make_sandbox();
+  ServerOptions options;
+  options.scheduler.workers = 0;
+  options.scheduler.debounce = std::chrono::milliseconds(0);
+  options.stderr_level = LogLevel::Off;
+  server = new LanguageServer(
+      [](const json& m) {
+        std::string bytes = dump(m); // must serialise whatever strings came in
+        if (bytes.empty() || !m.is_object()) std::abort();
+        if (!m.contains("method") && m.contains("id") && !m["id"].is_null()) {
+          ++answered[m["id"].dump()];
+        }
+      },
+      options);
   return 0;
 }
 
@@ -142,44 +168,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace oomlint::lsp;
   MemoryStream stream(build_stream(std::string_view(reinterpret_cast<const char*>(data), size)));
 
-  std::map<std::string, int> expected, answered;
-  ServerOptions options;
-  options.scheduler.workers = 0;
-  options.scheduler.debounce = std::chrono::milliseconds(0);
-  options.stderr_level = LogLevel::Off;
-  {
-    LanguageServer server(
-        [&](const json& m) {
-          std::string bytes = dump(m); // must serialise whatever strings came in
-          if (bytes.empty() || !m.is_object()) std::abort();
-          if (!m.contains("method") && m.contains("id") && !m["id"].is_null()) {
-            ++answered[m["id"].dump()];
-          }
-        },
-        options);
-    FrameReader reader(stream);
-    while (!server.exited()) {
-      Frame f = reader.read();
-      if (f.kind == Frame::Kind::Eof) {
-        server.end_of_stream();
-        break;
-      }
-      if (f.kind == Frame::Kind::BadHeader) {
-        server.bad_frame(f.error);
-        continue;
-      }
-      json message = json::parse(f.body, nullptr, /*allow_exceptions=*/false);
-      if (message.is_discarded()) {
-        server.handle_raw(f.body); // the parse-error path
-      } else {
-        confine(message);
-        std::string key = request_key(message);
-        if (!key.empty()) ++expected[key];
-        server.handle(message);
-      }
-      server.run_pending();
+  std::map<std::string, int> expected;
+  answered.clear();
+  FrameReader reader(stream);
+  while (!server->exited()) {
+    Frame f = reader.read();
+    if (f.kind == Frame::Kind::Eof) {
+      server->end_of_stream();
+      break;
     }
+    if (f.kind == Frame::Kind::BadHeader) {
+      server->bad_frame(f.error);
+      continue;
+    }
+    json message = json::parse(f.body, nullptr, /*allow_exceptions=*/false);
+    if (message.is_discarded()) {
+      server->handle_raw(f.body); // the parse-error path
+    } else {
+      confine(message);
+      std::string key = request_key(message);
+      if (!key.empty()) ++expected[key];
+      server->handle(message);
+    }
+    server->run_pending();
   }
+  server->reset();
   if (expected != answered) {
     for (const auto& [id, n] : expected) {
       if (answered[id] != n)

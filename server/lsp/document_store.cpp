@@ -108,6 +108,11 @@ bool DocumentStore::change(const std::string& uri, int64_t version,
   return true;
 }
 
+void DocumentStore::clear() {
+  std::lock_guard lock(mutex_);
+  docs_.clear();
+}
+
 bool DocumentStore::close(const std::string& uri) {
   std::lock_guard lock(mutex_);
   return docs_.erase(uri) > 0;

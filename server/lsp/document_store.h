@@ -51,6 +51,8 @@ public:
   bool change(const std::string& uri, int64_t version, const std::vector<ContentChange>& changes,
               PositionEncoding enc);
   bool close(const std::string& uri);
+  // Closes every document.
+  void clear();
   bool is_open(const std::string& uri) const;
   std::shared_ptr<const Snapshot> snapshot(const std::string& uri) const;
   std::vector<std::string> uris() const;

@@ -129,6 +129,50 @@ LanguageServer::~LanguageServer() {
   scheduler_.stop();
 }
 
+void LanguageServer::reset() {
+  // Every member of the class, in the order declared, to the value the constructor gives it
+  // (send_, the handler maps and options_ are never changed after construction).
+  stop_indexing();
+  scheduler_.restart();
+  logger_.set_client_level(Logger().client_level());
+  logger_.set_stderr_level(options_.stderr_level);
+  store_.clear();
+  workspace_.reset();
+  initialized_ = false;
+  shutdown_ = false;
+  exited_ = false;
+  encoding_ = PositionEncoding::Utf16;
+  document_changes_ = false;
+  watch_dynamic_ = false;
+  push_diagnostics_ = true;
+  diagnostic_refresh_ = false;
+  work_done_progress_ = false;
+  index_workspace_ = options_.index_workspace;
+  max_document_bytes_ = options_.max_document_bytes;
+  next_request_id_ = 1;
+  {
+    std::lock_guard lock(requests_mutex_);
+    request_keys_.clear();
+    request_seq_ = 0;
+  }
+  {
+    std::lock_guard lock(results_mutex_);
+    results_.clear();
+  }
+  {
+    std::lock_guard lock(project_mutex_);
+    projects_ = std::make_shared<checks::ProjectRegistry>();
+    project_epoch_ = 1;
+    structure_epoch_ = 0;
+    changed_at_.clear();
+  }
+  index_cancel_ = false;
+  index_done_ = false;
+  std::lock_guard lock(progress_mutex_);
+  progress_request_.clear();
+  progress_ready_ = false;
+}
+
 // ---- binder -------------------------------------------------------------------------------
 
 void LanguageServer::bind_request(const std::string& method, std::function<json(const json&)> fn) {

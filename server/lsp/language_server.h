@@ -72,6 +72,12 @@ public:
   void end_of_stream();
 
   bool exited() const { return exited_; }
+  // Back to the state right after construction, with the same sender and options: queued work
+  // dropped, background indexing stopped, every document closed, no workspace folder, every
+  // client capability and setting forgotten, request ids counted from 1 again. What it sends
+  // after a reset is what a new server would send for the same messages (a fuzzing harness
+  // keeps one server instead of building one per input). Call it from the reading thread.
+  void reset();
   // Whether `message` may be handled before a message that came earlier and is still being
   // parsed (a large didOpen or didChange): a request about a document that is already open,
   // shutdown, exit, or a cancellation. Reads no document.

@@ -132,4 +132,14 @@ void Scheduler::stop() {
   threads_.clear();
 }
 
+void Scheduler::restart() {
+  stop();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = false;
+  }
+  for (unsigned i = 0; i < options_.workers; ++i)
+    threads_.emplace_back([this] { worker_loop(); });
+}
+
 } // namespace oomlint::lsp

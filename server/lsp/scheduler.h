@@ -48,6 +48,8 @@ public:
   void run_pending();
   // Stops the workers; waiting tasks are dropped, running ones are cancelled and joined.
   void stop();
+  // stop(), then back to the state after construction: an empty queue, fresh workers.
+  void restart();
   bool synchronous() const { return options_.workers == 0; }
 
 private:

@@ -15,6 +15,14 @@ Workspace::Workspace() {
   rebuild_engines();
 }
 
+void Workspace::reset() {
+  std::lock_guard lock(mutex_);
+  folders_.clear();
+  client_ = SettingsPatch{};
+  generation_ = 1; // as constructed: rebuild_engines() makes it 2
+  rebuild_engines();
+}
+
 void Workspace::add_folder(const std::string& uri) {
   auto path = uri_to_path(uri);
   if (!path) return;

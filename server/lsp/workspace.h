@@ -19,6 +19,8 @@ class Workspace {
 public:
   Workspace();
 
+  // Back to the state after construction: no folder, no client settings.
+  void reset();
   void add_folder(const std::string& uri);
   void remove_folder(const std::string& uri);
   std::vector<std::filesystem::path> folder_paths() const;

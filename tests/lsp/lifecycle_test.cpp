@@ -1,5 +1,9 @@
 // Lifecycle and JSON-RPC error paths of the language server, in memory.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 
 #include "lsp/lsp_client.h"
 
@@ -160,4 +164,88 @@ TEST_CASE("a reply from the client without an id is ignored (found by the jsonrp
   c.raw(R"({"jsonrpc": "2.0", "error": {"code": 1, "message": "x"}})");
   c.raw(R"({"jsonrpc": "2.0", "id": null, "result": 1})");
   CHECK(c.call("shutdown", json(nullptr)).is_null());
+}
+
+namespace {
+
+struct ResetTempDir {
+  std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("oomlint-lsp-reset-" + std::to_string(::getpid()));
+  ResetTempDir() { std::filesystem::create_directories(path); }
+  ~ResetTempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// The messages of a session that reads every piece of state a client can set: a request before
+// initialize, the capabilities (position encoding, dynamic registration, progress), the client
+// settings, open documents, pulled diagnostics (their resultId carries the settings generation),
+// a hover, workspace diagnostics, the ids of the server's own requests, shutdown and exit.
+std::vector<json> reset_probe_session(LspClient& c, const std::string& uri) {
+  c.request("textDocument/hover", json::object());
+  json caps = {{"workspace", {{"didChangeWatchedFiles", {{"dynamicRegistration", true}}}}},
+               {"window", {{"workDoneProgress", true}}}};
+  c.request("initialize", {{"processId", nullptr},
+                           {"rootUri", nullptr},
+                           {"capabilities", caps},
+                           {"initializationOptions", {{"pushDiagnostics", true}}}});
+  c.notify("initialized", json::object());
+  c.run_pending();
+  c.open(uri, kTrainPy);
+  c.request("textDocument/diagnostic", {{"textDocument", {{"uri", uri}}}});
+  c.request("textDocument/hover",
+            {{"textDocument", {{"uri", uri}}}, {"position", {{"line", 5}, {"character", 12}}}});
+  c.request("workspace/diagnostic", {{"previousResultIds", json::array()}});
+  c.request("shutdown", nullptr);
+  c.notify("exit", nullptr);
+  return c.messages();
+}
+
+} // namespace
+
+TEST_CASE("reset() returns the server to its state after construction", "[lsp]") {
+  ResetTempDir dir;
+  std::filesystem::create_directories(dir.path / "w");
+  std::ofstream(dir.path / "w" / "oomlint.toml") << "select = [\"OOM1\"]\n";
+  const std::string folder = "file://" + (dir.path / "w").string();
+  const std::string uri = folder + "/train.py";
+
+  LspClient fresh;
+  std::vector<json> expected = reset_probe_session(fresh, uri);
+  REQUIRE(fresh.server().exited());
+  REQUIRE_FALSE(fresh.published(uri).empty()); // the session does reach the rules
+
+  // A session that changes everything the probe reads: utf-8, a workspace folder whose config
+  // selects other rules, client settings, no pushed diagnostics, debug log messages, documents
+  // left open, a progress token, an exit without shutdown.
+  LspClient used;
+  json caps = {{"general", {{"positionEncodings", {"utf-8"}}}},
+               {"workspace",
+                {{"workspaceEdit", {{"documentChanges", true}}},
+                 {"diagnostics", {{"refreshSupport", true}}}}},
+               {"window", {{"workDoneProgress", true}}}};
+  used.initialize(caps,
+                  {{"pushDiagnostics", false}, {"logLevel", "debug"}, {"indexWorkspace", false}},
+                  json::array({{{"uri", folder}, {"name", "w"}}}));
+  used.notify("workspace/didChangeConfiguration", {{"settings", {{"select", {"OOM2"}}}}});
+  used.notify("$/setTrace", {{"value", "verbose"}});
+  used.open(uri, kTrainPy + "\nx = 1\n");
+  used.open(folder + "/other.py", kTrainPy);
+  used.request("textDocument/diagnostic", {{"textDocument", {{"uri", uri}}}});
+  used.notify("exit", nullptr);
+  REQUIRE(used.server().exited());
+  // Without a reset, the same probe gets nothing at all (the server has exited).
+  used.clear();
+  reset_probe_session(used, uri);
+  REQUIRE(used.messages().empty());
+
+  used.reset();
+  CHECK_FALSE(used.server().exited());
+  std::vector<json> got = reset_probe_session(used, uri);
+  REQUIRE(got.size() == expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("message " << i);
+    CHECK(got[i] == expected[i]);
+  }
 }

@@ -110,6 +110,17 @@ public:
     std::lock_guard lock(mutex_);
     outbox_.clear();
   }
+  // Everything the server sent, oldest first.
+  std::vector<json> messages() {
+    std::lock_guard lock(mutex_);
+    return outbox_;
+  }
+  // LanguageServer::reset(), and this client's record and request ids start again too.
+  void reset() {
+    server_->reset();
+    clear();
+    next_id_ = 1;
+  }
 
   json initialize(json capabilities = json::object(), json options = nullptr,
                   json folders = nullptr) {
