@@ -137,6 +137,7 @@ void LanguageServer::reset() {
   logger_.set_client_level(Logger().client_level());
   logger_.set_stderr_level(options_.stderr_level);
   store_.clear();
+  notebooks_.clear();
   workspace_.reset();
   initialized_ = false;
   shutdown_ = false;
@@ -158,6 +159,8 @@ void LanguageServer::reset() {
   {
     std::lock_guard lock(results_mutex_);
     results_.clear();
+    notebook_results_.clear();
+    notebook_published_.clear();
   }
   {
     std::lock_guard lock(project_mutex_);

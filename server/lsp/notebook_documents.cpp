@@ -183,6 +183,12 @@ bool NotebookStore::change(const json& params, PositionEncoding enc,
   return true;
 }
 
+void NotebookStore::clear() {
+  std::lock_guard lock(mutex_);
+  notebooks_.clear();
+  cell_owner_.clear();
+}
+
 std::vector<std::string> NotebookStore::close(const std::string& uri) {
   std::lock_guard lock(mutex_);
   std::vector<std::string> cells;

@@ -45,6 +45,8 @@ public:
   bool change(const json& params, PositionEncoding enc, std::vector<std::string>& closed);
   // The URIs of the cells that were open (empty when the notebook was not).
   std::vector<std::string> close(const std::string& uri);
+  // Forgets every notebook (LanguageServer::reset()).
+  void clear();
 
   bool is_open(const std::string& uri) const;
   std::shared_ptr<const NotebookSnapshot> snapshot(const std::string& uri) const;

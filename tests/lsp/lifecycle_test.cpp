@@ -182,6 +182,9 @@ struct ResetTempDir {
 // initialize, the capabilities (position encoding, dynamic registration, progress), the client
 // settings, open documents, pulled diagnostics (their resultId carries the settings generation),
 // a hover, workspace diagnostics, the ids of the server's own requests, shutdown and exit.
+const std::string kResetNotebook = "file:///work/reset/nb.ipynb";
+const std::string kResetCell = "vscode-notebook-cell:/work/reset/nb.ipynb#C1";
+
 std::vector<json> reset_probe_session(LspClient& c, const std::string& uri) {
   c.request("textDocument/hover", json::object());
   json caps = {{"workspace", {{"didChangeWatchedFiles", {{"dynamicRegistration", true}}}}},
@@ -197,6 +200,8 @@ std::vector<json> reset_probe_session(LspClient& c, const std::string& uri) {
   c.request("textDocument/hover",
             {{"textDocument", {{"uri", uri}}}, {"position", {{"line", 5}, {"character", 12}}}});
   c.request("workspace/diagnostic", {{"previousResultIds", json::array()}});
+  // A cell of a notebook that only the used session opened: unknown after a reset.
+  c.request("textDocument/diagnostic", {{"textDocument", {{"uri", kResetCell}}}});
   c.request("shutdown", nullptr);
   c.notify("exit", nullptr);
   return c.messages();
@@ -233,6 +238,17 @@ TEST_CASE("reset() returns the server to its state after construction", "[lsp]")
   used.open(uri, kTrainPy + "\nx = 1\n");
   used.open(folder + "/other.py", kTrainPy);
   used.request("textDocument/diagnostic", {{"textDocument", {{"uri", uri}}}});
+  used.notify("notebookDocument/didOpen",
+              {{"notebookDocument",
+                {{"uri", kResetNotebook},
+                 {"notebookType", "jupyter-notebook"},
+                 {"version", 1},
+                 {"cells", json::array({{{"kind", 2}, {"document", kResetCell}}})}}},
+               {"cellTextDocuments", json::array({{{"uri", kResetCell},
+                                                   {"languageId", "python"},
+                                                   {"version", 1},
+                                                   {"text", kTrainPy}}})}});
+  used.run_pending();
   used.notify("exit", nullptr);
   REQUIRE(used.server().exited());
   // Without a reset, the same probe gets nothing at all (the server has exited).
