@@ -9,9 +9,13 @@ namespace oomlint::checks::estimate {
 
 FitSetup fit_setup(std::string_view text, const ts::Tree& tree, std::string_view base_dir,
                    const FitOverrides& flags) {
+  return fit_setup(analyze_script(text, tree, base_dir), read_run(text, tree, base_dir), base_dir,
+                   flags);
+}
+
+FitSetup fit_setup(const ScriptAnalysis& a, const RunFacts& run, std::string_view base_dir,
+                   const FitOverrides& flags) {
   FitSetup out;
-  ScriptAnalysis a = analyze_script(text, tree, base_dir);
-  RunFacts run = read_run(text, tree, base_dir);
   out.uncertain = a.uncertain;
 
   // The model: the flag, else the first trained model with a literal id, else the first one.

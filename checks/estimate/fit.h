@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "estimate/plan.h"
+#include "estimate/run.h"
+#include "estimate/script.h"
 #include "ts.h"
 
 namespace oomlint::checks::estimate {
@@ -37,6 +39,10 @@ struct FitSetup {
 };
 
 FitSetup fit_setup(std::string_view text, const ts::Tree& tree, std::string_view base_dir,
+                   const FitOverrides& flags = {});
+// The same from a script already analysed (what OOM011 has: its scanner's analysis and
+// read_run over the module).
+FitSetup fit_setup(const ScriptAnalysis& a, const RunFacts& run, std::string_view base_dir,
                    const FitOverrides& flags = {});
 
 // The smallest GPU of parse_gpu's table whose memory holds `bytes`, or nullopt.

@@ -137,6 +137,7 @@ struct Reader {
       return;
     }
     if (facts::is_training_arguments_class(name)) {
+      facts.training_args.push_back({call.start(), call.end(), name.starts_with("trl.")});
       take_int(facts.batch, call, "per_device_train_batch_size");
       take_int(facts.grad_accum, call, "gradient_accumulation_steps");
       if (auto g = bool_of(sema.keyword(call, "gradient_checkpointing"))) {
@@ -183,7 +184,10 @@ struct Reader {
 } // namespace
 
 RunFacts read_run(std::string_view text, const ts::Tree& tree, std::string_view base_dir) {
-  Node root = tree.root();
+  return read_run(text, tree.root(), base_dir);
+}
+
+RunFacts read_run(std::string_view text, Node root, std::string_view base_dir) {
   Semantics sema(text);
   RunFacts empty;
   if (root.null()) return empty;
@@ -213,6 +217,16 @@ RunFacts read_run(std::string_view text, const ts::Tree& tree, std::string_view 
     }
   }
   return r.facts;
+}
+
+std::optional<RunFacts::ArgsCall> training_args_at(std::string_view text, const ts::Tree& tree,
+                                                   uint32_t byte_offset) {
+  std::optional<RunFacts::ArgsCall> best;
+  for (const auto& c : read_run(text, tree).training_args) {
+    if (byte_offset < c.start || byte_offset >= c.end) continue;
+    if (!best || c.end - c.start < best->end - best->start) best = c;
+  }
+  return best;
 }
 
 } // namespace oomlint::checks::estimate

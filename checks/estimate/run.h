@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "estimate/plan.h"
 #include "ts.h"
@@ -34,8 +35,21 @@ struct RunFacts {
   // TrainingArguments' per_device_train_batch_size=8, SFTConfig's max_length=1024.
   Read<long long> batch_default;
   Read<long long> seq_default;
+  // The TrainingArguments-family calls (facts/training_args.h), in source order: where they are,
+  // and whether the class is one of TRL's configs (whose defaults changed across versions).
+  struct ArgsCall {
+    uint32_t start = 0, end = 0;
+    bool trl = false;
+  };
+  std::vector<ArgsCall> training_args;
 };
 
 RunFacts read_run(std::string_view text, const ts::Tree& tree, std::string_view base_dir = {});
+// The same from a parsed module (what a rule has).
+RunFacts read_run(std::string_view text, ts::Node root, std::string_view base_dir = {});
+
+// The TrainingArguments-family call whose extent contains `byte_offset` (the innermost one).
+std::optional<RunFacts::ArgsCall> training_args_at(std::string_view text, const ts::Tree& tree,
+                                                   uint32_t byte_offset);
 
 } // namespace oomlint::checks::estimate

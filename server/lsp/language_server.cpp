@@ -15,6 +15,7 @@
 #include "doc_links.h"
 #include "engine/fixes.h"
 #include "estimate/fit.h"
+#include "estimate/run.h"
 #include "estimate/script.h"
 #include "line_index.h"
 #include "lsp/code_actions.h"
@@ -1440,16 +1441,27 @@ json LanguageServer::notebook_code_action(const std::string& notebook, const std
 json LanguageServer::memory_hover(const Snapshot& snap, const checks::LineIndex& lines,
                                   uint32_t offset) const {
   if (!snap.tree || !*snap.tree) return nullptr;
-  auto ref = checks::estimate::find_model_at(*snap.text, *snap.tree, offset);
-  if (!ref) return nullptr;
-  std::string markdown =
-      checks::estimate::hover_markdown(*snap.text, *snap.tree, offset, base_dir_of(snap.uri));
+  std::string base = base_dir_of(snap.uri);
+  // On a model load: its memory table, then the run's predicted peak. On a TrainingArguments-
+  // family call: the run's predicted peak alone.
+  std::string markdown;
+  uint32_t start = 0, end = 0;
+  if (auto ref = checks::estimate::find_model_at(*snap.text, *snap.tree, offset)) {
+    markdown = checks::estimate::hover_markdown(*snap.text, *snap.tree, offset, base);
+    if (markdown.empty()) return nullptr;
+    start = ref->start;
+    end = ref->end;
+  } else if (auto call = checks::estimate::training_args_at(*snap.text, *snap.tree, offset)) {
+    start = call->start;
+    end = call->end;
+  } else {
+    return nullptr;
+  }
+  std::string peak = checks::estimate::fit_hover_markdown(*snap.text, *snap.tree, base);
+  if (!peak.empty()) markdown += (markdown.empty() ? "" : "\n") + peak;
   if (markdown.empty()) return nullptr;
-  std::string peak =
-      checks::estimate::fit_hover_markdown(*snap.text, *snap.tree, base_dir_of(snap.uri));
-  if (!peak.empty()) markdown += "\n" + peak;
   return json{{"contents", {{"kind", "markdown"}, {"value", markdown}}},
-              {"range", to_json(to_range(lines, ref->start, ref->end, encoding_))}};
+              {"range", to_json(to_range(lines, start, end, encoding_))}};
 }
 
 LanguageServer::Work LanguageServer::on_inlay_hint(const json& params) {

@@ -345,7 +345,7 @@ TEST_CASE("workspace diagnostics cover files that are not open, with partial res
   CHECK(seen);
 }
 
-TEST_CASE("hover on a model id shows the memory estimate; an inlay hint shows its total",
+TEST_CASE("hover on a model id shows the memory estimate, an inlay hint shows its total",
           "[lsp][estimate]") {
   LspClient c;
   c.initialize();
@@ -382,4 +382,60 @@ TEST_CASE("hover on a model id shows the memory estimate; an inlay hint shows it
   json outside = c.call("textDocument/inlayHint",
                         {{"textDocument", {{"uri", uri}}}, {"range", range_json(3, 0, 4, 0)}});
   CHECK(outside.empty());
+}
+
+TEST_CASE("hover on the training arguments shows the run's predicted peak and the GPU it fits",
+          "[lsp][estimate]") {
+  LspClient c;
+  c.initialize();
+  const std::string uri = "file:///work/sft.py";
+  const std::string text =
+      "from transformers import AutoModelForCausalLM, Trainer, TrainingArguments\n"
+      "model = AutoModelForCausalLM.from_pretrained(\"TinyLlama/TinyLlama-1.1B-Chat-v1.0\")\n"
+      "batch = tok(texts, truncation=True, max_length=1024)\n"
+      "args = TrainingArguments(\n"
+      "    output_dir=\"out\", bf16=True, per_device_train_batch_size=4\n"
+      ")\n"
+      "Trainer(model=model, args=args).train()\n";
+  c.open(uri, text);
+  auto hover = [&](int line, int character) {
+    return c.call("textDocument/hover", {{"textDocument", {{"uri", uri}}},
+                                         {"position", {{"line", line}, {"character", character}}}});
+  };
+  // On the class name: the peak of the run the script sets up (its batch and sequence length,
+  // nothing assumed about them), the smallest GPU of the table that holds it, and the range of
+  // the whole call.
+  json h = hover(3, 10);
+  REQUIRE(h.is_object());
+  std::string md = h["contents"]["value"];
+  CHECK(md.find("Predicted peak of this run") != std::string::npos);
+  CHECK(md.find("micro-batch 4 x 1024 tokens") != std::string::npos);
+  CHECK(md.find("Fits a ") != std::string::npos);
+  CHECK(md.find("the micro-batch") == std::string::npos); // not among the assumptions
+  // The model's own table (per-method rows) belongs to the hover on the model id only.
+  CHECK(md.find("M13") == std::string::npos);
+  CHECK(h["range"]["start"]["line"] == 3);
+  CHECK(h["range"]["start"]["character"] == 7);
+  CHECK(h["range"]["end"]["line"] == 5);
+  // The same text on an argument of the call, on its second line.
+  json on_arg = hover(4, 40);
+  REQUIRE(on_arg.is_object());
+  CHECK(on_arg["contents"]["value"] == md);
+  // The model load still shows its table, with the same peak after it.
+  json on_model = hover(1, 52);
+  REQUIRE(on_model.is_object());
+  std::string model_md = on_model["contents"]["value"];
+  CHECK(model_md.find("M13") != std::string::npos);
+  CHECK(model_md.find(md) != std::string::npos);
+  // Outside the call (the variable it is bound to, the Trainer line): nothing.
+  CHECK(hover(3, 1).is_null());
+  CHECK(hover(6, 2).is_null());
+
+  // Training arguments without a model the planner can find: no hover rather than a guess.
+  const std::string bare_uri = "file:///work/bare.py";
+  c.open(bare_uri, "from transformers import TrainingArguments\n"
+                   "args = TrainingArguments(output_dir=\"out\")\n");
+  json bare = c.call("textDocument/hover", {{"textDocument", {{"uri", bare_uri}}},
+                                            {"position", {{"line", 1}, {"character", 10}}}});
+  CHECK(bare.is_null());
 }
