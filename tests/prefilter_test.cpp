@@ -131,7 +131,7 @@ TEST_CASE("every clause must hold", "[prefilter]") {
   CHECK(engine.check("import torch\nmodel.eval()\n").size() == 1);
 }
 
-TEST_CASE("no clause always checks; an empty clause is refused", "[prefilter]") {
+TEST_CASE("no clause always checks, an empty clause is refused", "[prefilter]") {
   auto always = needs_rule("OOM997", Prefilter{});
   CHECK(active(always, ""));
   CHECK(active(always, "x = 1\n"));

@@ -90,7 +90,7 @@ TEST_CASE("project reads: a check records the modules it used and the paths it p
   CHECK(none.probes.empty());
 }
 
-TEST_CASE("project reads: a file's fingerprint follows its bytes; an unreadable one is 0",
+TEST_CASE("project reads: a file's fingerprint follows its bytes, an unreadable one is 0",
           "[project]") {
   TempDir tmp;
   fs::path f = tmp.write("m.py", "x = 1\n");

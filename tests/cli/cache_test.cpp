@@ -225,7 +225,7 @@ TEST_CASE("results cache: an unwritable cache directory is reported, not fatal",
   CHECK_FALSE(err.empty());
 }
 
-TEST_CASE("results cache: unread entries survive a save; a damaged entry is a miss alone",
+TEST_CASE("results cache: unread entries survive a save, a damaged entry is a miss alone",
           "[cli][cache]") {
   TempDir tmp;
   fs::path a = tmp.write("a.py", "a\n");
@@ -484,7 +484,7 @@ TEST_CASE("results cache: an entry holds while the project files and paths it re
   }
 }
 
-TEST_CASE("summary folder: summaries persist by key; another build's, another key's or damaged "
+TEST_CASE("summary folder: summaries persist by key, another build's, another key's or damaged "
           "ones are none",
           "[cli][cache]") {
   using oomlint::cli::SummaryFolder;

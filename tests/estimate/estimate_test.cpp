@@ -146,7 +146,7 @@ TEST_CASE("M12: an 8-bit optimizer keeps ~2 B/param of state", "[estimate]") {
   CHECK_FALSE(est::parse_optimizer("rmsprop"));
 }
 
-TEST_CASE("M9/M10: ZeRO shards optimizer, then gradients, then weights; offload moves them",
+TEST_CASE("M9/M10: ZeRO shards optimizer, then gradients, then weights, offload moves them",
           "[estimate]") {
   est::TrainingSetup s;
   s.gpus = 4;
@@ -170,7 +170,7 @@ TEST_CASE("M9/M10: ZeRO shards optimizer, then gradients, then weights; offload 
   CHECK(est::estimate_row(params(4e9), unknown).assumed);
 }
 
-TEST_CASE("M13: LoRA trains adapters over a 16-bit base; QLoRA stores it in 4 bits", "[estimate]") {
+TEST_CASE("M13: LoRA trains adapters over a 16-bit base, QLoRA stores it in 4 bits", "[estimate]") {
   auto llama = config("llama-2-7b-hf");
   est::TrainingSetup s;
   s.method = est::Method::Lora;

@@ -94,7 +94,7 @@ TEST_CASE("the causal-LM logits buffer counts transformers' fp32 upcast", "[fit]
   CHECK(bucket(est::plan_peak(in), "logits and loss") == 0);
 }
 
-TEST_CASE("the peak adds the reserve and the CUDA context; buckets explain it", "[fit]") {
+TEST_CASE("the peak adds the reserve and the CUDA context, buckets explain it", "[fit]") {
   auto in = gpt_like(12, 768, 12, 1024, 8);
   in.setup.method = est::Method::Full;
   auto p = est::plan_peak(in);

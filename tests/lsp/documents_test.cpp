@@ -33,7 +33,7 @@ TEST_CASE("didOpen publishes diagnostics with version, code, href, source and fi
   CHECK(d["data"]["fix"]["edits"].size() == 1);
 }
 
-TEST_CASE("incremental edits update diagnostics; full sync is accepted", "[lsp]") {
+TEST_CASE("incremental edits update diagnostics, full sync is accepted", "[lsp]") {
   LspClient c;
   c.initialize();
   c.open(kUri, kTrainPy);
@@ -74,7 +74,7 @@ TEST_CASE("a burst of edits is coalesced into one analysis of the newest version
   CHECK(published.back()["diagnostics"].size() == 1);
 }
 
-TEST_CASE("didClose clears diagnostics; edits to unknown documents are ignored", "[lsp]") {
+TEST_CASE("didClose clears diagnostics, edits to unknown documents are ignored", "[lsp]") {
   LspClient c;
   c.initialize();
   c.open(kUri, kTrainPy);

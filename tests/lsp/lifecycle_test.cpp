@@ -103,7 +103,7 @@ TEST_CASE("bad params get InvalidParams and leave the server working", "[lsp]") 
   CHECK(c.last_diagnostics("file:///a.py")["diagnostics"].size() == 1);
 }
 
-TEST_CASE("shutdown then exit gives exit code 0; requests after shutdown are refused", "[lsp]") {
+TEST_CASE("shutdown then exit gives exit code 0, requests after shutdown are refused", "[lsp]") {
   LspClient c;
   c.initialize();
   json r = c.request("shutdown", nullptr);
