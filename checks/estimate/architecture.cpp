@@ -1,5 +1,6 @@
 #include "estimate/architecture.h"
 
+#include "estimate/config_json.h"
 #include <array>
 #include <cctype>
 #include <filesystem>
@@ -14,23 +15,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::optional<double> num(const json& j, std::initializer_list<const char*> keys) {
-  for (const char* k : keys) {
-    auto it = j.find(k);
-    if (it != j.end() && it->is_number()) {
-      double v = it->get<double>();
-      if (v >= 0) return v;
-    }
-  }
-  return std::nullopt;
-}
+using config_json::lower;
+using config_json::num;
 
 // The real config.json values of popular hub checkpoints (only the keys the estimates read),
 // copied from each repository's config.json on the Hugging Face hub.

@@ -1,5 +1,6 @@
 #include "estimate/model_size.h"
 
+#include "estimate/config_json.h"
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -15,24 +16,8 @@ namespace {
 
 using nlohmann::json;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-// A positive number stored under one of `keys`, or nullopt.
-std::optional<double> num(const json& j, std::initializer_list<const char*> keys) {
-  for (const char* k : keys) {
-    auto it = j.find(k);
-    if (it != j.end() && it->is_number()) {
-      double v = it->get<double>();
-      if (v >= 0) return v;
-    }
-  }
-  return std::nullopt;
-}
+using config_json::lower;
+using config_json::num;
 
 bool flag(const json& j, const char* key, bool fallback) {
   auto it = j.find(key);
