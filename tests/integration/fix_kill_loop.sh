@@ -91,7 +91,10 @@ while [ "$iter" -lt "$ITERATIONS" ]; do
       fail "iteration $iter: $f is neither the original nor the fixed file ($(stat -c %s "$f" 2>&1) bytes)"
     fi
   done < <(sha256sum work/f*.py)
-  [ "$(stat -c '%n %a' work/f*.py)" = "$modes" ] || fail "iteration $iter: a file mode changed"
+  now_modes="$(stat -c '%n %a' work/f*.py 2>&1)"
+  # On a mismatch, say which file: a changed mode and a missing file (seen under load, cause not
+  # yet known) read the same otherwise.
+  [ "$now_modes" = "$modes" ] || fail "iteration $iter (SIG$sig after ${delay}s, exit $rc): a file mode changed or a file is missing: $(diff <(echo "$modes") <(echo "$now_modes") | head -6 | tr '\n' ' '); ls -la work: $(ls -la work | head -8 | tr '\n' ' ')"
   [ "$(ls work | wc -l)" = "$FILES" ] || fail "iteration $iter: $(ls work | wc -l) files in the directory, want $FILES"
   leftovers="$(find work -name '*.oomlint-*' | head -5)" # (also caught by the count above)
   [ -z "$leftovers" ] || fail "iteration $iter (SIG$sig after ${delay}s): temporary files left: $leftovers"
