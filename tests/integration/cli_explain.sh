@@ -7,15 +7,7 @@ SRC="${OOMLINT_SOURCE_DIR:?}"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 cd "$TMP"
-fail=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fail=1; }
-expect_rc() {  # expect_rc NAME WANT CMD...
-  local name="$1" want="$2"; shift 2
-  "$@" >out.txt 2>err.txt; local rc=$?
-  if [ "$rc" = "$want" ]; then ok "$name (exit $rc)"; else bad "$name: exit $rc, want $want"; cat out.txt err.txt | head -20; fi
-}
-has() { if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in $3"; head -20 "$3"; fi; }
+source "${OOMLINT_SOURCE_DIR:?}/tests/integration/support/checks.sh" || exit 1
 
 # A real message (tests/explain/cases/), on stdin, with CRLF line ends.
 sed '1,/^---$/d' "$SRC/tests/explain/cases/fragmentation-mgfn-35.txt" | sed 's/$/\r/' > frag.log
