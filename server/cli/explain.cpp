@@ -66,22 +66,6 @@ std::string printable(std::string_view s) {
   return out;
 }
 
-std::string human(uint64_t bytes) {
-  static constexpr std::array<const char*, 5> units{"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  size_t u = 0;
-  while (v >= 1024.0 && u + 1 < units.size()) {
-    v /= 1024.0;
-    ++u;
-  }
-  char out[48];
-  if (u == 0)
-    std::snprintf(out, sizeof out, "%llu bytes", static_cast<unsigned long long>(bytes));
-  else
-    std::snprintf(out, sizeof out, "%.2f %s", v, units[u]);
-  return out;
-}
-
 std::string percent(double share) {
   char out[16];
   std::snprintf(out, sizeof out, "%.0f%%", share * 100.0);
@@ -264,6 +248,22 @@ constexpr std::array<std::string_view, 18> kHostAnchors{
 };
 
 } // namespace
+
+std::string format_size(uint64_t bytes) {
+  static constexpr std::array<const char*, 5> units{"bytes", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  size_t u = 0;
+  while (v >= 1024.0 && u + 1 < units.size()) {
+    v /= 1024.0;
+    ++u;
+  }
+  char out[48];
+  if (u == 0)
+    std::snprintf(out, sizeof out, "%llu bytes", static_cast<unsigned long long>(bytes));
+  else
+    std::snprintf(out, sizeof out, "%.2f %s", v, units[u]);
+  return out;
+}
 
 std::string_view to_string(Diagnosis d) {
   switch (d) {
@@ -536,27 +536,28 @@ Diagnosis diagnose(const Message& m, const Thresholds& t, std::string* reason) {
   else if (f.mps_other && f.allocated) // MPS: the limit less what this process holds
     avail =
         std::max(0.0, T - static_cast<double>(*f.allocated) - static_cast<double>(*f.mps_other));
-  const std::string req = f.request ? human(*f.request) : std::string("?");
+  const std::string req = f.request ? format_size(*f.request) : std::string("?");
 
   if (f.request && R >= t.large_share * T) {
     say("the failing request alone, " + req + ", is " + percent(R / T) + " of the card's " +
-        human(*f.total) + ": one tensor too big for the card, whatever else is freed");
+        format_size(*f.total) + ": one tensor too big for the card, whatever else is freed");
     return Diagnosis::LargeAllocation;
   }
   if (mine && avail && m.backend != "mps") {
     double others = T - *avail - *mine;
     if (others >= t.other_share * T && others > *mine) {
-      say("about " + human(static_cast<uint64_t>(others)) + " (" + percent(others / T) +
+      say("about " + format_size(static_cast<uint64_t>(others)) + " (" + percent(others / T) +
           " of the card) is held outside this process's PyTorch, more than the " +
-          human(static_cast<uint64_t>(*mine)) + " it holds itself, and only " +
-          human(static_cast<uint64_t>(*avail)) +
+          format_size(static_cast<uint64_t>(*mine)) + " it holds itself, and only " +
+          format_size(static_cast<uint64_t>(*avail)) +
           " is free: another process (or a dead one) "
           "holds the card");
       return Diagnosis::OtherProcess;
     }
     if (f.request && *avail >= R && *mine < t.capacity_share * T && U < R) {
-      say("the driver reports " + human(static_cast<uint64_t>(*avail)) + " free, more than the " +
-          req + " asked for, and this process holds only " + human(static_cast<uint64_t>(*mine)) +
+      say("the driver reports " + format_size(static_cast<uint64_t>(*avail)) +
+          " free, more than the " + req + " asked for, and this process holds only " +
+          format_size(static_cast<uint64_t>(*mine)) +
           ", yet the allocation failed: the memory is taken by someone else between the report "
           "and the request, or a driver limit applies");
       return Diagnosis::OtherProcess;
@@ -568,14 +569,14 @@ Diagnosis diagnose(const Message& m, const Thresholds& t, std::string* reason) {
     return Diagnosis::LargeAllocation;
   }
   if (f.request && f.reserved && U >= R && U >= t.frag_share * static_cast<double>(*f.reserved)) {
-    say(human(*f.reserved_unallocated) + " is reserved by PyTorch but unallocated (" +
+    say(format_size(*f.reserved_unallocated) + " is reserved by PyTorch but unallocated (" +
         percent(U / static_cast<double>(*f.reserved)) + " of what it reserved), more than the " +
         req + " that failed: the cached memory is there but in pieces too small for the request");
     return Diagnosis::Fragmentation;
   }
   if (mine && *mine >= t.capacity_share * T) {
-    say("this process holds " + human(static_cast<uint64_t>(*mine)) + " of the card's " +
-        human(*f.total) + " (" + percent(*mine / T) +
+    say("this process holds " + format_size(static_cast<uint64_t>(*mine)) + " of the card's " +
+        format_size(*f.total) + " (" + percent(*mine / T) +
         ") in live tensors and cache: the run's own tensors fill the card");
     return Diagnosis::Capacity;
   }

@@ -122,6 +122,10 @@ Diagnosis diagnose(const Message& m, const Thresholds& t, std::string* reason);
 // "bytes" / "B". nullopt for anything else.
 std::optional<uint64_t> parse_size(std::string_view number, std::string_view unit);
 
+// Bytes as PyTorch writes them: "512 bytes", "1.70 GiB" (binary units, two decimals); the
+// inverse of parse_size up to rounding.
+std::string format_size(uint64_t bytes);
+
 // Strips ANSI escape sequences and turns CRLF / lone CR into LF.
 std::string clean_text(std::string_view in);
 

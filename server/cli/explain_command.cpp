@@ -48,22 +48,6 @@ Json bytes_or_null(const std::optional<uint64_t>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
-std::string size_text(uint64_t bytes) {
-  static const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024.0 && u < 4) {
-    v /= 1024.0;
-    ++u;
-  }
-  char out[48];
-  if (u == 0)
-    std::snprintf(out, sizeof out, "%llu bytes", static_cast<unsigned long long>(bytes));
-  else
-    std::snprintf(out, sizeof out, "%.2f %s", v, units[u]);
-  return out;
-}
-
 void print_text(const ex::Report& r, const std::string& base) {
   std::cout << "diagnosis: " << ex::to_string(r.diagnosis) << "\n";
   if (r.message) {
@@ -72,7 +56,7 @@ void print_text(const ex::Report& r, const std::string& base) {
     const auto& f = m.figures;
     std::vector<std::string> parts;
     auto add = [&](const char* name, const std::optional<uint64_t>& v) {
-      if (v) parts.push_back(std::string(name) + " " + size_text(*v));
+      if (v) parts.push_back(std::string(name) + " " + ex::format_size(*v));
     };
     add("request", f.request);
     add("total", f.total);
@@ -83,7 +67,7 @@ void print_text(const ex::Report& r, const std::string& base) {
     add("this process", f.process_in_use);
     if (f.other_process_count > 0)
       parts.push_back("other process lines " + std::to_string(f.other_process_count) + " (" +
-                      size_text(f.other_processes.value_or(0)) + ")");
+                      ex::format_size(f.other_processes.value_or(0)) + ")");
     add("MPS other allocations", f.mps_other);
     if (f.gpu) parts.push_back("GPU " + std::to_string(*f.gpu));
     if (!m.backend.empty()) parts.push_back("backend " + m.backend);
